@@ -1,0 +1,41 @@
+"""Weak registry from a ``cvxpy.Problem`` built by cvxnn to the structure behind it.
+
+The ADMM adapter receives only the ``cvxpy.Problem`` (``problem.solve(method=cvxnn.ADMM)``)
+and looks the structure up here. Keys are weak, and values hold everything *except* the
+problem, so a registered problem is freed as soon as the user drops it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import cvxpy as cp
+
+if TYPE_CHECKING:
+    from .programs import ConvexProgram
+
+__all__ = ["lookup", "register"]
+
+_STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def register(program: ConvexProgram) -> None:
+    """Remember ``program``'s structure under its problem (called by ``ConvexProgram``)."""
+    fields = {
+        f.name: getattr(program, f.name)
+        for f in dataclasses.fields(program)
+        if f.name not in ("problem", "_design")
+    }
+    _STRUCTURES[program.problem] = fields
+
+
+def lookup(problem: cp.Problem) -> ConvexProgram | None:
+    """The :class:`~cvxnn.programs.ConvexProgram` that built ``problem``, or ``None``."""
+    fields = _STRUCTURES.get(problem)
+    if fields is None:
+        return None
+    from .programs import ConvexProgram
+
+    return ConvexProgram(problem=problem, **fields)

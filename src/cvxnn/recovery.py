@@ -1,0 +1,230 @@
+r"""Networks recovered from solved convex programs.
+
+Recovery (MATH.md §3 and §5). Every nonzero block :math:`v_i` of a ReLU program gives a neuron
+:math:`u = v_i / \sqrt{\|v_i\|}`, :math:`\alpha = +\sqrt{\|v_i\|}`; every nonzero :math:`w_i`
+gives :math:`u = w_i / \sqrt{\|w_i\|}`, :math:`\alpha = -\sqrt{\|w_i\|}`. For *any* feasible
+point the recovered network's non-convex objective equals the convex objective: the cone
+constraints make :math:`(X u)_+ = D_i X u` and :math:`\|u\|^2 + \alpha^2 = 2\|v_i\|`.
+An SCP coefficient :math:`a_h` on the unit gate :math:`g_h` gives
+:math:`u = \sqrt{|a_h|}\, g_h`, :math:`\alpha = \operatorname{sign}(a_h)\sqrt{|a_h|}`.
+
+With a bias the blocks live on ``[X, 1]``: the last entry of ``u`` becomes the hidden bias ``b``
+(so the weight decay covers ``b`` too, consistently with the convex regularizer).
+
+Pruning: a block is dropped when its norm is at most ``prune_tol`` times the largest block norm
+(default ``1e-6``, i.e. at the level of an interior-point solver's zeros). Pass
+``prune_tol=0`` to keep every nonzero block, which makes the recovery identity exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_beta, check_loss, check_matrix, check_y
+from .exceptions import InvalidInputError
+from .losses import loss_value
+
+__all__ = [
+    "DEFAULT_PRUNE_TOL",
+    "GatedReLUNetwork",
+    "ReLUNetwork",
+    "gated_network_from_blocks",
+    "relu_network_from_blocks",
+    "relu_network_from_scp",
+]
+
+#: Blocks with norm <= DEFAULT_PRUNE_TOL * (largest block norm) are pruned.
+DEFAULT_PRUNE_TOL = 1e-6
+
+
+def _frozen(arr: Any, ndim: int, name: str) -> np.ndarray:
+    arr = np.array(arr, dtype=np.float64, copy=True)
+    if arr.ndim != ndim:
+        raise InvalidInputError(f"{name} must be {ndim}-D; got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{name} contains non-finite values.")
+    arr.flags.writeable = False
+    return arr
+
+
+def _check_inputs(X: Any, n_features: int) -> np.ndarray:
+    X = check_matrix(X, "X")
+    if X.shape[1] != n_features:
+        raise InvalidInputError(f"X has {X.shape[1]} features but the network was trained on {n_features}.")
+    return X
+
+
+@dataclass(frozen=True, eq=False)
+class ReLUNetwork:
+    r"""A two-layer ReLU network :math:`f(x) = \sum_j (x^T u_j + b_j)_+ \alpha_j`.
+
+    Attributes
+    ----------
+    U : ndarray, shape (d, m)
+        Hidden weights, one column per neuron.
+    b : ndarray, shape (m,)
+        Hidden biases (zeros for a network trained without bias).
+    alpha : ndarray, shape (m,)
+        Output weights.
+    """
+
+    U: np.ndarray
+    b: np.ndarray
+    alpha: np.ndarray
+
+    def __post_init__(self) -> None:
+        U = _frozen(self.U, 2, "U")
+        b = _frozen(self.b, 1, "b")
+        alpha = _frozen(self.alpha, 1, "alpha")
+        if b.shape[0] != U.shape[1] or alpha.shape[0] != U.shape[1]:
+            raise InvalidInputError(
+                f"U has {U.shape[1]} neurons but b has {b.shape[0]} and alpha {alpha.shape[0]}."
+            )
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "alpha", alpha)
+
+    @property
+    def n_features(self) -> int:
+        """Input dimension ``d``."""
+        return int(self.U.shape[0])
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of hidden neurons ``m``."""
+        return int(self.U.shape[1])
+
+    def hidden(self, X: Any) -> np.ndarray:
+        """Pre-activations :math:`X U + b`, shape (n, m)."""
+        X = _check_inputs(X, self.n_features)
+        return X @ self.U + self.b
+
+    def predict(self, X: Any) -> np.ndarray:
+        r"""Network output :math:`\operatorname{relu}(X U + b)\,\alpha`, shape (n,)."""
+        return np.maximum(self.hidden(X), 0.0) @ self.alpha
+
+    def regularizer(self) -> float:
+        r""":math:`\tfrac12(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)` (multiply by beta)."""
+        return 0.5 * float(np.sum(self.U**2) + np.sum(self.b**2) + np.sum(self.alpha**2))
+
+    def objective(self, X: Any, y: Any, beta: float, loss: str = "squared") -> float:
+        r"""Non-convex training objective (NC):
+        :math:`L(f(X), y) + \tfrac\beta2(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)`."""
+        loss = check_loss(loss)
+        X = _check_inputs(X, self.n_features)
+        y = check_y(y, X.shape[0], loss)
+        return loss_value(self.predict(X), y, loss) + check_beta(beta) * self.regularizer()
+
+    def __repr__(self) -> str:
+        return f"ReLUNetwork(d={self.n_features}, neurons={self.n_neurons})"
+
+
+@dataclass(frozen=True, eq=False)
+class GatedReLUNetwork:
+    r"""A gated ReLU network :math:`f(x) = \sum_i 1[x'^T g_i \ge 0]\, x'^T u_i`.
+
+    ``x'`` is ``x`` with a trailing 1 when ``bias``. Its predictor uses fixed gates, so it is
+    not a ReLU network (MATH.md §3, Mishkin et al. 2022).
+
+    Attributes
+    ----------
+    gates : ndarray, shape (d', m)
+        Gate directions.
+    U : ndarray, shape (d', m)
+        Linear weights of each gated unit.
+    bias : bool
+        Whether inputs are augmented with a constant 1.
+    """
+
+    gates: np.ndarray
+    U: np.ndarray
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        gates = _frozen(self.gates, 2, "gates")
+        U = _frozen(self.U, 2, "U")
+        if gates.shape != U.shape:
+            raise InvalidInputError(f"gates {gates.shape} and U {U.shape} must have the same shape.")
+        object.__setattr__(self, "gates", gates)
+        object.__setattr__(self, "U", U)
+
+    @property
+    def n_features(self) -> int:
+        """Input dimension ``d`` (without the bias entry)."""
+        return int(self.U.shape[0]) - int(self.bias)
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of gated units."""
+        return int(self.U.shape[1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Gated network output, shape (n,)."""
+        X = _check_inputs(X, self.n_features)
+        if self.bias:
+            X = np.hstack([X, np.ones((X.shape[0], 1))])
+        return np.sum((X @ self.gates >= 0) * (X @ self.U), axis=1)
+
+    def objective(self, X: Any, y: Any, beta: float, loss: str = "squared") -> float:
+        r""":math:`L(f(X), y) + \beta \sum_i \|u_i\|_2` (the gated program's objective)."""
+        loss = check_loss(loss)
+        X = _check_inputs(X, self.n_features)
+        y = check_y(y, X.shape[0], loss)
+        reg = float(np.sum(np.linalg.norm(self.U, axis=0)))
+        return loss_value(self.predict(X), y, loss) + check_beta(beta) * reg
+
+    def __repr__(self) -> str:
+        return f"GatedReLUNetwork(d={self.n_features}, units={self.n_neurons}, bias={self.bias})"
+
+
+def _keep_mask(norms: np.ndarray, prune_tol: float) -> np.ndarray:
+    if prune_tol < 0:
+        raise InvalidInputError(f"prune_tol must be >= 0; got {prune_tol}.")
+    top = float(norms.max()) if norms.size else 0.0
+    return (norms > prune_tol * top) & (norms > 0)
+
+
+def _split_bias(U_aug: np.ndarray, bias: bool) -> tuple[np.ndarray, np.ndarray]:
+    if bias:
+        return U_aug[:-1], U_aug[-1]
+    return U_aug, np.zeros(U_aug.shape[1])
+
+
+def relu_network_from_blocks(
+    V: np.ndarray, W: np.ndarray, *, bias: bool = False, prune_tol: float = DEFAULT_PRUNE_TOL
+) -> ReLUNetwork:
+    """Recover the ReLU network from the blocks ``V``, ``W`` (each (d', P)) of a ReLU program."""
+    V = np.asarray(V, dtype=np.float64)
+    W = np.asarray(W, dtype=np.float64)
+    blocks = np.hstack([V, W])
+    signs = np.concatenate([np.ones(V.shape[1]), -np.ones(W.shape[1])])
+    norms = np.linalg.norm(blocks, axis=0)
+    keep = _keep_mask(norms, prune_tol)
+    scale = np.sqrt(norms[keep])
+    U_aug = blocks[:, keep] / scale
+    U, b = _split_bias(U_aug, bias)
+    return ReLUNetwork(U=U, b=b, alpha=signs[keep] * scale)
+
+
+def relu_network_from_scp(
+    a: np.ndarray, gates: np.ndarray, *, bias: bool = False, prune_tol: float = DEFAULT_PRUNE_TOL
+) -> ReLUNetwork:
+    """Recover the ReLU network from SCP coefficients ``a`` (N,) on unit ``gates`` (d', N)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    keep = _keep_mask(np.abs(a), prune_tol)
+    root = np.sqrt(np.abs(a[keep]))
+    U_aug = gates[:, keep] * root
+    U, b = _split_bias(U_aug, bias)
+    return ReLUNetwork(U=U, b=b, alpha=np.sign(a[keep]) * root)
+
+
+def gated_network_from_blocks(
+    U: np.ndarray, gates: np.ndarray, *, bias: bool = False, prune_tol: float = DEFAULT_PRUNE_TOL
+) -> GatedReLUNetwork:
+    """Recover the gated network from the blocks ``U`` (d', P) of a gated program."""
+    U = np.asarray(U, dtype=np.float64)
+    keep = _keep_mask(np.linalg.norm(U, axis=0), prune_tol)
+    return GatedReLUNetwork(gates=gates[:, keep], U=U[:, keep], bias=bias)
