@@ -171,9 +171,16 @@ def robust_relu_program(
 
     g_norms = cp.norm((V - W)[:d] @ Dt, q, axis=0)  # ||g_k[:d]||_q for every k, shape (n,)
     loss_term = _worst_case_expression(yhat, y, eps_p * g_norms, loss)
+    # Right-hand sides 1 * eps ||v_i[:d]||_q as an explicit (n, P) outer product: implicit
+    # broadcasting would push CVXPY off its fast C++ canonicalization backend.
+    ones = np.ones((Xa.shape[0], 1))
+
+    def rows(B: cp.Variable) -> cp.Expression:
+        return ones @ cp.reshape(cp.norm(B[:d], q, axis=0), (1, patterns.n_patterns), order="C")
+
     constraints = [
-        cp.multiply(S, Xa @ V) >= eps_p * cp.norm(V[:d], q, axis=0),
-        cp.multiply(S, Xa @ W) >= eps_p * cp.norm(W[:d], q, axis=0),
+        cp.multiply(S, Xa @ V) >= eps_p * rows(V),
+        cp.multiply(S, Xa @ W) >= eps_p * rows(W),
     ]
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg), constraints)
     return ConvexProgram(
