@@ -106,7 +106,7 @@ def check_y(y: Any, n_samples: int, loss: str = "squared") -> np.ndarray:
             found = np.unique(arr[bad])[:5]
             raise InvalidInputError(
                 f"The {loss} loss needs labels in {{-1, +1}}; y contains {found.tolist()}"
-                f"{' ...' if np.unique(arr[bad]).size > 5 else ''}. Map your classes to -1/+1 "
+                f"{' and more' if np.unique(arr[bad]).size > 5 else ''}. Map your classes to -1/+1 "
                 "(the estimators do this for you)."
             )
     return arr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_X
+from ._validation import check_X, check_y
 from .exceptions import InvalidInputError
 
 __all__ = ["SKLEARN_DATASETS", "Dataset", "load_dataset", "train_test_split_scaled"]
@@ -93,7 +93,7 @@ def _load_csv(path: Path) -> Dataset:
             f"got shape {data.shape}."
         )
     X = check_X(data[:, :-1])
-    y = data[:, -1]
+    y = check_y(data[:, -1], X.shape[0])
     return Dataset(X, y, path.name, _looks_like_classification(y))
 
 
@@ -112,7 +112,7 @@ def _load_npz(path: Path) -> Dataset:
     except Exception as exc:
         raise InvalidInputError(f"Cannot read .npz {str(path)!r}: {exc}") from None
     X = check_X(X)
-    y = np.asarray(y, dtype=np.float64).ravel()
+    y = check_y(np.asarray(y, dtype=np.float64).ravel(), X.shape[0])
     return Dataset(X, y, path.name, _looks_like_classification(y))
 
 

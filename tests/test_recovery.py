@@ -1,0 +1,91 @@
+"""ReLUNetwork / GatedReLUNetwork and the block-to-neuron recovery maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cvxnn import GatedReLUNetwork, InvalidInputError, ReLUNetwork
+from cvxnn.recovery import relu_network_from_blocks, relu_network_from_scp
+
+
+def test_predict_and_objective_follow_the_definition():
+    U = np.array([[1.0, -1.0], [0.5, 2.0]])
+    b = np.array([0.1, -0.2])
+    alpha = np.array([2.0, -1.0])
+    net = ReLUNetwork(U=U, b=b, alpha=alpha)
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    expected = np.maximum(X @ U + b, 0) @ alpha
+    np.testing.assert_array_equal(net.predict(X), expected)
+    y = np.array([1.0, -1.0, 0.5])
+    reg = 0.5 * (np.sum(U**2) + np.sum(b**2) + np.sum(alpha**2))
+    assert net.objective(X, y, 0.3) == pytest.approx(0.5 * np.sum((expected - y) ** 2) + 0.3 * reg)
+    labels = np.array([1.0, -1.0, 1.0])
+    margin = labels * expected
+    assert net.objective(X, labels, 0.3, "hinge") == pytest.approx(np.maximum(0, 1 - margin).sum() + 0.3 * reg)
+    assert net.objective(X, labels, 0.3, "logistic") == pytest.approx(
+        np.log1p(np.exp(-margin)).sum() + 0.3 * reg
+    )
+
+
+def test_block_recovery_identity_and_signs():
+    rng = np.random.default_rng(0)
+    V, W = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    W[:, 1] = 0.0
+    net = relu_network_from_blocks(V, W, prune_tol=0.0)
+    assert net.n_neurons == 7  # the zero block is dropped
+    assert np.sum(net.alpha > 0) == 4 and np.sum(net.alpha < 0) == 3
+    norms = np.r_[np.linalg.norm(V, axis=0), np.linalg.norm(np.delete(W, 1, axis=1), axis=0)]
+    # ||u||^2 + alpha^2 = 2 ||v|| for every neuron
+    np.testing.assert_allclose(np.sum(net.U**2, axis=0) + net.alpha**2, 2 * norms)
+
+
+def test_bias_row_becomes_the_hidden_bias():
+    V = np.array([[3.0], [0.0], [4.0]])  # ||v|| = 5, last row is the bias entry
+    net = relu_network_from_blocks(V, np.zeros((3, 1)), bias=True, prune_tol=0.0)
+    np.testing.assert_allclose(net.U[:, 0], [3 / np.sqrt(5), 0.0])
+    np.testing.assert_allclose(net.b, [4 / np.sqrt(5)])
+    np.testing.assert_allclose(net.alpha, [np.sqrt(5)])
+    X = np.array([[1.0, 2.0], [-3.0, 0.0]])
+    np.testing.assert_allclose(net.predict(X), np.maximum(np.c_[X, np.ones(2)] @ V[:, 0], 0))
+
+
+def test_pruning_is_relative_to_the_largest_block():
+    V = np.array([[1.0, 1e-9, 1e-3]])
+    assert relu_network_from_blocks(V, np.zeros((1, 3))).n_neurons == 2
+    assert relu_network_from_blocks(V, np.zeros((1, 3)), prune_tol=0.0).n_neurons == 3
+    assert relu_network_from_blocks(V, np.zeros((1, 3)), prune_tol=1e-2).n_neurons == 1
+    with pytest.raises(InvalidInputError, match="prune_tol"):
+        relu_network_from_blocks(V, V, prune_tol=-1.0)
+
+
+def test_scp_recovery():
+    gates = np.array([[1.0, 0.0], [0.0, 1.0]])
+    net = relu_network_from_scp(np.array([4.0, -9.0]), gates, prune_tol=0.0)
+    np.testing.assert_allclose(net.alpha, [2.0, -3.0])
+    np.testing.assert_allclose(net.U, [[2.0, 0.0], [0.0, 3.0]])
+
+
+def test_gated_network_prediction():
+    gates = np.array([[1.0, -1.0], [0.0, 0.0]])
+    U = np.array([[2.0, 1.0], [1.0, -1.0]])
+    net = GatedReLUNetwork(gates=gates, U=U, bias=True)
+    X = np.array([[1.0], [-2.0]])
+    Xa = np.c_[X, np.ones(2)]
+    expected = np.sum((Xa @ gates >= 0) * (Xa @ U), axis=1)
+    np.testing.assert_allclose(net.predict(X), expected)
+    assert net.n_features == 1 and net.n_neurons == 2
+
+
+def test_networks_are_frozen_and_validate_input():
+    net = ReLUNetwork(U=np.ones((2, 3)), b=np.zeros(3), alpha=np.ones(3))
+    with pytest.raises(ValueError):
+        net.U[0, 0] = 5.0
+    with pytest.raises(InvalidInputError, match="features"):
+        net.predict(np.ones((4, 3)))
+    with pytest.raises(InvalidInputError, match="non-finite"):
+        net.predict(np.array([[np.nan, 1.0]]))
+    with pytest.raises(InvalidInputError, match="neurons"):
+        ReLUNetwork(U=np.ones((2, 3)), b=np.zeros(2), alpha=np.ones(3))
+    with pytest.raises(InvalidInputError, match="beta"):
+        net.objective(np.ones((1, 2)), np.ones(1), beta=-1.0)
