@@ -232,7 +232,9 @@ class _Decoder:
         if tag == "$dict":
             return {k: self.decode(v) for k, v in body}
         if tag == "$ReLUNetwork":
-            return ReLUNetwork(U=self.array(body["U"]), b=self.array(body["b"]), alpha=self.array(body["alpha"]))
+            return ReLUNetwork(
+                U=self.array(body["U"]), b=self.array(body["b"]), alpha=self.array(body["alpha"])
+            )
         if tag == "$GatedReLUNetwork":
             return GatedReLUNetwork(
                 gates=self.array(body["gates"]), U=self.array(body["U"]), bias=bool(body["bias"])
@@ -338,7 +340,8 @@ def _read(path: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise ModelFileError(f"{name!r} is not a {FORMAT_NAME} file (format {fmt!r}).")
     version = header.get("format_version")
     if version != FORMAT_VERSION:
-        hint = " (written by a newer cvxnn; upgrade cvxnn)" if isinstance(version, int) and version > 1 else ""
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        hint = " (written by a newer cvxnn; upgrade cvxnn)" if newer else ""
         raise ModelFileError(
             f"{name!r} has {FORMAT_NAME} format version {version!r}; this cvxnn "
             f"({__version__}) reads version {FORMAT_VERSION}{hint}."
@@ -515,7 +518,8 @@ def load_model(path: Any) -> SavedModel:
                 raise ModelFileError("the network entry does not hold a network")
         elif kind == "networks":
             obj = dec.decode(content)
-            if not isinstance(obj, list) or not all(isinstance(n, ReLUNetwork | GatedReLUNetwork) for n in obj):
+            nets = isinstance(obj, list) and all(isinstance(n, ReLUNetwork | GatedReLUNetwork) for n in obj)
+            if not nets:
                 raise ModelFileError("the networks entry does not hold a list of networks")
         elif kind == "estimator":
             obj = _build_estimator(header.get("class"), content, dec)
