@@ -1,0 +1,28 @@
+"""The examples run (fast mode) and report what they claim."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_formulations_fast(capsys):
+    rows = load_example("compare_formulations").main(["--fast"])
+    by_model = {row["model"].split(",")[0]: row for row in rows[:3]}
+    # exact <= sampled (same tiny problem); the recovered network's objective equals the convex one
+    assert by_model["exact"]["objective"] <= by_model["sampled"]["objective"] + 1e-6
+    for row in rows:
+        assert row["network objective"] == pytest.approx(row["objective"], rel=1e-4)
+        assert 0.5 < row["test acc"] <= 1.0
+    assert "| model |" in capsys.readouterr().out
