@@ -1,0 +1,357 @@
+r"""Non-convex baselines: the two-layer ReLU network trained by Adam, plainly or adversarially.
+
+These are the comparison points of the convex programs (MATH.md §1 and §6), in plain NumPy with
+closed-form gradients. Every trainer minimizes the *same objective family as cvxnn*, summed over
+samples (no ``1/n``):
+
+- :func:`train_adam` (standard back-propagation) minimizes (NC)
+
+  .. math::
+      \sum_k \ell\big(f(x_k), y_k\big) + \tfrac\beta2\big(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2\big),
+
+  :math:`f(x) = \operatorname{relu}(x^T U + b)\,\alpha`, the objective of
+  :meth:`cvxnn.recovery.ReLUNetwork.objective`;
+- :func:`train_pgd_at` (Madry et al. 2018) and :func:`train_fgsm_at` (Goodfellow et al. 2015)
+  minimize the adversarial objective
+
+  .. math::
+      \sum_k \max_{\|\delta_k\|_p \le \varepsilon} \ell\big(f(x_k + \delta_k), y_k\big)
+      + \tfrac\beta2\big(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2\big),
+
+  the non-convex problem whose convex counterpart is :func:`cvxnn.robust.robust_relu_program`;
+  the inner maximum is approximated at each step by :func:`cvxnn.attacks.pgd` (PGD-AT) or
+  :func:`cvxnn.attacks.fgsm` (FGSM-AT) on the current network, and the outer step is Adam on
+  the loss at the attacked points (Danskin's theorem), as in the usual adversarial training.
+
+A minibatch :math:`B` uses the unbiased estimate :math:`\tfrac{n}{|B|}\sum_{k \in B}` of the
+summed loss. Since Adam normalizes its steps, the summed and the mean loss give the same
+iterates up to the relative weight of ``beta``, which is the one of the objective above.
+
+Each trainer returns a :class:`~cvxnn.recovery.ReLUNetwork`, so the attacks and evaluations of
+:mod:`cvxnn.attacks` apply unchanged.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._validation import (
+    check_beta,
+    check_eps,
+    check_loss,
+    check_norm,
+    check_positive_int,
+    check_rng,
+    check_X,
+    check_y,
+)
+from .attacks import fgsm, pgd
+from .exceptions import InvalidInputError
+from .losses import loss_gradient, loss_value
+from .recovery import ReLUNetwork
+
+__all__ = ["train_adam", "train_fgsm_at", "train_pgd_at"]
+
+Params = dict[str, np.ndarray]
+Adversary = Callable[[ReLUNetwork, np.ndarray, np.ndarray], np.ndarray]
+
+
+# --------------------------------------------------------------------------- validation
+def _check_positive_real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(f"{name} must be a real number > 0; got {type(value).__name__} {value!r}.")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"{name} must be a finite real number > 0; got {value}.")
+    return value
+
+
+# --------------------------------------------------------------------------- model pieces
+def _init(d: int, m: int, bias: bool, rng: np.random.Generator) -> Params:
+    """He initialization of the hidden layer, 1/sqrt(m) scale for the output layer."""
+    return {
+        "U": rng.standard_normal((d, m)) * np.sqrt(2.0 / d),
+        "b": np.zeros(m) if not bias else 0.1 * rng.standard_normal(m),
+        "alpha": rng.standard_normal(m) / np.sqrt(m),
+    }
+
+
+def _network(params: Params) -> ReLUNetwork:
+    return ReLUNetwork(U=params["U"], b=params["b"], alpha=params["alpha"])
+
+
+def _objective_and_grad(
+    params: Params, X: np.ndarray, y: np.ndarray, beta: float, loss: str, bias: bool, scale: float = 1.0
+) -> tuple[float, Params]:
+    r"""``scale * sum_k loss(f(x_k), y_k) + (beta/2)||theta||^2`` and its gradient.
+
+    With :math:`H = XU + b`, :math:`A = 1[H > 0]`, :math:`g = \ell'(f)`:
+    :math:`\partial\alpha = \operatorname{relu}(H)^T g + \beta\alpha`,
+    :math:`\Delta = (g \alpha^T) \odot A`, :math:`\partial U = X^T \Delta + \beta U`,
+    :math:`\partial b = \Delta^T 1 + \beta b` (zero without bias: ``b`` stays 0).
+    """
+    U, b, alpha = params["U"], params["b"], params["alpha"]
+    H = X @ U + b
+    Z = np.maximum(H, 0.0)
+    f = Z @ alpha
+    g = scale * loss_gradient(f, y, loss)
+    delta = np.outer(g, alpha) * (H > 0)
+    reg = 0.5 * (np.sum(U**2) + np.sum(b**2) + np.sum(alpha**2))
+    value = scale * loss_value(f, y, loss) + beta * reg
+    grads = {
+        "U": X.T @ delta + beta * U,
+        "b": delta.sum(axis=0) + beta * b if bias else np.zeros_like(b),
+        "alpha": Z.T @ g + beta * alpha,
+    }
+    return value, grads
+
+
+# --------------------------------------------------------------------------- the trainer
+def _train(
+    X: Any,
+    y: Any,
+    *,
+    n_neurons: Any,
+    beta: Any,
+    loss: Any,
+    bias: bool,
+    epochs: Any,
+    learning_rate: Any,
+    batch_size: Any,
+    random_state: Any,
+    return_history: bool,
+    adversary: Adversary | None,
+) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
+    X = check_X(X)
+    loss = check_loss(loss)
+    y = check_y(y, X.shape[0], loss)
+    beta = check_beta(beta)
+    m = check_positive_int(n_neurons, "n_neurons")
+    epochs = check_positive_int(epochs, "epochs")
+    lr = _check_positive_real(learning_rate, "learning_rate")
+    n, d = X.shape
+    batch = n if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
+    rng = check_rng(random_state)
+
+    params = _init(d, m, bool(bias), rng)
+    moment1 = {k: np.zeros_like(v) for k, v in params.items()}
+    moment2 = {k: np.zeros_like(v) for k, v in params.items()}
+    beta1, beta2, tiny = 0.9, 0.999, 1e-8
+    history: dict[str, list[float]] = {"objective": []}
+
+    def record() -> None:
+        net = _network(params)
+        X_eval = X if adversary is None else adversary(net, X, y)
+        history["objective"].append(net.objective(X_eval, y, beta, loss))
+
+    if return_history:
+        record()
+    t = 0
+    for _ in range(epochs):
+        order = rng.permutation(n) if batch < n else np.arange(n)
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            Xb, yb = X[idx], y[idx]
+            if adversary is not None:
+                Xb = adversary(_network(params), Xb, yb)
+            _, grads = _objective_and_grad(params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size)
+            t += 1
+            for k in params:
+                moment1[k] = beta1 * moment1[k] + (1 - beta1) * grads[k]
+                moment2[k] = beta2 * moment2[k] + (1 - beta2) * grads[k] ** 2
+                m_hat = moment1[k] / (1 - beta1**t)
+                v_hat = moment2[k] / (1 - beta2**t)
+                params[k] = params[k] - lr * m_hat / (np.sqrt(v_hat) + tiny)
+        if return_history:
+            record()
+    net = _network(params)
+    return (net, history) if return_history else net
+
+
+_COMMON_DOC = """
+    X : array_like, shape (n, d)
+        Training inputs.
+    y : array_like, shape (n,)
+        Targets; labels in {-1, +1} for ``"hinge"`` and ``"logistic"``.
+    n_neurons : int
+        Width ``m`` (use the convex network's width for a like-for-like comparison).
+    beta : float
+        Weight decay, > 0, on ``(beta/2)(||U||^2 + ||b||^2 + ||alpha||^2)``.
+    loss : {"hinge", "logistic", "squared"}
+    bias : bool
+        Train hidden biases ``b`` (otherwise ``b = 0``).
+    epochs : int
+        Passes over the data.
+    learning_rate : float
+        Adam step size (moment decays 0.9 and 0.999).
+    batch_size : int or None
+        Minibatch size; ``None`` is full batch.
+    random_state : None, int or numpy Generator
+        Seeds the initialization, the minibatch order and the attacks' random starts.
+    return_history : bool
+        Also return ``{"objective": [...]}``, the training objective at the initialization and
+        after every epoch (for adversarial training, measured at the training attack's points).
+
+    Returns
+    -------
+    ReLUNetwork, or (ReLUNetwork, dict) with ``return_history=True``
+"""
+
+
+def train_adam(
+    X: Any,
+    y: Any,
+    *,
+    n_neurons: int,
+    beta: float,
+    loss: str = "hinge",
+    bias: bool = True,
+    epochs: int = 300,
+    learning_rate: float = 0.01,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    return_history: bool = False,
+) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
+    """Train the non-convex two-layer ReLU network (NC) with Adam (standard back-propagation).
+
+    Parameters
+    ----------"""
+    return _train(
+        X,
+        y,
+        n_neurons=n_neurons,
+        beta=beta,
+        loss=loss,
+        bias=bias,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        random_state=random_state,
+        return_history=return_history,
+        adversary=None,
+    )
+
+
+def train_pgd_at(
+    X: Any,
+    y: Any,
+    *,
+    n_neurons: int,
+    beta: float,
+    eps: float,
+    norm: Any = "inf",
+    loss: str = "hinge",
+    attack_steps: int = 10,
+    attack_step_size: float | None = None,
+    bias: bool = True,
+    epochs: int = 300,
+    learning_rate: float = 0.01,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    return_history: bool = False,
+) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
+    """PGD adversarial training (Madry et al. 2018) of the two-layer ReLU network.
+
+    Every Adam step replaces its batch by :func:`cvxnn.attacks.pgd` points (``attack_steps``
+    steps of size ``attack_step_size``, default ``2.5 eps / attack_steps``; the first start is
+    the FGSM point) against the current network, with the training loss as the attack loss.
+
+    Parameters
+    ----------
+    eps : float
+        Training radius, >= 0.
+    norm : {"inf", numpy.inf, 2, 1}
+        Perturbation norm.
+    attack_steps : int
+    attack_step_size : float or None"""
+    eps = check_eps(eps)
+    norm = check_norm(norm)
+    steps = check_positive_int(attack_steps, "attack_steps")
+    rng = check_rng(random_state)
+
+    def adversary(net: ReLUNetwork, Xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        return pgd(
+            net,
+            Xb,
+            yb,
+            eps=eps,
+            norm=norm,
+            loss=loss,
+            steps=steps,
+            step_size=attack_step_size,
+            random_state=rng,
+        )
+
+    return _train(
+        X,
+        y,
+        n_neurons=n_neurons,
+        beta=beta,
+        loss=loss,
+        bias=bias,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        random_state=rng,
+        return_history=return_history,
+        adversary=adversary,
+    )
+
+
+def train_fgsm_at(
+    X: Any,
+    y: Any,
+    *,
+    n_neurons: int,
+    beta: float,
+    eps: float,
+    norm: Any = "inf",
+    loss: str = "hinge",
+    bias: bool = True,
+    epochs: int = 300,
+    learning_rate: float = 0.01,
+    batch_size: int | None = None,
+    random_state: Any = None,
+    return_history: bool = False,
+) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
+    """FGSM adversarial training (Goodfellow et al. 2015) of the two-layer ReLU network.
+
+    Every Adam step replaces its batch by :func:`cvxnn.attacks.fgsm` points against the current
+    network (one step of length ``eps``; no random start, so it may suffer the known
+    "catastrophic overfitting" of FGSM training at large eps).
+
+    Parameters
+    ----------
+    eps : float
+        Training radius, >= 0.
+    norm : {"inf", numpy.inf, 2, 1}
+        Perturbation norm."""
+    eps = check_eps(eps)
+    norm = check_norm(norm)
+
+    def adversary(net: ReLUNetwork, Xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+        return fgsm(net, Xb, yb, eps=eps, norm=norm, loss=loss)
+
+    return _train(
+        X,
+        y,
+        n_neurons=n_neurons,
+        beta=beta,
+        loss=loss,
+        bias=bias,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        random_state=random_state,
+        return_history=return_history,
+        adversary=adversary,
+    )
+
+
+for _fn in (train_adam, train_pgd_at, train_fgsm_at):
+    _fn.__doc__ = (_fn.__doc__ or "") + _COMMON_DOC
+del _fn
