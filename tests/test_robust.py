@@ -153,7 +153,7 @@ def test_eps_path_reuses_the_compiled_problem_and_matches_a_fresh_build():
 
 # ----------------------------------------------------------------------------- certified bound
 @pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("norm", ["inf", "2"])
+@pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("loss", LOSSES)
 def test_pgd_never_beats_the_certified_bound(loss, norm, bias):
     from cvxnn.attacks import pgd
@@ -170,7 +170,7 @@ def test_pgd_never_beats_the_certified_bound(loss, norm, bias):
     net = prog.network(prune_tol=0.0)
     X, y = prog.X, prog.y
     X_adv = pgd(net, X, y, eps=eps, norm=norm, loss=loss, steps=200, restarts=6, random_state=0)
-    dist = np.abs(X_adv - X).max(axis=1) if norm == "inf" else np.linalg.norm(X_adv - X, axis=1)
+    dist = np.linalg.norm(X_adv - X, ord=np.inf if norm == "inf" else int(norm), axis=1)
     assert np.all(dist <= eps * (1 + 1e-9))
     attacked = loss_per_sample(net.predict(X_adv), y, loss)
     tol = 1e-6 * (1.0 + bound)
@@ -194,6 +194,31 @@ def test_the_nominal_solution_is_not_certified(loss):
     nominal.solve()
     assert robust_cone_violation(nominal, eps=0.1, norm="inf") > 1e-4
     assert robust_cone_violation(nominal, eps=0.0, norm="inf") < 1e-7
+    # the same formula evaluated at the nominal optimum is no certificate: the same PGD as in
+    # the certified test beats it, in total (which also shows that attack has teeth)
+    from cvxnn.attacks import pgd
+
+    net = nominal.network(prune_tol=0.0)
+    formula = robust_loss_bound(nominal, eps=0.1, norm="inf")
+    X_adv = pgd(net, X, y, eps=0.1, norm="inf", loss=loss, steps=200, restarts=6, random_state=0)
+    attacked = loss_per_sample(net.predict(X_adv), y, loss)
+    assert attacked.sum() > formula.sum() + 1e-2
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_radius_beyond_the_data_forces_the_zero_network(loss, norm):
+    """Without bias, eps > max_k ||x_k||_p leaves only v = 0 feasible (|x_k^T v| < eps ||v||_q)."""
+    X, y = make_data(8, loss)
+    eps = 1.01 * np.max(np.linalg.norm(X, ord=np.inf if norm == "inf" else int(norm), axis=1))
+    patterns = sample_patterns(X, 10, random_state=8)
+    prog = robust_relu_program(X, y, patterns, beta=0.05, eps=eps, norm=norm, loss=loss)
+    value = prog.solve()
+    assert rel_gap(value, loss_value(np.zeros_like(y), y, loss)) < 1e-6
+    assert np.max(np.abs(prog.variables["V"].value)) < 1e-5
+    # just inside the data radius a nonzero network is feasible again and may do better
+    prog.eps.value = 0.5 * eps
+    assert prog.solve() <= value + 1e-6 * max(1.0, value)
 
 
 # ----------------------------------------------------------------------------- recovery
