@@ -1,0 +1,8 @@
+"""Run the cvxnn solver benchmark (see benchmarks/README.md and ``python benchmarks/run.py --help``)."""
+
+import sys
+
+from cvxnn.bench import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Smoke tests of the benchmark harness (cvxnn.bench) on toy sizes; no timing assertions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from cvxnn import bench
+from cvxnn.exceptions import InvalidInputError
+
+
+def _sleep() -> None:
+    time.sleep(30)
+
+
+def _die() -> None:
+    os._exit(3)
+
+
+def _fail() -> None:
+    raise RuntimeError("boom in the child")
+
+
+def _allocate() -> float:
+    block = np.ones((40, 1024, 1024 // 8))  # 40 MiB of float64
+    return float(block.sum())
+
+
+def test_isolated_run_returns_value_and_measures_memory():
+    res = bench.run_isolated(_allocate, timeout=60)
+    assert res.outcome == "ok"
+    assert res.value == 40 * 1024 * 128
+    # the 40 MiB array was resident at the peak of the call
+    assert res.peak_delta_mb is not None and res.peak_delta_mb >= 35
+    assert res.peak_rss_mb >= res.peak_delta_mb
+
+
+def test_isolated_run_timeout_crash_and_error_are_reported():
+    start = time.perf_counter()
+    res = bench.run_isolated(_sleep, timeout=0.5)
+    assert res.outcome == "timeout"
+    assert time.perf_counter() - start < 20  # the child was killed, not waited for
+    crashed = bench.run_isolated(_die, timeout=30)
+    assert crashed.outcome == "crashed" and crashed.exitcode == 3
+    failed = bench.run_isolated(_fail, timeout=30)
+    assert failed.outcome == "error" and "boom in the child" in failed.error
+    with pytest.raises(InvalidInputError, match="timeout"):
+        bench.run_isolated(_allocate, timeout=0)
+
+
+def test_objective_and_violation_match_cvxpy_on_a_solved_program():
+    case = bench.make_case(40, 3, 6, lam=1e-2, seed=3)
+    program = case.program
+    program.solve("CLARABEL")
+    V, W = program.variables["V"].value, program.variables["W"].value
+    f = bench.program_objective(program, V, W)
+    assert f == pytest.approx(program.value, rel=1e-9)
+    _, rel = bench.cone_violation(program, V, W)
+    assert rel < 1e-6
+    # an infeasible point is flagged: flip the sign of a nonzero block
+    i = int(np.argmax(np.linalg.norm(V, axis=0) + np.linalg.norm(W, axis=0)))
+    Vbad = V.copy()
+    Vbad[:, i] = -(V[:, i] + W[:, i]) - 1.0
+    assert bench.cone_violation(program, Vbad, W)[1] > 1e-3
+    assert bench.relative_gap(2.0, 1.0) == pytest.approx(1.0)
+    assert bench.relative_gap(1.0, 1.0) == 0.0
+
+
+def test_quick_suite_end_to_end(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    md = tmp_path / "r.md"
+    code = bench.main(
+        [
+            "--sizes",
+            "50,4,6",
+            "--solvers",
+            "CLARABEL,ECOS,MOSEK,ADMM",
+            "--timeout",
+            "120",
+            "--out",
+            str(out),
+            "--markdown",
+            str(md),
+        ]
+    )
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["cores"] >= 1
+    assert report["versions"]["cvxpy"]
+    (case,) = report["cases"]
+    assert case["size"] == [50, 4, 6]
+    results = {r["solver"]: r for r in case["results"]}
+    clarabel, ecos = results["CLARABEL"], results["ECOS"]
+    assert clarabel["status"] == "optimal"
+    assert case["reference_objective"] == pytest.approx(clarabel["objective"])
+    assert clarabel["rel_gap"] == 0.0 and clarabel["reached_target"]
+    # the harness's own objective agrees with CVXPY's reported value for each generic solver
+    for r in (clarabel, ecos):
+        assert r["objective"] == pytest.approx(r["reported_value"], rel=1e-6)
+        assert r["compile_s"] >= 0 and r["solver_s"] >= 0
+        assert r["total_s"] >= r["compile_s"]
+    assert abs(ecos["rel_gap"]) < 1e-4
+    # MOSEK is never a failure: it ran (licensed) or was skipped with the reason
+    assert results["MOSEK"]["outcome"] in ("ok", "skipped")
+    if results["MOSEK"]["outcome"] == "skipped":
+        assert "MOSEK" in results["MOSEK"]["note"]
+    admm = results["ADMM"]
+    if admm["outcome"] == "skipped":
+        assert "ADMM" in admm["note"]
+    else:
+        assert admm["outcome"] == "ok" and np.isfinite(admm["objective"])
+    table = md.read_text()
+    assert "| CLARABEL | optimal |" in table
+    assert "(n, d, P) = (50, 4, 6)" in capsys.readouterr().out
+
+
+def test_generic_solvers_are_not_attempted_past_the_size_cap(tmp_path):
+    case = bench.make_case(30, 3, 4, seed=1)
+    result = bench.run_case(case, ["CLARABEL", "SCS"], timeout=60, generic_max_nnz=10, log=lambda _: None)
+    assert [r["outcome"] for r in result["results"]] == ["skipped", "skipped"]
+    assert "not attempted" in result["results"][0]["note"]
+    assert result["reference_objective"] is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--sizes", "10,2"], ["--sizes", "0x3x4"], ["--solvers", "CLARABEL,GUROBO"], ["--timeout", "-1"]],
+)
+def test_bad_arguments_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "allowed" in err or "size" in err or "timeout" in err
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("scnn") is None, reason="pyscnn (optional) not installed"
+)
+def test_pyscnn_runs_on_the_same_patterns():
+    case = bench.make_case(40, 3, 6, lam=1e-2, seed=2)
+    result = bench.run_case(
+        case,
+        ["CLARABEL", "PYSCNN"],
+        timeout=120,
+        pyscnn_options={"max_primal_iters": 200, "max_dual_iters": 20},
+        log=lambda _: None,
+    )
+    py = result["results"][1]
+    assert py["outcome"] == "ok", py
+    assert py["same_patterns"]
+    # a feasible-ish point of the same program cannot beat the optimum by more than its violation allows
+    assert py["rel_gap"] > -1e-3
