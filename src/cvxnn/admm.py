@@ -1,0 +1,1126 @@
+r"""Structured ADMM for the convex ReLU programs (MATH.md §7, the paper's Algorithm 3.1 and beyond).
+
+The solver works on the *structure* a builder recorded in a :class:`~cvxnn.programs.ConvexProgram`
+(patterns ``D``, design ``X'``, labels, loss, ``beta``), never on CVXPY's canonical cone data.
+
+Splitting
+---------
+Write ``U = [V, W]`` (``d' x 2P``, column ``j`` is :math:`u_j`), :math:`F u = \sum_i D_i X'(v_i - w_i)`
+and :math:`G u = \big(E\,(2D_i - I) X' v_i,\ E\,(2D_i - I) X' w_i\big)_i`, where ``E`` is a
+positive diagonal row scaling (``E = diag(1/||x'_k||)`` by default; the cone
+:math:`\{G u \ge 0\}` does not depend on it). The ``relu`` program is
+
+.. math::
+    \min_{u, v, s, z}\; L(z, y) + \beta \sum_j \|v_j\|_2 + I_{\ge 0}(s)
+    \quad\text{s.t.}\quad u = v,\ \ G u = s,\ \ F u = z,
+
+solved by scaled ADMM with one penalty per constraint block (``rho_u``, ``rho_s``, ``rho_z``),
+over-relaxation ``alpha`` and adaptive penalties. Every iteration:
+
+1. :math:`u \leftarrow M^{-1}\big(\rho_u(v - \lambda) + \rho_s G^T(s - \nu) + r_z\big)` with
+   :math:`M = w F^TF + \rho_u I + \rho_s G^TG`;
+2. :math:`\hat u = \alpha u + (1-\alpha) v`, :math:`v_j \leftarrow (1 - \beta/(\rho_u\|\hat u_j
+   + \lambda_j\|))_+(\hat u_j + \lambda_j)` (group soft-threshold), :math:`\lambda \mathrel{+}= \hat u - v`;
+3. :math:`s \leftarrow \max(0, \widehat{Gu} + \nu)`, :math:`\nu \mathrel{+}= \widehat{Gu} - s`;
+4. (logistic, hinge) :math:`z \leftarrow \operatorname{prox}_{L/\rho_z}(\widehat{Fu} + \mu)`,
+   :math:`\mu \mathrel{+}= \widehat{Fu} - z`.
+
+For the **squared loss** there is no ``z`` block: the loss stays in step 1 (Algorithm 3.1),
+``w = 1`` and :math:`r_z = F^T y`. For **logistic and hinge** the extra split ``z = F u`` keeps
+the linear system of step 1 *fixed* (``w = rho_z``, :math:`r_z = \rho_z F^T(z - \mu)`) and moves
+the loss into a separable prox: closed form for the hinge loss, a few safeguarded Newton steps
+per coordinate for the logistic loss (its curvature lies in :math:`[\rho_z, \rho_z + 1/4]`, so
+Newton contracts globally). We chose this over the paper's randomized block coordinate descent
+for the u-step because it reuses the one cached factorization, has exact (not inexact) steps, and
+gives honest residual-based stopping with the same code path as the squared loss.
+
+``gated_relu`` drops ``s`` (no cones) and uses ``U`` (``d' x P``); ``scp`` uses ``u = a`` with
+``F = (X' g_h)_+`` and an elementwise soft-threshold (the :math:`\ell_1` prox).
+
+Linear algebra
+--------------
+Because :math:`(2D_i - I)^2 = I`, :math:`G^TG = I_{2P} \otimes X'^TE^2X'` with
+:math:`A = \rho_u I + \rho_s X'^TE^2X'` a single ``d' x d'`` matrix. With ``\Delta = V - W`` and
+``\Sigma = V + W`` the system decouples into :math:`A\Sigma = R_V + R_W` and
+:math:`(2w F_0^TF_0 + I_P \otimes A)\Delta = R_V - R_W` where :math:`F_0 = [D_1X', \dots, D_PX']`,
+halving the dimension to ``d'P``. That reduced system is solved by
+
+- ``"woodbury"``: :math:`F_0 (I\otimes A)^{-1}F_0^T = K \odot (DD^T)` with :math:`K = X'A^{-1}X'^T`,
+  so one ``n x n`` Cholesky factor (the capacitance) plus the ``d' x d'`` factor of ``A``;
+- ``"cholesky"``: the explicit ``d'P x d'P`` matrix, from a cached Gram :math:`F_0^TF_0` (one
+  ``dsyrk`` pass over row chunks, reused across penalties and beta);
+- ``"cg"``: matrix-free preconditioned CG (block-Jacobi preconditioner
+  :math:`wX'^TD_iX' + A`, warm-started) when neither factor fits ``memory_limit_gb``.
+
+``"auto"`` picks Woodbury when ``n <= d'P`` and Cholesky otherwise, within the memory limit.
+Per iteration the cost is about six dense ``n x d' x P`` products plus one ``min(n, d'P)``
+triangular solve pair.
+
+Stopping (Boyd et al. / OSQP): with ``r_p`` the stacked primal residual of all constraint blocks
+and ``r_d`` the dual residual :math:`\rho_u(v - v^-) + \rho_s G^T(s - s^-) + \rho_z F^T(z - z^-)`,
+stop when :math:`\|r_p\| \le \epsilon_{abs}\sqrt{m} + \epsilon_{rel}\max(\|(u, Gu, Fu)\|, \|(v, s, z)\|)`
+and :math:`\|r_d\| \le \epsilon_{abs}\sqrt{p} + \epsilon_{rel}\|\rho_u\lambda + \rho_s G^T\nu + \rho_z F^T\mu\|`.
+The returned point is ``v`` (exactly group-sparse); its objective is evaluated exactly (summed
+loss, no ``1/n``, identical to the CVXPY objective) and its cone violation is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+import warnings
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import cvxpy as cp
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg.blas import dsyrk
+from threadpoolctl import threadpool_limits
+
+from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
+from .losses import loss_value
+
+if TYPE_CHECKING:
+    from .programs import ConvexProgram
+
+__all__ = ["SUPPORTED_KINDS", "AdmmResult", "AdmmSettings", "solve_admm"]
+
+#: Program kinds the ADMM solves.
+SUPPORTED_KINDS: tuple[str, ...] = ("relu", "gated_relu", "scp")
+#: Linear-system strategies for the u-update.
+LINEAR_SOLVERS: tuple[str, ...] = ("auto", "woodbury", "cholesky", "cg")
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class AdmmSettings:
+    r"""Settings of :func:`solve_admm` (frozen; unknown keys are rejected by name).
+
+    Attributes
+    ----------
+    max_iter : int
+        Iteration limit (status ``OPTIMAL_INACCURATE`` or ``USER_LIMIT`` when reached).
+    eps_abs, eps_rel : float
+        Absolute and relative residual tolerances (see the module docstring).
+    rho : float or None
+        Initial penalty of every block; ``None`` picks one from the data (and, on a re-solve of
+        the same program, the penalties the previous solve ended with). Adapted unless
+        ``adaptive_rho=False``.
+    adaptive_rho : bool
+        Residual balancing per constraint block, refactoring only when it pays.
+    adaptive_rho_interval : int
+        Minimum iterations between penalty updates.
+    adaptive_rho_tolerance : float
+        Update only when some block's primal/dual balance is off by more than this factor.
+    adaptive_rho_fraction : float
+        Refactor only if the last factorization took at most this fraction of the iterate time
+        spent since it (so expensive factors are not redone early).
+    alpha : float
+        Over-relaxation in (0, 2).
+    check_interval : int
+        Residuals are computed every ``check_interval`` iterations (they cost two extra
+        products).
+    linear_solver : {"auto", "woodbury", "cholesky", "cg"}
+        Strategy for the u-update (see the module docstring).
+    memory_limit_gb : float
+        Memory budget of a factorization for ``"auto"``.
+    cg_tol, cg_max_iter : float, int
+        Relative tolerance and iteration cap of the CG path.
+    scale_rows : bool
+        Scale each cone row by ``1/||x'_k||`` (``relu`` only).
+    threads : int or None
+        BLAS threads inside the loop (threadpoolctl); ``None`` leaves the library default.
+    time_limit : float or None
+        Wall-clock limit in seconds (status ``USER_LIMIT``).
+    verbose : bool
+        Print a table (iteration, objective, residuals, penalties, time).
+    verbose_interval : int
+        Print every this many iterations.
+    """
+
+    max_iter: int = 20000
+    eps_abs: float = 1e-6
+    eps_rel: float = 1e-5
+    rho: float | None = None
+    adaptive_rho: bool = True
+    adaptive_rho_interval: int = 50
+    adaptive_rho_tolerance: float = 5.0
+    adaptive_rho_fraction: float = 0.4
+    alpha: float = 1.6
+    check_interval: int = 10
+    linear_solver: str = "auto"
+    memory_limit_gb: float = 2.0
+    cg_tol: float = 1e-9
+    cg_max_iter: int = 200
+    scale_rows: bool = True
+    threads: int | None = 1
+    time_limit: float | None = None
+    verbose: bool = False
+    verbose_interval: int = 100
+
+    def __post_init__(self) -> None:
+        def positive_int(name: str) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InvalidInputError(f"AdmmSettings.{name} must be a positive integer; got {value!r}.")
+            object.__setattr__(self, name, int(value))
+
+        def positive_float(name: str, allow_none: bool = False) -> None:
+            value = getattr(self, name)
+            if value is None and allow_none:
+                return
+            ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(float(value)) or float(value) <= 0:
+                raise InvalidInputError(
+                    f"AdmmSettings.{name} must be a finite number > 0"
+                    + (" or None" if allow_none else "")
+                    + f"; got {value!r}."
+                )
+            object.__setattr__(self, name, float(value))
+
+        for name in (
+            "max_iter",
+            "adaptive_rho_interval",
+            "check_interval",
+            "cg_max_iter",
+            "verbose_interval",
+        ):
+            positive_int(name)
+        for name in ("eps_abs", "eps_rel", "adaptive_rho_fraction", "memory_limit_gb", "cg_tol"):
+            positive_float(name)
+        positive_float("rho", allow_none=True)
+        positive_float("time_limit", allow_none=True)
+        positive_float("adaptive_rho_tolerance")
+        if self.adaptive_rho_tolerance <= 1.0:
+            raise InvalidInputError(
+                f"AdmmSettings.adaptive_rho_tolerance must be > 1; got {self.adaptive_rho_tolerance}."
+            )
+        positive_float("alpha")
+        if not 0.0 < self.alpha < 2.0:
+            raise InvalidInputError(
+                f"AdmmSettings.alpha (over-relaxation) must be in (0, 2); got {self.alpha}."
+            )
+        if self.linear_solver not in LINEAR_SOLVERS:
+            raise InvalidInputError(
+                f"AdmmSettings.linear_solver must be one of {list(LINEAR_SOLVERS)}; got {self.linear_solver!r}."
+            )
+        if self.threads is not None:
+            positive_int("threads")
+        for name in ("adaptive_rho", "scale_rows", "verbose"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InvalidInputError(
+                    f"AdmmSettings.{name} must be True or False; got {getattr(self, name)!r}."
+                )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The accepted setting names."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def coerce(
+        cls, settings: AdmmSettings | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> AdmmSettings:
+        """An :class:`AdmmSettings` from ``None``, an instance or a mapping, plus keyword overrides.
+
+        Raises :class:`~cvxnn.exceptions.InvalidInputError` naming any unknown key and listing the
+        allowed ones.
+        """
+        if settings is None:
+            base: dict[str, Any] = {}
+        elif isinstance(settings, AdmmSettings):
+            base = dataclasses.asdict(settings)
+        elif isinstance(settings, Mapping):
+            base = dict(settings)
+        else:
+            raise InvalidInputError(
+                f"settings must be an AdmmSettings, a dict or None; got {type(settings).__name__}."
+            )
+        base.update(overrides)
+        unknown = sorted(set(base) - set(cls.names()))
+        if unknown:
+            raise InvalidInputError(
+                f"Unknown ADMM setting(s) {unknown}; allowed settings are {sorted(cls.names())}."
+            )
+        return cls(**base)
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class AdmmResult:
+    """What :func:`solve_admm` returns.
+
+    Attributes
+    ----------
+    status : str
+        CVXPY status string: ``cp.OPTIMAL``, ``cp.OPTIMAL_INACCURATE`` (limit hit, residuals within
+        10x the tolerances), ``cp.USER_LIMIT`` (limit hit farther away) or ``cp.SOLVER_ERROR``
+        (NaN or divergence; never returned as optimal).
+    objective : float
+        The program's objective (the CVXPY objective exactly) at the returned point.
+    values : Mapping[str, ndarray]
+        Variable values by name: ``"V"``, ``"W"`` (relu), ``"U"`` (gated_relu), ``"a"`` (scp).
+    primal_residual, dual_residual : float
+        Final residual norms; ``eps_primal``, ``eps_dual`` are the thresholds they were held to.
+    iterations : int
+        Iterations run.
+    cone_violation : float
+        ``max((-(2D - 1) * X'V)_+, (-(2D - 1) * X'W)_+)`` at the returned point (0 when no cones).
+    cone_violation_rel : float
+        ``cone_violation`` divided by ``max(|X'V|, |X'W|)`` (0 when that is 0).
+    rho : Mapping[str, float]
+        Final penalties (``"u"``, ``"s"``, ``"z"``).
+    history : Mapping[str, ndarray]
+        At each residual check: ``iteration``, ``objective`` (at ``u``), ``primal_residual``,
+        ``dual_residual``, ``eps_primal``, ``eps_dual``, ``rho_u``, ``rho_s``, ``rho_z``, ``time``.
+    timings : Mapping[str, float]
+        Seconds spent in ``setup`` (data preparation), ``factor`` (all factorizations), ``iterate``
+        (the loop, without factorizations) and ``total``.
+    linear_solver : str
+        The strategy used for the u-update.
+    n_factorizations : int
+        Factorizations done in this call (0 when a cached factor was reused).
+    message : str
+        Why the solver stopped.
+    """
+
+    status: str
+    objective: float
+    values: Mapping[str, np.ndarray]
+    primal_residual: float
+    dual_residual: float
+    eps_primal: float
+    eps_dual: float
+    iterations: int
+    cone_violation: float
+    cone_violation_rel: float
+    rho: Mapping[str, float]
+    history: Mapping[str, np.ndarray]
+    timings: Mapping[str, float]
+    linear_solver: str
+    n_factorizations: int
+    message: str
+    kind: str = ""
+    loss: str = ""
+    beta: float = float("nan")
+    _state: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def optimal(self) -> bool:
+        """True when the residual tolerances were met."""
+        return self.status == cp.OPTIMAL
+
+    def __repr__(self) -> str:
+        return (
+            f"AdmmResult(status={self.status!r}, objective={self.objective:.10g}, "
+            f"iterations={self.iterations}, primal_residual={self.primal_residual:.3g}, "
+            f"dual_residual={self.dual_residual:.3g}, cone_violation={self.cone_violation:.3g}, "
+            f"linear_solver={self.linear_solver!r}, total={self.timings.get('total', float('nan')):.3g}s)"
+        )
+
+
+# --------------------------------------------------------------------------- loss proxes
+def _prox_hinge(t: np.ndarray, y: np.ndarray, step: float) -> np.ndarray:
+    r"""``argmin_z sum (1 - y z)_+ + ||z - t||^2 / (2 step)`` for labels ``y`` in {-1, +1}."""
+    m = y * t
+    q = np.where(m >= 1.0, m, np.where(m + step <= 1.0, m + step, 1.0))
+    return y * q
+
+
+def _prox_logistic(t: np.ndarray, y: np.ndarray, step: float, z0: np.ndarray | None = None) -> np.ndarray:
+    r"""``argmin_z sum log(1 + exp(-y z)) + ||z - t||^2 / (2 step)`` by safeguarded Newton.
+
+    In the margin ``q = y z`` the optimality condition is ``(q - m)/step - sigmoid(-q) = 0``
+    (``m = y t``), a function with derivative in ``[1/step, 1/step + 1/4]``: Newton contracts
+    by at least ``(1/4) / (1/step + 1/4)`` per step from anywhere and converges quadratically
+    near the root. The root lies in ``[m, m + step]``; iterates are clipped to it.
+    """
+    m = y * t
+    q = np.clip(y * z0, m, m + step) if z0 is not None else m + 0.5 * step
+    inv = 1.0 / step
+    for _ in range(50):
+        sig = 0.5 * (1.0 + np.tanh(-0.5 * q))  # sigmoid(-q), stable
+        g = (q - m) * inv - sig
+        h = inv + sig * (1.0 - sig)
+        dq = g / h
+        q = np.clip(q - dq, m, m + step)
+        if float(np.max(np.abs(dq))) <= 1e-13 * (1.0 + float(np.max(np.abs(q)))):
+            break
+    return y * q
+
+
+def _prox_loss(loss: str, t: np.ndarray, y: np.ndarray, step: float, z0: np.ndarray | None) -> np.ndarray:
+    if loss == "hinge":
+        return _prox_hinge(t, y, step)
+    return _prox_logistic(t, y, step, z0)
+
+
+# --------------------------------------------------------------------------- linear systems
+class _ReducedSystem:
+    r"""Solves :math:`(c F_0^TF_0 + I_P \otimes A)\,x = r` for ``x`` of shape (d, P).
+
+    :math:`F_0 x = \sum_i D_i X x_i` (``X`` (n, d), ``Df`` (n, P) 0/1). Strategies: Woodbury
+    through the ``n x n`` capacitance :math:`I + c\,K \odot DD^T`, :math:`K = XA^{-1}X^T`;
+    explicit Cholesky of the ``dP x dP`` matrix from a cached Gram; or block-Jacobi PCG.
+    Static data (``DD^T``, the Gram, the diagonal blocks) is built once and reused for every
+    ``(c, A)``.
+    """
+
+    def __init__(self, X: np.ndarray, Df: np.ndarray, method: str, settings: AdmmSettings) -> None:
+        self.X = X
+        self.Df = Df
+        self.n, self.d = X.shape
+        self.P = Df.shape[1]
+        self.all_ones = bool(np.all(Df == 1.0))
+        self.method = method
+        self.cg_tol = settings.cg_tol
+        self.cg_max_iter = settings.cg_max_iter
+        self.key: tuple | None = None
+        self._DDt: np.ndarray | None = None
+        self._gram: np.ndarray | None = None
+        self._blocks: np.ndarray | None = None
+        self._x_prev: np.ndarray | None = None
+        self.cg_iterations = 0
+
+    # static data
+    def _static(self) -> None:
+        if self.method == "woodbury" and self._DDt is None and not self.all_ones:
+            self._DDt = self.Df @ self.Df.T
+        elif self.method == "cholesky" and self._gram is None:
+            m = self.d * self.P
+            gram = np.zeros((m, m), order="F")
+            rows = max(1, int(min(self.n, (64 << 20) // (8 * max(m, 1)))))
+            for start in range(0, self.n, rows):
+                stop = min(self.n, start + rows)
+                Fc = (self.Df[start:stop, :, None] * self.X[start:stop, None, :]).reshape(stop - start, m)
+                # gram(lower) += Fc^T Fc ; Fc.T is Fortran-contiguous (m, r)
+                gram = dsyrk(1.0, Fc.T, beta=1.0, c=gram, trans=0, lower=1, overwrite_c=1)
+            self._gram = gram
+        elif self.method == "cg" and self._blocks is None:
+            blocks = np.empty((self.P, self.d, self.d))
+            for p in range(self.P):  # P small d x d products, not a model-building loop
+                blocks[p] = self.X.T @ (self.Df[:, p, None] * self.X)
+            self._blocks = blocks
+
+    def factor(self, c: float, A: np.ndarray) -> None:
+        """Factor for the weight ``c`` and the ``d x d`` block ``A``."""
+        self._static()
+        self.c = c
+        self.A_cho = sla.cho_factor(A, lower=True, check_finite=False)
+        if self.method == "woodbury":
+            AiXt = sla.cho_solve(self.A_cho, self.X.T, check_finite=False)
+            K = self.X @ AiXt
+            if not self.all_ones:
+                K *= self._DDt
+            K *= c
+            K.flat[:: self.n + 1] += 1.0
+            self.C_cho = sla.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+        elif self.method == "cholesky":
+            M = self._gram * c
+            d = self.d
+            for p in range(self.P):
+                M[p * d : (p + 1) * d, p * d : (p + 1) * d] += A
+            self.M_cho = sla.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
+        else:
+            B = c * self._blocks + A[None, :, :]
+            self.B_inv = np.linalg.inv(B)
+            self.A = A
+
+    def A_solve(self, r: np.ndarray) -> np.ndarray:
+        return sla.cho_solve(self.A_cho, r, check_finite=False)
+
+    def F0(self, x: np.ndarray) -> np.ndarray:
+        Xx = self.X @ x
+        return Xx[:, 0] if self.all_ones and self.P == 1 else np.einsum("ij,ij->i", self.Df, Xx)
+
+    def F0t(self, f: np.ndarray) -> np.ndarray:
+        if self.all_ones and self.P == 1:
+            return (self.X.T @ f)[:, None]
+        return self.X.T @ (self.Df * f[:, None])
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        if self.method == "woodbury":
+            y0 = self.A_solve(r)
+            f = self.F0(y0)
+            zz = sla.cho_solve(self.C_cho, f, check_finite=False)
+            zz *= self.c
+            return y0 - self.A_solve(self.F0t(zz))
+        if self.method == "cholesky":
+            x = sla.cho_solve(self.M_cho, r.T.reshape(-1), check_finite=False)
+            return x.reshape(self.P, self.d).T
+        return self._pcg(r)
+
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
+        return self.c * self.F0t(self.F0(x)) + self.A @ x
+
+    def _precond(self, r: np.ndarray) -> np.ndarray:
+        return np.einsum("pij,jp->ip", self.B_inv, r)
+
+    def _pcg(self, r: np.ndarray) -> np.ndarray:
+        x = self._x_prev if self._x_prev is not None and self._x_prev.shape == r.shape else np.zeros_like(r)
+        res = r - self._matvec(x)
+        tol = self.cg_tol * max(float(np.linalg.norm(r)), 1e-300)
+        z = self._precond(res)
+        p = z.copy()
+        rz = float(np.vdot(res, z))
+        for _ in range(self.cg_max_iter):
+            if float(np.linalg.norm(res)) <= tol:
+                break
+            Ap = self._matvec(p)
+            step = rz / float(np.vdot(p, Ap))
+            x = x + step * p
+            res = res - step * Ap
+            z = self._precond(res)
+            rz_new = float(np.vdot(res, z))
+            p = z + (rz_new / rz) * p
+            rz = rz_new
+            self.cg_iterations += 1
+        self._x_prev = x
+        return x
+
+
+# --------------------------------------------------------------------------- structure
+class _Structure:
+    """Everything static about one program for the ADMM: data, operators, the linear system."""
+
+    def __init__(self, program: ConvexProgram, settings: AdmmSettings) -> None:
+        self.kind = program.kind
+        self.loss = program.loss
+        self.y = np.array(program.y, dtype=np.float64)
+        self.n = self.y.shape[0]
+        self.scale_rows = settings.scale_rows
+        design = np.asarray(program.design, dtype=np.float64)
+        if self.kind == "scp":
+            self.X = np.ascontiguousarray(np.maximum(design @ program.gates, 0.0))
+            self.Df = np.ones((self.n, 1))
+            self.P = 1
+            self.d = self.X.shape[1]
+            self.J = 1
+        else:
+            self.X = np.ascontiguousarray(design)
+            self.Df = np.ascontiguousarray(program.patterns.D, dtype=np.float64)
+            self.P = self.Df.shape[1]
+            self.d = self.X.shape[1]
+            self.J = 2 * self.P if self.kind == "relu" else self.P
+        self.has_cones = self.kind == "relu"
+        self.split_loss = self.loss != "squared"
+        if self.has_cones:
+            row_norms = np.linalg.norm(self.X, axis=1)
+            e = np.ones(self.n)
+            if settings.scale_rows:
+                e = np.where(row_norms > 0, 1.0 / np.where(row_norms > 0, row_norms, 1.0), 1.0)
+            self.E = e
+            S = 2.0 * self.Df - 1.0
+            self.ES2 = np.ascontiguousarray(np.hstack([S, S]) * e[:, None])  # (n, 2P)
+            self.XtE2X = self.X.T @ (self.X * (e**2)[:, None])
+            self.S_sign = S
+        self.method = self._choose_method(settings)
+        self.system = _ReducedSystem(self.X, self.Df, self.method, settings)
+        self.Fty = self.Ft(self.y)
+
+    def fingerprint(self, settings: AdmmSettings) -> tuple:
+        return (
+            self.kind,
+            self.loss,
+            self.n,
+            self.d,
+            self.P,
+            settings.scale_rows,
+            settings.linear_solver,
+            settings.memory_limit_gb,
+        )
+
+    def _choose_method(self, settings: AdmmSettings) -> str:
+        if settings.linear_solver != "auto":
+            return settings.linear_solver
+        m = self.d * self.P
+        budget = settings.memory_limit_gb * 2**30
+        wood_bytes = 3 * 8 * self.n**2
+        chol_bytes = 2 * 8 * m**2
+        candidates = []
+        if wood_bytes <= budget:
+            candidates.append(("woodbury", self.n))
+        if chol_bytes <= budget:
+            candidates.append(("cholesky", m))
+        if not candidates:
+            return "cg"
+        return min(candidates, key=lambda t: t[1])[0]
+
+    # operators on U (d, J)
+    def Fu_from_XU(self, XU: np.ndarray) -> np.ndarray:
+        if self.kind == "scp":
+            return XU[:, 0].copy()
+        P = self.P
+        if self.kind == "relu":
+            return np.einsum("ij,ij->i", self.Df, XU[:, :P] - XU[:, P:])
+        return np.einsum("ij,ij->i", self.Df, XU)
+
+    def Ft(self, z: np.ndarray) -> np.ndarray:
+        T = self.system_F0t(z)
+        if self.kind == "relu":
+            return np.hstack([T, -T])
+        return T
+
+    def system_F0t(self, z: np.ndarray) -> np.ndarray:
+        if self.kind == "scp":
+            return (self.X.T @ z)[:, None]
+        return self.X.T @ (self.Df * z[:, None])
+
+    def G_from_XU(self, XU: np.ndarray) -> np.ndarray:
+        return self.ES2 * XU
+
+    def Gt(self, Q: np.ndarray) -> np.ndarray:
+        return self.X.T @ (self.ES2 * Q)
+
+    # the linear system
+    def weight(self, rho_z: float) -> float:
+        return rho_z if self.split_loss else 1.0
+
+    def A_matrix(self, rho_u: float, rho_s: float) -> np.ndarray:
+        if self.has_cones:
+            A = rho_s * self.XtE2X
+            A.flat[:: self.d + 1] += rho_u
+            return A
+        return rho_u * np.eye(self.d)
+
+    def factor(self, rho: dict[str, float]) -> bool:
+        """Factor for the penalties ``rho``; returns False when the cached factor already fits."""
+        w = self.weight(rho["z"])
+        key = (self.method, rho["u"], rho["s"] if self.has_cones else 0.0, w)
+        if self.system.key == key:
+            return False
+        c = 2.0 * w if self.kind == "relu" else w
+        self.system.factor(c, self.A_matrix(rho["u"], rho["s"]))
+        self.system.key = key
+        return True
+
+    def solve(self, R: np.ndarray) -> np.ndarray:
+        if self.kind != "relu":
+            return self.system.solve(R)
+        P = self.P
+        RV, RW = R[:, :P], R[:, P:]
+        delta = self.system.solve(RV - RW)
+        sigma = self.system.A_solve(RV + RW)
+        return np.hstack([0.5 * (sigma + delta), 0.5 * (sigma - delta)])
+
+    # objective pieces
+    def regularizer(self, U: np.ndarray) -> float:
+        if self.kind == "scp":
+            return float(np.abs(U).sum())
+        return float(np.linalg.norm(U, axis=0).sum())
+
+    def prox_reg(self, T: np.ndarray, thresh: float) -> np.ndarray:
+        if self.kind == "scp":
+            return np.sign(T) * np.maximum(np.abs(T) - thresh, 0.0)
+        norms = np.linalg.norm(T, axis=0)
+        scale = np.maximum(0.0, 1.0 - thresh / np.where(norms > 0, norms, 1.0))
+        scale[norms == 0] = 0.0
+        return T * scale
+
+    def objective_from(self, U: np.ndarray, XU: np.ndarray, beta: float) -> float:
+        return loss_value(self.Fu_from_XU(XU), self.y, self.loss) + beta * self.regularizer(U)
+
+    def cone_violation(self, XU: np.ndarray) -> tuple[float, float]:
+        if not self.has_cones:
+            return 0.0, 0.0
+        SXU = np.hstack([self.S_sign, self.S_sign]) * XU
+        viol = float(np.max(np.maximum(-SXU, 0.0), initial=0.0))
+        scale = float(np.max(np.abs(XU), initial=0.0))
+        return viol, (viol / scale if scale > 0 else 0.0)
+
+    def values(self, U: np.ndarray) -> dict[str, np.ndarray]:
+        if self.kind == "relu":
+            return {"V": U[:, : self.P].copy(), "W": U[:, self.P :].copy()}
+        if self.kind == "gated_relu":
+            return {"U": U.copy()}
+        return {"a": U[:, 0].copy()}
+
+    def from_values(self, values: Mapping[str, Any]) -> np.ndarray | None:
+        try:
+            if self.kind == "relu":
+                V, W = values["V"], values["W"]
+                if V is None or W is None:
+                    return None
+                U = np.hstack([np.asarray(V, dtype=float), np.asarray(W, dtype=float)])
+            elif self.kind == "gated_relu":
+                if values["U"] is None:
+                    return None
+                U = np.asarray(values["U"], dtype=float)
+            else:
+                if values["a"] is None:
+                    return None
+                U = np.asarray(values["a"], dtype=float).reshape(-1, 1)
+        except KeyError as exc:
+            raise InvalidInputError(
+                f"warm_start values miss variable {exc.args[0]!r}; a {self.kind} program needs "
+                f"{sorted(self.values(np.zeros((self.d, self.J))))}."
+            ) from None
+        if U.shape != (self.d, self.J):
+            raise InvalidInputError(
+                f"warm_start values have shape {U.shape} (stacked); expected {(self.d, self.J)}."
+            )
+        if not np.all(np.isfinite(U)):
+            raise InvalidInputError("warm_start values contain non-finite numbers.")
+        return U
+
+
+# cache: problem -> (fingerprint, structure, last penalties); weak keys so programs are freed
+_CACHE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _structure_for(program: ConvexProgram, settings: AdmmSettings) -> tuple[_Structure, dict[str, Any], bool]:
+    entry = _CACHE.get(program.problem)
+    fp = (
+        program.kind,
+        program.loss,
+        program.n_samples,
+        program.design.shape[1],
+        program.n_patterns,
+        settings.scale_rows,
+        settings.linear_solver,
+        settings.memory_limit_gb,
+        settings.cg_tol,
+        settings.cg_max_iter,
+    )
+    if entry is not None and entry["fingerprint"] == fp:
+        return entry["structure"], entry, True
+    structure = _Structure(program, settings)
+    entry = {"fingerprint": fp, "structure": structure, "rho": None}
+    _CACHE[program.problem] = entry
+    return structure, entry, False
+
+
+def _check_program(program: Any) -> float:
+    from .programs import ConvexProgram
+
+    if not isinstance(program, ConvexProgram):
+        raise UnsupportedProblemError(
+            f"solve_admm needs a cvxnn ConvexProgram (from relu_program, gated_relu_program or "
+            f"scp_program); got {type(program).__name__}."
+        )
+    if program.kind not in SUPPORTED_KINDS:
+        raise UnsupportedProblemError(
+            f"The ADMM backend does not support {program.kind!r} programs; it supports "
+            f"{list(SUPPORTED_KINDS)}. Solve this one with a CVXPY solver, e.g. "
+            "program.solve(solver='CLARABEL') or program.problem.solve(solver='CLARABEL')."
+        )
+    beta = program.beta.value
+    if beta is None or not np.isfinite(float(beta)) or float(beta) < 0:
+        raise InvalidInputError(f"program.beta must hold a finite value >= 0; got {beta!r}.")
+    return float(beta)
+
+
+def _default_rho(structure: _Structure, beta: float) -> float:
+    # Balance the loss curvature (per column of F) with the penalty: rho ~ mean diag(F^T F).
+    col_sq = (
+        float(np.mean(structure.Df.T @ (structure.X**2)))
+        if structure.kind != "scp"
+        else float(np.mean(structure.X**2) * structure.n)
+    )
+    return max(col_sq, 1e-6)
+
+
+# --------------------------------------------------------------------------- the solver
+def solve_admm(
+    program: ConvexProgram,
+    settings: AdmmSettings | Mapping[str, Any] | None = None,
+    *,
+    warm_start: AdmmResult | Mapping[str, Any] | bool | None = None,
+) -> AdmmResult:
+    r"""Solve a ``relu``, ``gated_relu`` or ``scp`` program with the structured ADMM.
+
+    Parameters
+    ----------
+    program : ConvexProgram
+        From :func:`~cvxnn.relu_program`, :func:`~cvxnn.gated_relu_program` or
+        :func:`~cvxnn.scp_program`; ``program.beta.value`` is read now, so a beta path re-solves
+        the same program (the factorization is cached per program and reused whenever the
+        penalties are unchanged, since the system matrix does not depend on beta).
+    settings : AdmmSettings, dict or None
+        See :class:`AdmmSettings`; unknown keys are rejected by name.
+    warm_start : AdmmResult, dict, bool or None
+        A previous result of the same program (all primal and dual state and its penalties), a
+        mapping of variable values by name (``"V"``, ``"W"`` / ``"U"`` / ``"a"``), or ``True``
+        to start from the CVXPY variables' current values (a cold start if any is unset).
+
+    Returns
+    -------
+    AdmmResult
+
+    Raises
+    ------
+    UnsupportedProblemError
+        For ``robust_relu`` (and anything else not in :data:`SUPPORTED_KINDS`).
+    """
+    t_start = time.perf_counter()
+    settings = AdmmSettings.coerce(settings)
+    beta = _check_program(program)
+    structure, entry, reused = _structure_for(program, settings)
+
+    # initial state
+    d, J, n = structure.d, structure.J, structure.n
+    U0 = None
+    state: Mapping[str, Any] | None = None
+    if isinstance(warm_start, AdmmResult):
+        if warm_start.kind != structure.kind or warm_start._state.get("shape") != (d, J, n):
+            raise InvalidInputError(
+                "warm_start is an AdmmResult of a different program "
+                f"(kind {warm_start.kind!r}, state shape {warm_start._state.get('shape')}); expected "
+                f"kind {structure.kind!r} with shape {(d, J, n)}."
+            )
+        state = warm_start._state
+    elif isinstance(warm_start, Mapping):
+        U0 = structure.from_values(warm_start)
+    elif warm_start is True:
+        U0 = structure.from_values({k: v.value for k, v in program.variables.items()})
+    elif warm_start not in (None, False):
+        raise InvalidInputError(
+            "warm_start must be an AdmmResult, a dict of variable values, True (use the CVXPY "
+            f"variables' values) or None; got {type(warm_start).__name__}."
+        )
+
+    if settings.rho is not None:
+        rho = {"u": settings.rho, "s": settings.rho, "z": settings.rho}
+    elif state is not None:
+        rho = dict(state["rho"])
+    elif entry.get("rho") is not None:
+        rho = dict(entry["rho"])
+    else:
+        r0 = _default_rho(structure, beta)
+        rho = {"u": r0, "s": r0, "z": r0}
+
+    zeros_s = (n, J) if structure.has_cones else (0, 0)
+    if state is not None:
+        U = state["U"].copy()
+        Zv, Lam = state["Zv"].copy(), state["Lam"].copy() * (state["rho"]["u"] / rho["u"])
+        S, Nu = state["S"].copy(), state["Nu"].copy() * (state["rho"]["s"] / rho["s"])
+        z, mu = state["z"].copy(), state["mu"].copy() * (state["rho"]["z"] / rho["z"])
+    else:
+        U = np.zeros((d, J)) if U0 is None else U0
+        Zv, Lam = U.copy(), np.zeros((d, J))
+        XU0 = structure.X @ U if U0 is not None else np.zeros((n, J))
+        S = np.maximum(structure.G_from_XU(XU0), 0.0) if structure.has_cones else np.zeros(zeros_s)
+        Nu = np.zeros_like(S)
+        z = structure.Fu_from_XU(XU0) if structure.split_loss else np.zeros(0)
+        mu = np.zeros_like(z)
+    t_setup = time.perf_counter() - t_start
+
+    limits = threadpool_limits(settings.threads) if settings.threads is not None else None
+    try:
+        result = _iterate(structure, settings, beta, rho, U, Zv, Lam, S, Nu, z, mu, t_start, t_setup)
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
+    entry["rho"] = dict(result.rho)
+    if result.status != cp.OPTIMAL:
+        warnings.warn(result.message, ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def _iterate(
+    st: _Structure,
+    settings: AdmmSettings,
+    beta: float,
+    rho: dict[str, float],
+    U: np.ndarray,
+    Zv: np.ndarray,
+    Lam: np.ndarray,
+    S: np.ndarray,
+    Nu: np.ndarray,
+    z: np.ndarray,
+    mu: np.ndarray,
+    t_start: float,
+    t_setup: float,
+) -> AdmmResult:
+    alpha = settings.alpha
+    cones, split = st.has_cones, st.split_loss
+    n_fact = 0
+    t_factor = 0.0
+    t0 = time.perf_counter()
+    if st.factor(rho):
+        n_fact += 1
+    last_factor_time = time.perf_counter() - t0
+    t_factor += last_factor_time
+    first_factor_time = last_factor_time
+    t_loop0 = time.perf_counter()
+    iter_time_since_factor = 0.0
+    last_adapt = 0
+    hist: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "iteration",
+            "objective",
+            "primal_residual",
+            "dual_residual",
+            "eps_primal",
+            "eps_dual",
+            "rho_u",
+            "rho_s",
+            "rho_z",
+            "time",
+        )
+    }
+    m_primal = U.size + S.size + z.size
+    status, message = None, ""
+    r_p = r_d = eps_p = eps_d = float("nan")
+    k = 0
+    printer = _Printer(settings, st) if settings.verbose else None
+    if printer is not None:
+        printer.header(rho)
+    XU = st.X @ U
+    t_iter_start = time.perf_counter()
+    for k in range(1, settings.max_iter + 1):
+        check = k % settings.check_interval == 0 or k == settings.max_iter
+        # ---- u-update
+        R = rho["u"] * (Zv - Lam)
+        if cones:
+            R += rho["s"] * st.Gt(S - Nu)
+        if split:
+            R += rho["z"] * st.Ft(z - mu)
+        else:
+            R += st.Fty
+        U = st.solve(R)
+        XU = st.X @ U
+        if check:
+            Zv_prev, S_prev, z_prev = Zv, S, z
+        # ---- v-update (prox of the regularizer), relaxed
+        Uh = alpha * U + (1.0 - alpha) * Zv
+        Zv = st.prox_reg(Uh + Lam, beta / rho["u"])
+        Lam = Lam + (Uh - Zv)
+        # ---- s-update (projection on the cone slack)
+        if cones:
+            GU = st.G_from_XU(XU)
+            GUh = alpha * GU + (1.0 - alpha) * S
+            S = np.maximum(GUh + Nu, 0.0)
+            Nu = Nu + (GUh - S)
+        # ---- z-update (prox of the loss)
+        if split:
+            FU = st.Fu_from_XU(XU)
+            FUh = alpha * FU + (1.0 - alpha) * z
+            z = _prox_loss(st.loss, FUh + mu, st.y, 1.0 / rho["z"], z)
+            mu = mu + (FUh - z)
+        if not check:
+            continue
+        # ---- residuals
+        sq_p = float(np.sum((U - Zv) ** 2))
+        sq_ax = float(np.sum(U**2))
+        sq_bz = float(np.sum(Zv**2))
+        dual = rho["u"] * (Zv - Zv_prev)
+        ytil = rho["u"] * Lam
+        blocks: dict[str, tuple[float, float, float, float]] = {}
+        blocks["u"] = (
+            math.sqrt(sq_p),
+            max(math.sqrt(sq_ax), math.sqrt(sq_bz)),
+            float(np.linalg.norm(dual)),
+            float(np.linalg.norm(ytil)),
+        )
+        if cones:
+            GU = st.G_from_XU(XU)
+            rs = float(np.sum((GU - S) ** 2))
+            sq_p += rs
+            gu2, s2 = float(np.sum(GU**2)), float(np.sum(S**2))
+            sq_ax += gu2
+            sq_bz += s2
+            both = st.X.T @ np.hstack([st.ES2 * (S - S_prev), st.ES2 * Nu])
+            ds, ys = rho["s"] * both[:, : st.J], rho["s"] * both[:, st.J :]
+            dual = dual + ds
+            ytil = ytil + ys
+            blocks["s"] = (
+                math.sqrt(rs),
+                math.sqrt(max(gu2, s2)),
+                float(np.linalg.norm(ds)),
+                float(np.linalg.norm(ys)),
+            )
+        if split:
+            FU = st.Fu_from_XU(XU)
+            rz = float(np.sum((FU - z) ** 2))
+            sq_p += rz
+            fu2, z2 = float(np.sum(FU**2)), float(np.sum(z**2))
+            sq_ax += fu2
+            sq_bz += z2
+            dz = rho["z"] * st.Ft(z - z_prev)
+            yz = rho["z"] * st.Ft(mu)
+            dual = dual + dz
+            ytil = ytil + yz
+            blocks["z"] = (
+                math.sqrt(rz),
+                math.sqrt(max(fu2, z2)),
+                float(np.linalg.norm(dz)),
+                float(np.linalg.norm(yz)),
+            )
+        r_p = math.sqrt(sq_p)
+        r_d = float(np.linalg.norm(dual))
+        eps_p = settings.eps_abs * math.sqrt(m_primal) + settings.eps_rel * math.sqrt(max(sq_ax, sq_bz))
+        eps_d = settings.eps_abs * math.sqrt(U.size) + settings.eps_rel * float(np.linalg.norm(ytil))
+        now = time.perf_counter()
+        obj = st.objective_from(U, XU, beta)
+        hist["iteration"].append(k)
+        hist["objective"].append(obj)
+        hist["primal_residual"].append(r_p)
+        hist["dual_residual"].append(r_d)
+        hist["eps_primal"].append(eps_p)
+        hist["eps_dual"].append(eps_d)
+        hist["rho_u"].append(rho["u"])
+        hist["rho_s"].append(rho["s"] if cones else float("nan"))
+        hist["rho_z"].append(rho["z"] if split else float("nan"))
+        hist["time"].append(now - t_start)
+        if printer is not None and (k % settings.verbose_interval == 0):
+            printer.row(k, obj, r_p, eps_p, r_d, eps_d, rho, now - t_start)
+        if not (math.isfinite(r_p) and math.isfinite(r_d) and math.isfinite(obj)) or not np.all(
+            np.isfinite(U)
+        ):
+            status = cp.SOLVER_ERROR
+            message = (
+                f"ADMM diverged at iteration {k}: non-finite iterates (primal residual {r_p}, dual "
+                f"residual {r_d}). Try a different rho, linear_solver, or a CVXPY solver."
+            )
+            break
+        if r_p > 1e20 or r_d > 1e20:
+            status = cp.SOLVER_ERROR
+            message = f"ADMM diverged at iteration {k}: residuals {r_p:.3g} / {r_d:.3g} exceed 1e20."
+            break
+        if r_p <= eps_p and r_d <= eps_d:
+            status = cp.OPTIMAL
+            message = (
+                f"Converged in {k} iterations: primal residual {r_p:.3g} <= {eps_p:.3g}, dual "
+                f"residual {r_d:.3g} <= {eps_d:.3g}."
+            )
+            break
+        if settings.time_limit is not None and now - t_start >= settings.time_limit:
+            status = "time"
+            break
+        # ---- adaptive penalties (per block residual balancing)
+        if settings.adaptive_rho and k - last_adapt >= settings.adaptive_rho_interval:
+            iter_time_since_factor = now - t_iter_start
+            new_rho = dict(rho)
+            off = False
+            for b, (rp, sp, rd, sd) in blocks.items():
+                if rp <= 0 or rd <= 0 or sp <= 0 or sd <= 0:
+                    continue
+                ratio = math.sqrt((rp / sp) / (rd / sd))
+                if ratio > settings.adaptive_rho_tolerance or ratio < 1.0 / settings.adaptive_rho_tolerance:
+                    off = True
+                new_rho[b] = float(np.clip(rho[b] * ratio, 1e-8, 1e8))
+            pays = last_factor_time <= settings.adaptive_rho_fraction * iter_time_since_factor
+            if off and pays:
+                Lam *= rho["u"] / new_rho["u"]
+                if cones:
+                    Nu *= rho["s"] / new_rho["s"]
+                if split:
+                    mu *= rho["z"] / new_rho["z"]
+                rho = new_rho
+                tf = time.perf_counter()
+                if st.factor(rho):
+                    n_fact += 1
+                last_factor_time = time.perf_counter() - tf
+                t_factor += last_factor_time
+                t_iter_start = time.perf_counter()
+                last_adapt = k
+                if printer is not None:
+                    printer.note(k, rho)
+    t_end = time.perf_counter()
+    eps_viol = 10.0
+    if status is None or status == "time":
+        why = "time limit" if status == "time" else "iteration limit"
+        close = r_p <= eps_viol * eps_p and r_d <= eps_viol * eps_d
+        status = cp.OPTIMAL_INACCURATE if close else cp.USER_LIMIT
+        message = (
+            f"ADMM stopped at the {why} after {k} iterations without meeting the tolerances: primal "
+            f"residual {r_p:.3g} (tolerance {eps_p:.3g}), dual residual {r_d:.3g} (tolerance "
+            f"{eps_d:.3g}) with eps_abs={settings.eps_abs:g}, eps_rel={settings.eps_rel:g}; status "
+            f"{status}. Raise max_iter/time_limit, or warm-start from this result."
+        )
+    # returned point: v (exactly sparse); objective and cone violation evaluated exactly there
+    XV = st.X @ Zv
+    if status == cp.SOLVER_ERROR:
+        objective = float("nan")
+        viol = viol_rel = float("nan")
+    else:
+        objective = st.objective_from(Zv, XV, beta)
+        viol, viol_rel = st.cone_violation(XV)
+    t_total = time.perf_counter() - t_start
+    state = {
+        "U": U,
+        "Zv": Zv,
+        "Lam": Lam,
+        "S": S,
+        "Nu": Nu,
+        "z": z,
+        "mu": mu,
+        "rho": dict(rho),
+        "shape": (st.d, st.J, st.n),
+    }
+    if printer is not None:
+        printer.footer(status, k, objective, t_total)
+    return AdmmResult(
+        status=status,
+        objective=objective,
+        values=st.values(Zv),
+        primal_residual=r_p,
+        dual_residual=r_d,
+        eps_primal=eps_p,
+        eps_dual=eps_d,
+        iterations=k,
+        cone_violation=viol,
+        cone_violation_rel=viol_rel,
+        rho={"u": rho["u"], **({"s": rho["s"]} if cones else {}), **({"z": rho["z"]} if split else {})},
+        history={key: np.asarray(v, dtype=float) for key, v in hist.items()},
+        timings={
+            "setup": t_setup,
+            "factor": t_factor,
+            "iterate": max(0.0, (t_end - t_loop0) - (t_factor - first_factor_time)),
+            "total": t_total,
+        },
+        linear_solver=st.method,
+        n_factorizations=n_fact,
+        message=message,
+        kind=st.kind,
+        loss=st.loss,
+        beta=beta,
+        _state=state,
+    )
+
+
+class _Printer:
+    """The verbose table."""
+
+    def __init__(self, settings: AdmmSettings, st: _Structure) -> None:
+        self.st = st
+        self.out = sys.stdout
+
+    def header(self, rho: dict[str, float]) -> None:
+        st = self.st
+        print(
+            f"cvxnn ADMM: kind={st.kind} loss={st.loss} n={st.n} d={st.d} P={st.P} linear_solver={st.method}",
+            file=self.out,
+        )
+        print(
+            f"{'iter':>7} {'objective':>14} {'r_prim':>9} {'eps_prim':>9} {'r_dual':>9} {'eps_dual':>9} "
+            f"{'rho_u':>8} {'rho_s':>8} {'rho_z':>8} {'time(s)':>8}",
+            file=self.out,
+        )
+
+    def _rho(self, rho: dict[str, float]) -> str:
+        st = self.st
+        s = f"{rho['s']:8.2g}" if st.has_cones else f"{'-':>8}"
+        z = f"{rho['z']:8.2g}" if st.split_loss else f"{'-':>8}"
+        return f"{rho['u']:8.2g} {s} {z}"
+
+    def row(
+        self, k: int, obj: float, rp: float, ep: float, rd: float, ed: float, rho: dict, t: float
+    ) -> None:
+        print(
+            f"{k:7d} {obj:14.8g} {rp:9.2e} {ep:9.2e} {rd:9.2e} {ed:9.2e} {self._rho(rho)} {t:8.2f}",
+            file=self.out,
+        )
+
+    def note(self, k: int, rho: dict[str, float]) -> None:
+        print(f"{k:7d}   penalties updated -> {self._rho(rho)}", file=self.out)
+
+    def footer(self, status: str, k: int, obj: float, t: float) -> None:
+        print(f"status {status} after {k} iterations, objective {obj:.10g}, {t:.3f} s", file=self.out)
