@@ -26,7 +26,7 @@ ever written or read. The archive holds:
 
 ``__checksum__``
     ``uint8`` array: the hex SHA-256 digest of the header bytes followed by the raw C-order
-    bytes of every array in the order listed in ``"arrays"``. Any change to the header or the
+    bytes of every array in the sorted order of their member names. Any change to the header or the
     arrays (a flipped bit, a truncated file) is detected on load.
 
 *Encoding.* JSON scalars (``null``, booleans, integers, strings, finite floats) stand for
@@ -272,7 +272,7 @@ def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInputError(f"Cannot save to {str(path)!r}: directory {str(parent)!r} does not exist.")
-    order = list(arrays)
+    order = sorted(arrays)
     header = dict(header)
     header["arrays"] = {k: {"dtype": arrays[k].dtype.str, "shape": list(arrays[k].shape)} for k in order}
     header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
@@ -356,7 +356,7 @@ def _read(path: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 f"{name!r} is corrupted: array {key!r} has dtype {arr.dtype.str} shape {arr.shape}, "
                 f"the header says {spec.get('dtype')} {spec.get('shape')}."
             )
-    if _digest(header_bytes, arrays, list(table)) != checksum:
+    if _digest(header_bytes, arrays, sorted(table)) != checksum:
         raise ModelFileError(f"{name!r} is corrupted: its SHA-256 checksum does not match the content.")
     return header, arrays
 
