@@ -81,6 +81,7 @@ def test_quick_suite_end_to_end(tmp_path, capsys):
             "CLARABEL,ECOS,MOSEK,ADMM",
             "--timeout",
             "120",
+            "ECOS=90",
             "--out",
             str(out),
             "--markdown",
@@ -91,6 +92,7 @@ def test_quick_suite_end_to_end(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["machine"]["cores"] >= 1
     assert report["versions"]["cvxpy"]
+    assert report["settings"]["timeout_s"] == {"*": 120.0, "ECOS": 90.0}
     (case,) = report["cases"]
     assert case["size"] == [50, 4, 6]
     results = {r["solver"]: r for r in case["results"]}
@@ -128,7 +130,14 @@ def test_generic_solvers_are_not_attempted_past_the_size_cap(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--sizes", "10,2"], ["--sizes", "0x3x4"], ["--solvers", "CLARABEL,GUROBO"], ["--timeout", "-1"]],
+    [
+        ["--sizes", "10,2"],
+        ["--sizes", "0x3x4"],
+        ["--solvers", "CLARABEL,GUROBO"],
+        ["--timeout", "-1"],
+        ["--timeout", "SCSS=10"],
+        ["--timeout", "SCS=soon"],
+    ],
 )
 def test_bad_arguments_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as info:

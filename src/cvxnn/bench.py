@@ -63,7 +63,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,8 @@ QUICK_SIZES: tuple[tuple[int, int, int], ...] = ((60, 4, 8),)
 GENERIC_SOLVERS: tuple[str, ...] = ("CLARABEL", "ECOS", "SCS", "MOSEK")
 #: Everything the harness can run, in table order.
 ALL_SOLVERS: tuple[str, ...] = (*GENERIC_SOLVERS, "ADMM", "PYSCNN")
+#: Default per-solver wall-clock limit in seconds.
+DEFAULT_TIMEOUT = 600.0
 #: Target relative objective gap.
 TARGET_GAP = 1e-4
 #: Relative cone violation up to which a point may serve as the reference when Clarabel did not solve.
@@ -532,11 +534,18 @@ def _availability(solver: str, generic_ok: bool, generic_reason: str) -> tuple[b
 
 
 # --------------------------------------------------------------------------- the suite
+def _timeout_for(timeout: float | Mapping[str, float | None] | None, solver: str) -> float | None:
+    """The limit for ``solver``: a number for all, or a mapping with per-solver entries and ``"*"``."""
+    if isinstance(timeout, Mapping):
+        return timeout.get(solver, timeout.get("*", DEFAULT_TIMEOUT))
+    return timeout
+
+
 def run_case(
     case: BenchCase,
     solvers: Sequence[str],
     *,
-    timeout: float | None,
+    timeout: float | Mapping[str, float | None] | None,
     generic_max_nnz: int = DEFAULT_GENERIC_MAX_NNZ,
     admm_settings: dict[str, Any] | None = None,
     pyscnn_options: dict[str, Any] | None = None,
@@ -572,8 +581,9 @@ def run_case(
             fn = _pyscnn_runner(program, dict(pyscnn_options or {}))
         else:
             fn = _cvxpy_runner(program, solver)
-        log(f"  {solver:9s} running (timeout {timeout} s) ...")
-        res = run_isolated(fn, timeout=timeout, prepare=_pyscnn_prepare if solver == "PYSCNN" else None)
+        limit = _timeout_for(timeout, solver)
+        log(f"  {solver:9s} running (timeout {limit} s) ...")
+        res = run_isolated(fn, timeout=limit, prepare=_pyscnn_prepare if solver == "PYSCNN" else None)
         record.update(
             outcome=res.outcome,
             peak_rss_mb=res.peak_rss_mb,
@@ -590,7 +600,7 @@ def run_case(
                 viol_abs, viol_rel = cone_violation(program, V, W, D)
                 record.update(cone_violation_abs=viol_abs, cone_violation_rel=viol_rel)
         elif res.outcome == "timeout":
-            record.update(total_s=res.wall_s, note=f"killed at the {timeout} s timeout")
+            record.update(total_s=res.wall_s, note=f"killed at the {limit:g} s timeout")
         else:
             record.update(total_s=res.wall_s, note=(res.error or "").strip().splitlines()[0][:300])
             record["error"] = res.error
@@ -698,7 +708,7 @@ def run_suite(
     sizes: Sequence[tuple[int, int, int]],
     solvers: Sequence[str],
     *,
-    timeout: float | None = 600.0,
+    timeout: float | Mapping[str, float | None] | None = 600.0,
     lam: float = 1e-3,
     seed: int = 0,
     generic_max_nnz: int = DEFAULT_GENERIC_MAX_NNZ,
@@ -713,7 +723,7 @@ def run_suite(
         "versions": _versions(),
         "settings": {
             "solvers": list(solvers),
-            "timeout_s": timeout,
+            "timeout_s": dict(timeout) if isinstance(timeout, Mapping) else timeout,
             "lam": lam,
             "beta": "lam * n",
             "seed": seed,
@@ -840,18 +850,24 @@ def _parse_json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _parse_timeout(text: str) -> float | None:
-    if text.lower() in ("none", "inf", "0"):
-        return None
+def _parse_timeout(text: str) -> tuple[str, float | None]:
+    solver, _, seconds = text.rpartition("=")
+    solver = solver.strip().upper() or "*"
+    if solver != "*" and solver not in ALL_SOLVERS:
+        raise argparse.ArgumentTypeError(
+            f"unknown solver {solver!r} in --timeout {text!r}; allowed: {','.join(ALL_SOLVERS)}"
+        )
+    if seconds.strip().lower() in ("none", "inf"):
+        return solver, None
     try:
-        value = float(text)
+        value = float(seconds)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"timeout is a number of seconds (or 'none'); got {text!r}"
+            f"a timeout is SECONDS or SOLVER=SECONDS (or 'none'); got {text!r}"
         ) from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"timeout must be positive; got {text!r}")
-    return value
+    return solver, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -877,9 +893,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
+        nargs="+",
         type=_parse_timeout,
-        default=600.0,
-        help="wall-clock limit per solver run in seconds; the run is killed past it (default 600; 'none')",
+        default=None,
+        metavar="[SOLVER=]SECONDS",
+        help="wall-clock limit per solver run; the run is killed past it. A number applies to every "
+        "solver, SOLVER=SECONDS overrides one, e.g. --timeout 600 SCS=180 (default 600; 'none': no limit)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON to this file")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the Markdown tables here")
@@ -919,9 +938,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.lam > 0:
         parser.error(f"--lam must be positive; got {args.lam}")
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
-    timeout = args.timeout
-    if args.quick and timeout == 600.0:
-        timeout = 120.0
+    timeout: dict[str, float | None] = {"*": 120.0 if args.quick else DEFAULT_TIMEOUT}
+    timeout.update(args.timeout or [])
     report = run_suite(
         sizes,
         args.solvers,
