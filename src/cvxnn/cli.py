@@ -84,7 +84,7 @@ class Progress:
 
     def update(self, step: int = 1, info: str = "") -> None:
         """Advance by ``step`` and redraw (at most ten times a second, always at the end)."""
-        self.count = min(self.count + step, self.total)
+        self.count = max(min(self.count + step, self.total), 0)
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -101,6 +101,10 @@ class Progress:
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
 
+    def set(self, count: int, info: str = "") -> None:
+        """Move to ``count`` (for work that reports its position rather than steps)."""
+        self.update(int(count) - self.count, info)
+
     def close(self) -> None:
         """End the bar's line."""
         if self.enabled and self._width:
@@ -113,6 +117,42 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _AdmmTableToProgress:
+    """A text stream that turns the ADMM's verbose table (``verbose=True``) into a progress bar.
+
+    Rows start with the iteration number, then the objective and the primal residual; every
+    other line (header, penalty updates, footer) is dropped.
+    """
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self._buffer = ""
+        self.programs = 0
+        self._last = -1
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            tokens = line.split()
+            if len(tokens) < 3 or not tokens[0].isdigit():
+                continue
+            try:
+                objective, r_prim = float(tokens[1]), float(tokens[2])
+            except ValueError:
+                continue
+            k = int(tokens[0])
+            if k < self._last or self.programs == 0:
+                self.programs += 1
+            self._last = k
+            label = f"program {self.programs}: " if self.programs > 1 else ""
+            self.bar.set(k, f"{label}objective {objective:.6g}, primal residual {r_prim:.1e}")
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def _isatty(stream: Any) -> bool:
@@ -398,6 +438,28 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     return "objective vs number of patterns"
 
 
+def _fit_with_admm_bar(est: Any, prep: dict[str, Any], args: argparse.Namespace) -> None:
+    """Fit with the ADMM's verbose table redirected into an iteration progress bar."""
+    import contextlib
+
+    from .admm import AdmmSettings
+
+    original = est.solver_options
+    options = dict(original or {})
+    interval = int(options.get("check_interval", AdmmSettings.check_interval))
+    options.update(verbose=True, verbose_interval=interval)
+    max_iter = args.max_iter or int(options.get("max_iter", AdmmSettings.max_iter))
+    est.set_params(solver_options=options)
+    try:
+        with (
+            Progress(max_iter, "  ADMM iterations") as bar,
+            contextlib.redirect_stdout(_AdmmTableToProgress(bar)),
+        ):
+            est.fit(prep["X_train"], prep["y_train"])
+    finally:
+        est.set_params(solver_options=original)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from .io import save_model
 
@@ -424,7 +486,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            est.fit(prep["X_train"], prep["y_train"])
+            admm = args.solver.strip().upper() == "ADMM"
+            if bar.enabled and admm and "verbose" not in (est.solver_options or {}):
+                _fit_with_admm_bar(est, prep, args)
+            else:
+                est.fit(prep["X_train"], prep["y_train"])
         timings["fit"] = time.perf_counter() - t
         bar.update(1, "evaluating")
 

@@ -143,7 +143,7 @@ class _Encoder:
         elif arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
             raise _Unsupported(f"{where}: array of dtype {arr.dtype}")
         name = f"a{len(self.arrays)}"
-        self.arrays[name] = np.ascontiguousarray(arr)
+        self.arrays[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")  # keeps 0-d
         ref["$array"] = name
         return ref
 
@@ -255,7 +255,7 @@ class _Decoder:
 def _digest(header_bytes: bytes, arrays: dict[str, np.ndarray], order: list[str]) -> str:
     h = hashlib.sha256(header_bytes)
     for name in order:
-        h.update(np.ascontiguousarray(arrays[name]).tobytes())
+        h.update(arrays[name].tobytes(order="C"))
     return h.hexdigest()
 
 
