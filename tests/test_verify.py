@@ -261,12 +261,16 @@ def test_gurobi_over_size_limited_license():
     X = rng.standard_normal((120, 8))
     y = rng.standard_normal(120)
     program = cvxnn.relu_program(X, y, cvxnn.sample_patterns(X, 12, random_state=0), beta=0.1)
+    program.solve("CLARABEL")
+    before = np.array(program.variables["V"].value)
     report = verify(program, ["GUROBI"])
     res = report["GUROBI"]
     if res.outcome == "skipped":
         assert res.reason.startswith("over the size-limited license")
         assert report.reference is None and not report.agree
         assert report.verdict.startswith("NO VERDICT")
+        # no solver returned a point: the program keeps the values it had
+        np.testing.assert_array_equal(program.variables["V"].value, before)
     else:  # a full GUROBI license is installed
         assert res.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 

@@ -33,7 +33,9 @@ raises an error is reported as *failed*; failures do not count as disagreement.
 After :func:`verify` the program holds the reference solution (variables, constraint duals,
 ``problem.status`` and ``problem.value``, set through ``cvxpy.Problem.unpack``), so it is usable
 as if solved by the reference solver; ``problem.solver_stats`` is that of the *last* solver run.
-With ``restore=False`` the variables keep the last solver's values instead.
+When no solver returns an optimal point, the variables get back the values they had before.
+With ``restore=False`` the variables keep the last solver's values instead. Each solver starts
+from cleared variable values (no warm start from the previous solver).
 
 Example::
 
@@ -1071,7 +1073,8 @@ def verify(
     solver_options : mapping, optional
         Per-solver keyword arguments for ``problem.solve``, e.g. ``{"SCS": {"eps": 1e-6}}``.
     restore : bool
-        Put the reference solution back into the program at the end (default). Otherwise the
+        Put the reference solution back into the program at the end (default; when no solver
+        returned an optimal point, the variable values it had before). Otherwise the
         variables keep the last solver's values.
     retry_without_implied_bounds : bool
         When a solver that accepts bounded variables (GUROBI, HIGHS, SCIPY) disagrees and
@@ -1108,6 +1111,7 @@ def verify(
     tolerances = {n: (_tolerance(DEFAULT_RTOL, rtol, n), _tolerance(DEFAULT_VTOL, vtol, n)) for n in names}
 
     compatible = program.compatible_solvers()
+    original = _snapshot(program)
     results: list[SolverResult] = []
     for name in names:
         reason = None if name == "ADMM" else _skip_reason(name, program, compatible)
@@ -1123,6 +1127,8 @@ def verify(
     _diagnose_bounds(program, report, options, bool(retry_without_implied_bounds))
     if restore and report.reference is not None:
         _restore(program, report[report.reference])
+    elif restore:
+        _restore_snapshot(program, original)
     return report
 
 
