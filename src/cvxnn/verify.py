@@ -27,8 +27,20 @@ at most its ``vtol``, its relative objective difference to the reference is at m
 objective (equal, or for robust programs not larger, within the same tolerance). A solver that
 claims the program is infeasible or unbounded disagrees (every program here is feasible at
 zero and bounded below). A solver that cannot run is reported, not crashed on: not installed,
-MOSEK without a license, GUROBI over its size-limited license, kind not supported. A solver that
-raises an error is reported as *failed*; failures do not count as disagreement.
+MOSEK without a license, GUROBI over its size-limited license (2000 variables and linear
+constraints, only 200 variables once a second-order cone appears), kind not supported (OSQP on
+cone programs, GUROBI on exponential cones, the ADMM on robust programs). A solver that raises
+an error, or stops at its iteration limit (``user_limit``) outside tolerance, is reported as
+*failed*; failures do not count as disagreement but are listed in the verdict.
+
+Wrong implied bounds: CVXPY 1.9 gives auxiliary variables of ``maximum``/``abs``/... interval
+bounds when the solver accepts bounded variables (GUROBI, HIGHS, SCIPY), and for the hinge and
+robust programs those bounds are wrong (``0 * inf`` in its interval arithmetic becomes ``0``), so
+those solvers return "optimal" points of a different problem. :func:`implied_bound_errors`
+detects this at the reference point; the disagreeing solver gets a note and is re-run once with
+the implied bounds turned off (``"GUROBI (no implied bounds)"``), which shows whether the solver
+itself agrees. The plain run still counts as a disagreement: it is what
+``program.solve("GUROBI")`` returns.
 
 After :func:`verify` the program holds the reference solution (variables, constraint duals,
 ``problem.status`` and ``problem.value``, set through ``cvxpy.Problem.unpack``), so it is usable
@@ -117,6 +129,8 @@ _VIOLATION_FLOOR = 1e-9
 _OBJECTIVE_FLOOR = 1e-12
 #: The offline gurobipy license's documented size limit (variables and constraints).
 GUROBI_SIZE_LIMIT = 2000
+#: ... and the number of variables it allows once a quadratic (second-order cone) constraint appears.
+GUROBI_QUADRATIC_SIZE_LIMIT = 200
 
 _OPTIMAL = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 
@@ -798,7 +812,8 @@ def _gurobi_size_error(program: ConvexProgram) -> str | None:
         if "size-limited" in str(exc):
             return (
                 f"over the size-limited license: the GUROBI model has {sizes}; the gurobipy license allows "
-                f"about {GUROBI_SIZE_LIMIT} variables and constraints (fewer with quadratic constraints)"
+                f"{GUROBI_SIZE_LIMIT} variables and linear constraints, and only "
+                f"{GUROBI_QUADRATIC_SIZE_LIMIT} variables with quadratic (second-order-cone) constraints"
             )
     return None
 
