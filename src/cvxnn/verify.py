@@ -105,6 +105,8 @@ DEFAULT_RTOL: Mapping[str, float] = {
     "ECOS": 1e-5,
     "GUROBI": 1e-5,
     "MOSEK": 1e-5,
+    "HIGHS": 1e-5,
+    "SCIPY": 1e-5,
     "SCS": 2e-3,
     "OSQP": 1e-3,
     "ADMM": 1e-3,
@@ -117,6 +119,8 @@ DEFAULT_VTOL: Mapping[str, float] = {
     "ECOS": 1e-6,
     "GUROBI": 1e-6,
     "MOSEK": 1e-6,
+    "HIGHS": 1e-6,
+    "SCIPY": 1e-6,
     "SCS": 1e-3,
     "OSQP": 1e-3,
     "ADMM": 1e-3,
@@ -770,8 +774,11 @@ def _cone_description(program: ConvexProgram) -> str:
     atoms = program.problem.atoms()
     if cp.logistic in atoms:
         return "an exponential-cone program (logistic loss)"
-    if program.problem.is_qp():
-        return "a QP/LP"
+    problem = program.problem
+    if problem.objective.expr.is_pwl() and all(c.expr.is_pwl() for c in problem.constraints):
+        return "an LP"
+    if problem.is_qp():
+        return "a QP"
     return "a second-order-cone program"
 
 
