@@ -424,3 +424,21 @@ def test_cli_subprocess():
         pytest.skip("cvxnn.cli does not register the verify subcommand yet")
     assert proc.returncode == 0, proc.stderr
     assert "verdict: AGREE" in proc.stdout
+
+
+def test_iteration_limit_is_a_failure_not_a_disagreement(data):
+    program = _build("scp", "squared", None, data)
+    report = verify(program, ["CLARABEL", "OSQP"], solver_options={"osqp": {"max_iter": 3, "polish": False}})
+    osqp = report["OSQP"]
+    assert osqp.status == cp.USER_LIMIT and osqp.iterations == 3
+    assert osqp.outcome == "failed" and "iteration limit" in osqp.reason
+    assert report.agree and "failed: OSQP" in report.verdict
+    assert report.failed == {"OSQP": osqp.reason}
+
+
+def test_function_carries_the_module_helpers():
+    # cvxnn exports the function ``verify``, which shadows the module of the same name as a
+    # package attribute; the CLI calls ``cvxnn.verify.add_verify_subcommand`` either way.
+    assert verify.add_verify_subcommand is add_verify_subcommand
+    assert verify.check_point is check_point
+    assert verify.VerificationReport is VerificationReport
