@@ -169,7 +169,9 @@ class SolverResult:
     solver_objective : float or None
         The optimal value the solver reported (``problem.solution.opt_val``).
     network_objective : float or None
-        Non-convex objective of the recovered network (see ``network_objective_kind``).
+        Non-convex objective of the network recovered from the point with ``prune_tol=0``
+        (``program.network(prune_tol=0).objective(X, y, beta, loss)``; see
+        ``network_objective_kind``).
     network_objective_kind : str or None
         ``"nonconvex"`` (ReLU, SCP), ``"nominal nonconvex"`` (robust: the nominal objective of
         the recovered network, a lower bound of the robust objective) or ``"gated"``.
