@@ -399,7 +399,7 @@ def _first_target(est: Any, y: np.ndarray, classification: bool) -> np.ndarray:
     return np.where(y == positive, 1.0, -1.0)
 
 
-def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: bool) -> str:
+def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: bool) -> dict[str, Any]:
     """Write the fit plot: ADMM convergence, or objective against the number of patterns."""
     from . import plotting
     from .patterns import ActivationPatterns
@@ -410,14 +410,22 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     if args.solver.strip().upper() == "ADMM":
         admm = _import("cvxnn.admm", "The convergence plot")
         program = _build_program(kind, X, y, patterns, args)
-        settings = {k: v for k, v in dict(args.solver_opt).items()}
+        settings = dict(args.solver_opt)
         if args.max_iter is not None:
             settings["max_iter"] = args.max_iter
-        result = admm.solve_admm(program, settings or None)
+        if args.tol is not None:
+            settings.update(eps_abs=args.tol, eps_rel=args.tol)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # already reported by the fit itself
+            result = admm.solve_admm(program, settings or None)
         plotting.plot_convergence(
             result, args.plot, title=f"ADMM on the {kind} program ({prep['data'].name})"
         )
-        return "ADMM convergence"
+        return {
+            "kind": "ADMM convergence (first program, re-solved to record its history)",
+            "iterations": int(result.iterations),
+            "status": str(result.status),
+        }
     P = patterns.n_patterns
     counts = sorted({max(1, P // 8), max(1, P // 4), max(1, P // 2), P})
     objectives = []
@@ -433,9 +441,13 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
             program.solve(args.solver, **dict(args.solver_opt))
             objectives.append(float(program.value))
             bar.update(info=f"P={k}")
-    title = f"{kind} program, first of {len(est.networks_)} ({prep['data'].name}); nested pattern subsets"
+    title = f"{kind} program on {prep['data'].name}: nested pattern subsets"
     plotting.plot_objective_vs_patterns(counts, objectives, args.plot, title=title)
-    return "objective vs number of patterns"
+    return {
+        "kind": "objective vs number of patterns (first program, nested pattern subsets)",
+        "n_patterns": counts,
+        "objective": objectives,
+    }
 
 
 def _fit_with_admm_bar(est: Any, prep: dict[str, Any], args: argparse.Namespace) -> None:
@@ -566,14 +578,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         save_model(est, out, metadata=metadata)
         timings["save"] = time.perf_counter() - t
         bar.update(1, "done")
-    plot_kind = None
+    plot_info = None
     if args.plot:
         t = time.perf_counter()
-        plot_kind = _fit_plot(args, est, prep, quiet)
+        plot_info = {"path": args.plot, **_fit_plot(args, est, prep, quiet)}
         timings["plot"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
-    report["plot"] = {"path": args.plot, "kind": plot_kind} if args.plot else None
+    report["plot"] = plot_info
     if args.report:
         _write_json(args.report, report)
     for w in caught:

@@ -65,6 +65,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "objective": ("objective", "obj", "objective_value", "primal_objective", "value"),
     "primal_residual": ("primal_residual", "r_prim", "r_primal", "prim_res", "res_pri", "primal_res", "r"),
     "dual_residual": ("dual_residual", "r_dual", "dual_res", "res_dual", "s"),
+    "eps_primal": ("eps_primal", "eps_pri", "eps_prim"),
+    "eps_dual": ("eps_dual",),
     "time": ("time", "times", "wall_time", "elapsed", "t"),
     "iteration": ("iteration", "iterations", "iter", "k"),
 }
@@ -116,7 +118,8 @@ def plot_convergence(history: Any, path: Any = None, *, optimum: float | None = 
     Left panel: against the iteration; right panel: against wall time (when the history has a
     ``time`` series). Drawn on a log scale: the relative objective gap
     :math:`|f_k - f^\star| / \max(1, |f^\star|)` (with ``optimum`` :math:`f^\star`, default the
-    last objective, whose own point is then left out) and the primal and dual residuals.
+    last objective, whose own point is then left out) and the primal and dual residuals, with
+    their tolerances dashed when the history has ``eps_primal`` / ``eps_dual``.
 
     Parameters
     ----------
@@ -149,16 +152,22 @@ def plot_convergence(history: Any, path: Any = None, *, optimum: float | None = 
     for key, label in (("primal_residual", "primal residual"), ("dual_residual", "dual residual")):
         if key in h:
             series.append((label, h[key]))
+    tolerances = {"primal residual": h.get("eps_primal"), "dual residual": h.get("eps_dual")}
     for ax, (xlabel, x) in zip(axes, xs, strict=True):
         for label, y in series:
             y = np.where(y > 0, y, np.nan)
-            ax.semilogy(x, y, label=label)
+            (line,) = ax.semilogy(x, y, label=label)
+            tol = tolerances.get(label)
+            if tol is not None:
+                ax.semilogy(
+                    x, tol, linestyle="--", linewidth=0.8, color=line.get_color(), label=f"{label} tolerance"
+                )
         ax.set_xlabel(xlabel)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("value (log scale)")
     axes[0].legend(loc="best", fontsize="small")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize="small")
     return _finish(fig, path)
 
 
@@ -202,7 +211,7 @@ def plot_robust_accuracy(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize="small")
     return _finish(fig, path)
 
 
@@ -239,5 +248,5 @@ def plot_objective_vs_patterns(
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize="small")
     return _finish(fig, path)

@@ -1,0 +1,319 @@
+"""The ``cvxnn`` command line: end to end in a subprocess, plus fast in-process error paths."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cvxnn.cli import Progress, _AdmmTableToProgress, main
+from cvxnn.io import load_estimator, load_model
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cvxnn", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def _binary(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, -1.0]
+    y = np.where(X[:, 0] * (X[:, 1] - 5.0) / 10 + 3 * (X[:, 2] + 1.0) >= 0, 1, 0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    X, y = _binary()
+    np.savetxt(d / "bin.csv", np.column_stack([X, y]), delimiter=",", header="a,b,c,label", comments="")
+    rng = np.random.default_rng(1)
+    Xr = rng.standard_normal((30, 2))
+    np.savez(d / "reg.npz", X=Xr, y=np.tanh(Xr @ [1.0, -2.0]))
+    np.savez(d / "noy.npz", X=Xr)
+    X3 = rng.standard_normal((30, 2))
+    np.savetxt(d / "three.csv", np.column_stack([X3, np.repeat([0, 1, 2], 10)]), delimiter=",")
+    (d / "bad.csv").write_text("1,2,3\n4,oops,6\n")
+    (d / "corrupt.npz").write_bytes(b"PK\x03\x04" + bytes(100))
+    return d
+
+
+@pytest.fixture(scope="module")
+def fitted(files):
+    """One subprocess fit with report and plot (shared by several tests)."""
+    proc = run_cli(
+        "fit",
+        files / "bin.csv",
+        "--out",
+        files / "model.npz",
+        "--report",
+        files / "report.json",
+        "--patterns",
+        "8",
+        "--seed",
+        "3",
+    )
+    return proc
+
+
+# --------------------------------------------------------------------------- subprocess
+def test_fit_writes_model_and_report(fitted, files):
+    assert fitted.returncode == 0, fitted.stderr
+    assert "Traceback" not in fitted.stderr
+    assert "test        accuracy" in fitted.stdout
+    report = json.loads((files / "report.json").read_text())
+    assert report["status"] == "optimal" and report["iterations"] > 0
+    assert report["data"]["n_train"] + report["data"]["n_test"] == 40
+    assert report["data"]["task"] == "classification" and report["data"]["classes"] == [0.0, 1.0]
+    assert report["model"]["patterns"] <= 8 and report["model"]["networks"] == 1
+    assert 0.0 <= report["test"]["accuracy"] <= 1.0 and report["train"]["accuracy"] >= 0.8
+    assert set(report["timings_s"]) >= {"load", "fit", "evaluate", "save", "total"}
+    # the model file is a fitted estimator: its objective and predictions match the report
+    est = load_estimator(files / "model.npz")
+    assert est.objective_ == report["objective"] and est.status_ == report["status"]
+    saved = load_model(files / "model.npz")
+    prep = saved.metadata["preprocessing"]
+    X, y = _binary()
+    Xs = (X - prep["mean"]) / prep["scale"]
+    assert json.loads(saved.metadata["report"])["objective"] == report["objective"]
+    # standardization used training statistics only: the scaler is not the full-data one
+    assert not np.allclose(prep["mean"], X.mean(axis=0))
+    # train + test accuracy recombine into the accuracy on all the data
+    acc_all = float(np.mean(est.predict(Xs) == y))
+    n_tr, n_te = report["train"]["n"], report["test"]["n"]
+    combined = (report["train"]["accuracy"] * n_tr + report["test"]["accuracy"] * n_te) / (n_tr + n_te)
+    assert acc_all == pytest.approx(combined)
+
+
+def test_attack_subprocess(fitted, files):
+    assert fitted.returncode == 0
+    proc = run_cli(
+        "attack", files / "model.npz", files / "bin.csv", "--eps", "0.5", "--report", files / "a.json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "clean accuracy" in proc.stdout and "robust accuracy" in proc.stdout
+    result = json.loads((files / "a.json").read_text())
+    assert result["n"] == 40 and result["standardized"] is True
+    assert 0.0 <= result["robust_accuracy"] <= result["clean_accuracy"] <= 1.0
+    est = load_estimator(files / "model.npz")
+    prep = load_model(files / "model.npz").metadata["preprocessing"]
+    X, y = _binary()
+    assert result["clean_accuracy"] == pytest.approx(
+        np.mean(est.predict((X - prep["mean"]) / prep["scale"]) == y)
+    )
+
+
+def test_user_errors_exit_2_without_traceback(files):
+    proc = run_cli("fit", files / "missing.csv", "--out", files / "m.npz")
+    assert (
+        proc.returncode == 2 and proc.stderr.startswith("cvxnn: error:") and "does not exist" in proc.stderr
+    )
+    proc = run_cli("attack", files / "corrupt.npz", files / "bin.csv", "--eps", "0.1")
+    assert proc.returncode == 2 and "cvxnn: error:" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("fit", files / "bin.csv", "--out", files / "m.npz", "--beta", "-1")
+    assert proc.returncode == 2 and "--beta" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (files / "m.npz").exists()
+
+
+# --------------------------------------------------------------------------- in process
+def _main(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize(
+    ("data", "extra", "message"),
+    [
+        ("bad.csv", (), "Cannot read CSV"),
+        ("noy.npz", (), "lacks array(s) ['y']"),
+        ("missing.npz", (), "does not exist"),
+        ("bin.csv", ("--solver", "nosuchsolver"), "nosuchsolver"),
+        ("reg.npz", ("--loss", "hinge"), "regression takes --loss squared"),
+        ("bin.csv", ("--formulation", "gated", "--eps", "0.1"), "formulation='relu'"),
+        ("bin.csv", ("--test-size", "0.99"), "--test-size"),
+        ("sklearn:nope", (), "Unknown scikit-learn data set"),
+    ],
+)
+def test_fit_refuses_bad_input(capsys, files, data, extra, message):
+    spec = data if data.startswith("sklearn:") else files / data
+    code, _, err = _main(capsys, "fit", spec, "--out", files / "never.npz", *extra)
+    assert code == 2
+    assert err.startswith("cvxnn: error:") and message in err
+    assert not (files / "never.npz").exists()
+
+
+def test_bad_options_exit_2(capsys, files):
+    for args in (
+        ["fit", files / "bin.csv"],  # --out missing
+        ["fit", files / "bin.csv", "--out", files / "x.npz", "--patterns", "0"],
+        ["fit", files / "bin.csv", "--out", files / "x.npz", "--norm", "3"],
+        ["attack", files / "model.npz", files / "bin.csv"],  # --eps missing
+        ["fit", files / "bin.csv", "--out", files / "x.npz", "--bogus"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main([str(a) for a in args])
+        assert exc.value.code == 2
+    assert main([]) == 2
+    capsys.readouterr()
+
+
+def test_fit_regression_npz_and_inspect(capsys, files):
+    code, out, err = _main(
+        capsys,
+        "fit",
+        files / "reg.npz",
+        "--out",
+        files / "reg_model.npz",
+        "--test-size",
+        "0",
+        "--patterns",
+        "6",
+    )
+    assert code == 0, err
+    assert "R^2" in out and "test        -" in out
+    saved = load_model(files / "reg_model.npz")
+    assert saved.kind == "estimator" and saved.metadata["task"] == "regression"
+    report = json.loads(saved.metadata["report"])
+    assert report["test"] is None and report["train"]["r2"] > 0.5
+    # attack refuses a regressor
+    code, _, err = _main(capsys, "attack", files / "reg_model.npz", files / "reg.npz", "--eps", "0.1")
+    assert code == 2 and "needs a classifier" in err
+
+    code, out, err = _main(capsys, "inspect", files / "bin.csv", "--patterns", "5", "--loss", "hinge")
+    assert code == 0, err
+    assert "cvxnn ConvexProgram: relu" in out and "DCP True, DPP True" in out
+    assert "CLARABEL" in out and "ADMM" in out
+    code, out, _ = _main(capsys, "inspect", files / "bin.csv", "--formulation", "scp", "--loss", "squared")
+    assert code == 0 and "QP/LP True" in out and "OSQP" in out
+    code, _, err = _main(capsys, "inspect", files / "bin.csv", "--exact", "--max-patterns", "3")
+    assert code == 2 and "max_patterns=3" in err
+
+
+def test_inspect_shows_the_program_fit_solves(capsys, files, fitted):
+    """Same data, split and seed: inspect's program has the patterns fit used."""
+    assert fitted.returncode == 0
+    code, out, _ = _main(capsys, "inspect", files / "bin.csv", "--patterns", "8", "--seed", "3")
+    assert code == 0
+    report = json.loads((files / "report.json").read_text())
+    assert f"P={report['model']['patterns']}, sampled" in out
+    assert f"n={report['data']['n_train']}, d=3" in out
+
+
+def test_multiclass_fit_and_attack_refusal(capsys, files):
+    code, out, err = _main(
+        capsys, "fit", files / "three.csv", "--out", files / "mc.npz", "--patterns", "4", "-q"
+    )
+    assert code == 0, err
+    assert out == ""  # --quiet
+    est = load_estimator(files / "mc.npz")
+    assert len(est.networks_) == 3 and est.classes_.tolist() == [0.0, 1.0, 2.0]
+    code, _, err = _main(capsys, "attack", files / "mc.npz", files / "three.csv", "--eps", "0.1")
+    assert code == 2 and "binary classifiers" in err
+
+
+def test_attack_split_and_label_checks(capsys, files, fitted):
+    assert fitted.returncode == 0
+    code, out, err = _main(
+        capsys, "attack", files / "model.npz", files / "bin.csv", "--eps", "0", "--split", "test"
+    )
+    assert code == 0, err
+    report = json.loads((files / "report.json").read_text())
+    n_test = report["data"]["n_test"]
+    assert f"(test, n={n_test})" in out
+    # eps = 0: robust accuracy is the clean accuracy, which is the fit's test accuracy
+    assert f"clean accuracy   {report['test']['accuracy']:.4f}" in out
+    assert f"robust accuracy  {report['test']['accuracy']:.4f}" in out
+    # labels the model never saw
+    X, y = _binary()
+    np.savez(files / "other.npz", X=X, y=y + 5)
+    code, _, err = _main(capsys, "attack", files / "model.npz", files / "other.npz", "--eps", "0.1")
+    assert code == 2 and "not trained on" in err
+    # wrong feature count
+    np.savez(files / "wide.npz", X=np.hstack([X, X]), y=y)
+    code, _, err = _main(capsys, "attack", files / "model.npz", files / "wide.npz", "--eps", "0.1")
+    assert code == 2 and "features" in err
+
+
+def test_attack_on_plain_network_file(capsys, files, rng):
+    from cvxnn.io import save_network
+    from cvxnn.recovery import ReLUNetwork
+
+    net = ReLUNetwork(U=np.eye(3)[:, :2], b=np.zeros(2), alpha=np.array([1.0, -1.0]))
+    save_network(net, files / "net.npz")
+    X = rng.standard_normal((20, 3))
+    y = np.sign(net.predict(X))
+    X, y = X[y != 0], y[y != 0]  # both neurons off: output 0, no class
+    assert y.size >= 5
+    np.savez(files / "pm.npz", X=X, y=y)
+    code, out, err = _main(
+        capsys, "attack", files / "net.npz", files / "pm.npz", "--eps", "0.0", "--attack", "fgsm"
+    )
+    assert code == 0, err
+    assert "clean accuracy   1.0000" in out and "robust accuracy  1.0000" in out
+    code, out, _ = _main(capsys, "attack", files / "net.npz", files / "pm.npz", "--eps", "10")
+    assert code == 0 and "robust accuracy  0.0000" in out  # a huge ball flips every sign
+
+
+def test_bench_and_verify_are_forwarded(capsys, monkeypatch):
+    import types
+
+    seen = {}
+
+    def fake_main(argv):
+        seen["argv"] = argv
+        return 0
+
+    fake = types.ModuleType("cvxnn.bench")
+    fake.main = fake_main
+    monkeypatch.setitem(sys.modules, "cvxnn.bench", fake)
+    assert main(["bench", "--quick", "x"]) == 0
+    assert seen["argv"] == ["--quick", "x"]
+    monkeypatch.setitem(sys.modules, "cvxnn.bench", None)  # import now fails
+    code, _, err = _main(capsys, "bench")
+    assert code == 2 and "cvxnn bench needs cvxnn.bench" in err
+    monkeypatch.setitem(sys.modules, "cvxnn.verify", None)
+    code, _, err = _main(capsys, "verify", "sklearn:iris", "--solvers", "ECOS")
+    assert code == 2 and "cvxnn verify is not available" in err
+
+
+# --------------------------------------------------------------------------- progress
+def test_progress_is_silent_off_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(5, "work", stream=stream)
+    assert bar.enabled is False  # StringIO is not a terminal
+    for _ in range(5):
+        bar.update()
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+def test_progress_bar_and_admm_table_parser():
+    stream = io.StringIO()
+    bar = Progress(100, "ADMM", enabled=True, stream=stream)
+    table = _AdmmTableToProgress(bar)
+    table.write("cvxnn ADMM: kind=relu loss=squared n=30 d=4 P=8 linear_solver=woodbury\n")
+    table.write("   iter      objective    r_prim ...\n")
+    table.write("     10      1.2345678  1.00e-02 1.0e-04 2.0e-02 1.0e-04 1 1 - 0.01\n")
+    table.write("     20   penalties updated ->  2 2 -\n")
+    table.write("    100      1.1000000  1.0e-07")  # line completed by the next write
+    table.write(" 1.0e-04 2.0e-07 1.0e-04 1 1 - 0.02\nstatus optimal after 100 iterations\n")
+    bar.close()
+    text = stream.getvalue()
+    assert bar.count == 100 and table.programs == 1
+    assert "100/100" in text and "objective 1.1" in text and text.endswith("\n")
+    table.write("     10      0.5  1.0e-03 1 1 1 1 1 1 1\n")  # a second program restarts the count
+    assert table.programs == 2 and bar.count == 10
