@@ -317,3 +317,20 @@ def test_progress_bar_and_admm_table_parser():
     assert "100/100" in text and "objective 1.1" in text and text.endswith("\n")
     table.write("     10      0.5  1.0e-03 1 1 1 1 1 1 1\n")  # a second program restarts the count
     assert table.programs == 2 and bar.count == 10
+
+
+def test_outputs_are_checked_before_the_work(capsys, files, fitted):
+    code, _, err = _main(
+        capsys, "fit", files / "bin.csv", "-o", files / "m9.npz", "--report", files / "no" / "r.json"
+    )
+    assert code == 2 and "--report" in err and "does not exist" in err
+    assert not (files / "m9.npz").exists()
+    code, _, err = _main(capsys, "fit", files / "bin.csv", "-o", files)
+    assert code == 2 and "is a directory" in err
+    # --split must see the same data the model was fitted on
+    X, y = _binary(n=30)
+    np.savez(files / "fewer.npz", X=X, y=y)
+    code, _, err = _main(
+        capsys, "attack", files / "model.npz", files / "fewer.npz", "--eps", "0.1", "--split", "test"
+    )
+    assert code == 2 and "pass the same DATA" in err

@@ -478,8 +478,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     quiet = args.quiet
     out = Path(args.out)
-    if out.is_dir():
-        raise InvalidInputError(f"--out {args.out!r} is a directory; give a file path such as model.npz.")
+    for option, value in (("--out", args.out), ("--report", args.report), ("--plot", args.plot)):
+        _check_output_path(option, value)
     if args.plot:
         # fail before the long work if matplotlib is missing
         plotting = importlib.import_module("cvxnn.plotting")
@@ -572,6 +572,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             "dataset": args.data,
             "seed": args.seed,
             "test_size": args.test_size,
+            "n_samples": int(data.X.shape[0]),
+            "stratify": bool(data.classification),
             "report": json.dumps(report, sort_keys=True),
         }
         t = time.perf_counter()
@@ -593,6 +595,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not quiet:
         _print_fit(report)
     return EXIT_OK
+
+
+def _check_output_path(option: str, value: str | None) -> None:
+    """Refuse an output path that cannot be written, before any long work."""
+    if value is None:
+        return
+    path = Path(value)
+    if path.is_dir():
+        raise InvalidInputError(f"{option} {value!r} is a directory; give a file path.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInputError(f"{option} {value!r}: directory {str(parent)!r} does not exist.")
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
@@ -750,6 +764,8 @@ def _cmd_attack(args: argparse.Namespace) -> int:
     from .datasets import load_dataset
 
     attacks = _import("cvxnn.attacks", "cvxnn attack")
+    for option, value in (("--report", args.report), ("--plot", args.plot)):
+        _check_output_path(option, value)
     if args.plot:
         importlib.import_module("cvxnn.plotting")._figure()
     network, classes, meta, desc = _model_for_attack(args.model)
@@ -763,7 +779,12 @@ def _cmd_attack(args: argparse.Namespace) -> int:
 
         from .datasets import Dataset
 
-        same = Dataset(X, y, data.name, meta.get("task") == "classification")
+        if X.shape[0] != meta.get("n_samples", X.shape[0]):
+            raise InvalidInputError(
+                f"--split {args.split} reproduces the fit's split of {meta['dataset']!r} "
+                f"({meta['n_samples']} samples), but {args.data!r} has {X.shape[0]}; pass the same DATA."
+            )
+        same = Dataset(X, y, data.name, bool(meta.get("stratify", meta.get("task") == "classification")))
         train, test = _split_indices(same, float(meta["test_size"]), int(meta["seed"]))
         idx = test if args.split == "test" else train
         if idx.size == 0:
