@@ -315,6 +315,7 @@ def test_progress_bar_and_admm_table_parser():
     text = stream.getvalue()
     assert bar.count == 100 and table.programs == 1
     assert "100/100" in text and "objective 1.1" in text and text.endswith("\n")
+    assert "status optimal after 100 iterations" in text
     table.write("     10      0.5  1.0e-03 1 1 1 1 1 1 1\n")  # a second program restarts the count
     assert table.programs == 2 and bar.count == 10
 
@@ -334,3 +335,29 @@ def test_outputs_are_checked_before_the_work(capsys, files, fitted):
         capsys, "attack", files / "model.npz", files / "fewer.npz", "--eps", "0.1", "--split", "test"
     )
     assert code == 2 and "pass the same DATA" in err
+
+
+def test_admm_fit_shows_iteration_progress_on_a_terminal(capsys, files, monkeypatch):
+    pytest.importorskip("cvxnn.cvxpy_backend")
+    import cvxnn.cli as cli
+
+    monkeypatch.setattr(cli, "_isatty", lambda stream: True)  # pretend stdout/stderr are terminals
+    out_path = files / "admm_model.npz"
+    code, out, err = _main(
+        capsys,
+        "fit",
+        files / "bin.csv",
+        "-o",
+        out_path,
+        "--solver",
+        "admm",
+        "--patterns",
+        "6",
+        "--max-iter",
+        "3000",
+    )
+    assert code == 0, err
+    assert "ADMM iterations [" in err and "objective" in err and "\r" in err
+    assert "solver      admm" in out
+    est = load_estimator(out_path)
+    assert est.solver == "admm" and est.solver_options is None  # the bar's verbose setting is not saved

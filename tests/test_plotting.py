@@ -178,3 +178,26 @@ def test_cli_fit_and_attack_plots(tmp_path, capsys, small_classification):
     acc = np.array(curve["robust_accuracy"])
     assert acc[-1] == json.loads((tmp_path / "a.json").read_text())["robust_accuracy"]
     assert acc[0] == json.loads((tmp_path / "a.json").read_text())["clean_accuracy"]
+
+
+def test_cli_admm_fit_writes_a_convergence_plot(tmp_path, capsys, small_classification):
+    pytest.importorskip("cvxnn.cvxpy_backend")
+    from cvxnn.cli import main
+
+    X, y = small_classification
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X, y=y)
+    args = ["fit", str(data), "-o", str(tmp_path / "m.npz"), "--solver", "admm", "--patterns", "6"]
+    args += [
+        "--max-iter",
+        "400",
+        "--plot",
+        str(tmp_path / "conv.png"),
+        "--report",
+        str(tmp_path / "r.json"),
+        "-q",
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    assert _is_png(tmp_path / "conv.png")
+    plot = json.loads((tmp_path / "r.json").read_text())["plot"]
+    assert plot["kind"].startswith("ADMM convergence") and 0 < plot["iterations"] <= 400

@@ -82,13 +82,14 @@ class Progress:
         self._last = 0.0
         self._width = 0
 
-    def update(self, step: int = 1, info: str = "") -> None:
-        """Advance by ``step`` and redraw (at most ten times a second, always at the end)."""
+    def update(self, step: int = 1, info: str = "", *, force: bool = False) -> None:
+        """Advance by ``step`` and redraw (at most ten times a second, always at the end or with
+        ``force``)."""
         self.count = max(min(self.count + step, self.total), 0)
         if not self.enabled:
             return
         now = time.perf_counter()
-        if self.count < self.total and now - self._last < 0.1:
+        if not force and self.count < self.total and now - self._last < 0.1:
             return
         self._last = now
         filled = int(24 * self.count / self.total)
@@ -137,6 +138,9 @@ class _AdmmTableToProgress:
         while "\n" in self._buffer:
             line, self._buffer = self._buffer.split("\n", 1)
             tokens = line.split()
+            if tokens[:1] == ["status"]:  # footer: show how the solve ended
+                self.bar.update(0, line.strip(), force=True)
+                continue
             if len(tokens) < 3 or not tokens[0].isdigit():
                 continue
             try:
