@@ -847,6 +847,7 @@ def _run_solver(
     )
     problem = program.problem
     kwargs = dict(options)
+    kwargs.setdefault("warm_start", False)  # each solver on its own, unless the caller says otherwise
     if name == "ADMM":
         try:
             from .cvxpy_backend import ADMM
