@@ -26,8 +26,10 @@ ever written or read. The archive holds:
 
 ``__checksum__``
     ``uint8`` array: the hex SHA-256 digest of the header bytes followed by the raw C-order
-    bytes of every array in the sorted order of their member names. Any change to the header or the
-    arrays (a flipped bit, a truncated file) is detected on load.
+    bytes of every array in the sorted order of their member names. Any change to the header or
+    the arrays (a flipped bit, a truncated file) is detected on load. The checksum guards against
+    damage, not against a deliberate forgery; loading stays safe regardless, since no pickle is
+    read and only cvxnn's own network and estimator classes are ever constructed.
 
 *Encoding.* JSON scalars (``null``, booleans, integers, strings, finite floats) stand for
 themselves; non-finite floats are ``{"$float": "inf" | "-inf" | "nan"}``; NumPy scalars and
