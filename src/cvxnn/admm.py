@@ -59,7 +59,8 @@ triangular solve pair.
 Stopping (Boyd et al. / OSQP): with ``r_p`` the stacked primal residual of all constraint blocks
 and ``r_d`` the dual residual :math:`\rho_u(v - v^-) + \rho_s G^T(s - s^-) + \rho_z F^T(z - z^-)`,
 stop when :math:`\|r_p\| \le \epsilon_{abs}\sqrt{m} + \epsilon_{rel}\max(\|(u, Gu, Fu)\|, \|(v, s, z)\|)`
-and :math:`\|r_d\| \le \epsilon_{abs}\sqrt{p} + \epsilon_{rel}\|\rho_u\lambda + \rho_s G^T\nu + \rho_z F^T\mu\|`.
+and :math:`\|r_d\| \le \epsilon_{abs}\sqrt{p}
++ \epsilon_{rel}\|\rho_u\lambda + \rho_s G^T\nu + \rho_z F^T\mu\|`.
 The returned point is ``v`` (exactly group-sparse); its objective is evaluated exactly (summed
 loss, no ``1/n``, identical to the CVXPY objective) and its cone violation is reported.
 """
@@ -147,9 +148,11 @@ class AdmmSettings:
     eps_abs: float = 1e-6
     eps_rel: float = 1e-5
     rho: float | None = None
+    rho_cone: float | None = None
+    rho_loss: float | None = None
     adaptive_rho: bool = True
     adaptive_rho_interval: int = 50
-    adaptive_rho_tolerance: float = 5.0
+    adaptive_rho_tolerance: float = 10.0
     adaptive_rho_fraction: float = 0.4
     alpha: float = 1.6
     check_interval: int = 10
@@ -194,6 +197,8 @@ class AdmmSettings:
         for name in ("eps_abs", "eps_rel", "adaptive_rho_fraction", "memory_limit_gb", "cg_tol"):
             positive_float(name)
         positive_float("rho", allow_none=True)
+        positive_float("rho_cone", allow_none=True)
+        positive_float("rho_loss", allow_none=True)
         positive_float("time_limit", allow_none=True)
         positive_float("adaptive_rho_tolerance")
         if self.adaptive_rho_tolerance <= 1.0:
@@ -207,7 +212,8 @@ class AdmmSettings:
             )
         if self.linear_solver not in LINEAR_SOLVERS:
             raise InvalidInputError(
-                f"AdmmSettings.linear_solver must be one of {list(LINEAR_SOLVERS)}; got {self.linear_solver!r}."
+                f"AdmmSettings.linear_solver must be one of {list(LINEAR_SOLVERS)}; "
+                f"got {self.linear_solver!r}."
             )
         if self.threads is not None:
             positive_int("threads")
@@ -276,7 +282,8 @@ class AdmmResult:
     rho : Mapping[str, float]
         Final penalties (``"u"``, ``"s"``, ``"z"``).
     history : Mapping[str, ndarray]
-        At each residual check: ``iteration``, ``objective`` (at ``u``), ``primal_residual``,
+        At each residual check: ``iteration``, ``objective`` (at ``v``, the point that would be
+        returned), ``primal_residual``,
         ``dual_residual``, ``eps_primal``, ``eps_dual``, ``rho_u``, ``rho_s``, ``rho_z``, ``time``.
     timings : Mapping[str, float]
         Seconds spent in ``setup`` (data preparation), ``factor`` (all factorizations), ``iterate``
@@ -715,14 +722,25 @@ def _check_program(program: Any) -> float:
     return float(beta)
 
 
-def _default_rho(structure: _Structure, beta: float) -> float:
-    # Balance the loss curvature (per column of F) with the penalty: rho ~ mean diag(F^T F).
-    col_sq = (
-        float(np.mean(structure.Df.T @ (structure.X**2)))
-        if structure.kind != "scp"
-        else float(np.mean(structure.X**2) * structure.n)
-    )
-    return max(col_sq, 1e-6)
+def _default_rho(structure: _Structure) -> dict[str, float]:
+    """Initial penalties from the data scale (measured on Gaussian and scikit-learn data).
+
+    ``c`` is the mean diagonal of :math:`F^TF` (the squared loss's curvature per coordinate).
+    The cone block is balanced against it through the mean diagonal of :math:`X'^TE^2X'`
+    (``rho_s * diag(G^TG) ~ 2 c``); the u = v block is insensitive and gets ``rho_s``; the
+    loss split gets ``1`` (the curvature of the squared loss per prediction).
+    """
+    st = structure
+    if st.kind == "scp":
+        c = float(np.mean(st.X**2)) * st.n
+    else:
+        c = float(np.mean(st.Df.T @ (st.X**2)))
+    c = max(c, 1e-8)
+    rho = {"u": c, "s": c, "z": 1.0}
+    if st.has_cones:
+        g = max(float(np.mean(np.diag(st.XtE2X))), 1e-12)
+        rho["s"] = rho["u"] = 2.0 * c / g
+    return rho
 
 
 # --------------------------------------------------------------------------- the solver
@@ -760,7 +778,7 @@ def solve_admm(
     t_start = time.perf_counter()
     settings = AdmmSettings.coerce(settings)
     beta = _check_program(program)
-    structure, entry, reused = _structure_for(program, settings)
+    structure, entry, _ = _structure_for(program, settings)
 
     # initial state
     d, J, n = structure.d, structure.J, structure.n
@@ -786,13 +804,16 @@ def solve_admm(
 
     if settings.rho is not None:
         rho = {"u": settings.rho, "s": settings.rho, "z": settings.rho}
+        if settings.rho_cone is not None:
+            rho["s"] = settings.rho_cone
+        if settings.rho_loss is not None:
+            rho["z"] = settings.rho_loss
     elif state is not None:
         rho = dict(state["rho"])
     elif entry.get("rho") is not None:
         rho = dict(entry["rho"])
     else:
-        r0 = _default_rho(structure, beta)
-        rho = {"u": r0, "s": r0, "z": r0}
+        rho = _default_rho(structure)
 
     zeros_s = (n, J) if structure.has_cones else (0, 0)
     if state is not None:
@@ -958,7 +979,7 @@ def _iterate(
         eps_p = settings.eps_abs * math.sqrt(m_primal) + settings.eps_rel * math.sqrt(max(sq_ax, sq_bz))
         eps_d = settings.eps_abs * math.sqrt(U.size) + settings.eps_rel * float(np.linalg.norm(ytil))
         now = time.perf_counter()
-        obj = st.objective_from(U, XU, beta)
+        obj = st.objective_from(Zv, st.X @ Zv, beta)
         hist["iteration"].append(k)
         hist["objective"].append(obj)
         hist["primal_residual"].append(r_p)
