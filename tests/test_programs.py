@@ -364,3 +364,16 @@ def test_bad_scp_gates():
 def test_every_error_is_a_cvxnn_value_error():
     for exc in (InvalidInputError, SolverUnavailableError, cvxnn.UnsupportedProblemError):
         assert issubclass(exc, CvxnnError) and issubclass(exc, ValueError)
+
+
+@pytest.mark.parametrize("kind", ["relu", "scp"])
+@pytest.mark.parametrize("solver", ["GUROBI", "HIGHS"])
+def test_bounded_variable_solvers_get_no_wrong_implied_bounds(kind, solver):
+    """CVXPY 1.9 derives wrong implied bounds for hinge programs; cvxnn's solve path avoids them."""
+    _skip_unusable(solver)
+    if solver == "HIGHS" and kind == "relu":
+        pytest.skip("HiGHS takes no second-order cones")
+    X, y = make_data(12, n=15, loss="hinge")
+    prog = build(kind, X, y, "hinge", n_patterns=6)
+    reference = prog.solve("CLARABEL")
+    assert relative_gap(prog.solve(solver), reference) <= 1e-5

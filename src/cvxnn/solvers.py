@@ -16,10 +16,12 @@ from .exceptions import SolverUnavailableError
 
 __all__ = [
     "DEFAULT_SOLVER",
+    "bounded_variable_solvers",
     "installed_solvers",
     "mosek_status",
     "resolve_solver",
     "solve_problem",
+    "solver_interface",
     "usable_solvers",
 ]
 
@@ -92,11 +94,54 @@ def resolve_solver(solver: Any) -> str:
     return name
 
 
+@functools.cache
+def bounded_variable_solvers() -> frozenset[str]:
+    """CVXPY solvers that receive implied bounds on auxiliary variables (``BOUNDED_VARIABLES``)."""
+    from cvxpy.reductions.solvers import defines
+
+    return frozenset(
+        name
+        for table in (defines.SOLVER_MAP_CONIC, defines.SOLVER_MAP_QP)
+        for name, solver in table.items()
+        if getattr(solver, "BOUNDED_VARIABLES", False)
+    )
+
+
+@functools.cache
+def _without_implied_bounds(name: str) -> Any:
+    from cvxpy.reductions.solvers import defines
+
+    base = defines.SOLVER_MAP_CONIC.get(name) or defines.SOLVER_MAP_QP.get(name)
+    if base is None:  # pragma: no cover - every bounded solver is in one of the maps
+        return name
+    label = f"{name}_NO_IMPLIED_BOUNDS"
+    cls = type(label, (type(base),), {"BOUNDED_VARIABLES": False, "name": lambda self: label})
+    return cls()
+
+
+def solver_interface(name: str) -> Any:
+    """What to pass as ``problem.solve(solver=...)`` for a validated solver name.
+
+    For solvers that accept bounded variables (GUROBI, HIGHS, SCIPY, ...) this is a variant of
+    CVXPY's interface that receives no implied bounds on auxiliary variables: CVXPY 1.9 derives
+    wrong bounds for cvxnn's hinge and robust programs (``0 * inf`` becomes 0 in its interval
+    arithmetic, fixing the predictions at 0), and those solvers then return "optimal" points of
+    a different problem. :func:`cvxnn.verify.implied_bound_errors` detects it. Other solvers are
+    passed by name.
+    """
+    if name in bounded_variable_solvers():
+        return _without_implied_bounds(name)
+    return name
+
+
 def solve_problem(problem: cp.Problem, solver: str = DEFAULT_SOLVER, **kwargs: Any) -> float:
-    """``problem.solve(solver=...)`` with the solver validated and MOSEK's license error made clear."""
+    """``problem.solve(solver=...)`` with the solver validated and MOSEK's license error made clear.
+
+    Bounded-variable solvers go through :func:`solver_interface` (no implied bounds).
+    """
     name = resolve_solver(solver)
     try:
-        return problem.solve(solver=name, **kwargs)
+        return problem.solve(solver=solver_interface(name), **kwargs)
     except cp.error.SolverError:
         raise
     except Exception as exc:

@@ -39,8 +39,9 @@ robust programs those bounds are wrong (``0 * inf`` in its interval arithmetic b
 those solvers return "optimal" points of a different problem. :func:`implied_bound_errors`
 detects this at the reference point; the disagreeing solver gets a note and is re-run once with
 the implied bounds turned off (``"GUROBI (no implied bounds)"``), which shows whether the solver
-itself agrees. The plain run still counts as a disagreement: it is what
-``program.solve("GUROBI")`` returns.
+itself agrees. The plain run still counts as a disagreement: it is what a plain
+``problem.solve(solver="GUROBI")`` returns (cvxnn's own ``ConvexProgram.solve`` always uses the
+interface without implied bounds, :func:`cvxnn.solvers.solver_interface`).
 
 After :func:`verify` the program holds the reference solution (variables, constraint duals,
 ``problem.status`` and ``problem.value``, set through ``cvxpy.Problem.unpack``), so it is usable
@@ -80,7 +81,7 @@ from cvxpy.reductions.solution import Solution
 
 from .exceptions import InvalidInputError, NotSolvedError, UnsupportedProblemError
 from .programs import ConvexProgram
-from .solvers import installed_solvers, mosek_status
+from .solvers import _without_implied_bounds, bounded_variable_solvers, installed_solvers, mosek_status
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -933,20 +934,6 @@ def _restore(program: ConvexProgram, ref: SolverResult) -> None:
     problem.unpack(Solution(ref.status, ref.solver_objective, primal, duals, {}))
 
 
-def _bounded_variable_solvers() -> set[str]:
-    """CVXPY solvers that receive bounds on auxiliary variables (``BOUNDED_VARIABLES``)."""
-    try:
-        from cvxpy.reductions.solvers import defines
-    except ImportError:  # pragma: no cover - CVXPY layout changed
-        return set()
-    names = set()
-    for table in (defines.SOLVER_MAP_CONIC, defines.SOLVER_MAP_QP):
-        for name, solver in table.items():
-            if getattr(solver, "BOUNDED_VARIABLES", False):
-                names.add(name)
-    return names
-
-
 def _bound_using_atoms() -> tuple[type, ...]:
     """Atoms whose CVXPY canonicalization bounds the auxiliary variable by the atom's bounds."""
     names = ("maximum", "max", "norm_inf", "abs", "power", "exp", "log")
@@ -1011,18 +998,6 @@ def implied_bound_errors(problem: cp.Problem, *, rtol: float = 1e-6) -> list[str
     return found
 
 
-def _without_implied_bounds(name: str) -> Any:
-    """An instance of CVXPY's conic interface to ``name`` that is not given implied bounds."""
-    from cvxpy.reductions.solvers import defines
-
-    base = defines.SOLVER_MAP_CONIC.get(name)
-    if base is None:
-        return None
-    label = f"{name}_NO_IMPLIED_BOUNDS"
-    cls = type(label, (type(base),), {"BOUNDED_VARIABLES": False, "name": lambda self: label})
-    return cls()
-
-
 def _diagnose_bounds(
     program: ConvexProgram, report: VerificationReport, options: Mapping[str, Mapping[str, Any]], retry: bool
 ) -> None:
@@ -1032,7 +1007,7 @@ def _diagnose_bounds(
     through a variant of its CVXPY interface that receives no implied bounds (reported as
     ``"NAME (no implied bounds)"``), which shows whether the solver itself agrees.
     """
-    bounded = _bounded_variable_solvers()
+    bounded = bounded_variable_solvers()
     suspects = [r for r in report.results if r.outcome == DISAGREES and r.name in bounded]
     if not suspects or report.reference is None:
         return
@@ -1107,7 +1082,7 @@ def verify(
         :func:`implied_bound_errors`; CVXPY 1.9 does this for hinge and robust programs), run
         that solver once more with the implied bounds turned off, reported as
         ``"NAME (no implied bounds)"``. The plain run still counts as a disagreement: it is
-        what ``program.solve("GUROBI")`` returns.
+        what a plain ``problem.solve(solver="GUROBI")`` returns.
 
     Returns
     -------
