@@ -342,10 +342,10 @@ def _estimator(args: argparse.Namespace, classification: bool) -> Any:
         eps=args.eps,
         norm=args.norm,
         bias=args.bias,
-        solver=args.solver,
-        solver_options=dict(args.solver_opt) or None,
-        max_iter=args.max_iter,
-        tol=args.tol,
+        solver=getattr(args, "solver", "clarabel"),
+        solver_options=dict(getattr(args, "solver_opt", ())) or None,
+        max_iter=getattr(args, "max_iter", None),
+        tol=getattr(args, "tol", None),
         random_state=args.seed,
     )
 
@@ -373,32 +373,17 @@ def _program_sizes(kind: str, n: int, d: int, P: int, bias: bool, n_programs: in
     }
 
 
-def _kind(formulation: str, eps: float) -> str:
-    if formulation == "relu":
-        return "robust_relu" if eps > 0 else "relu"
-    return "gated_relu" if formulation == "gated" else "scp"
+def _build_like_fit(est: Any, X: np.ndarray, target: np.ndarray, patterns: Any) -> Any:
+    """The program ``est.fit`` builds for ``target`` on ``patterns``: the estimator's own builder,
+    so ``inspect`` and the plots always show the program that ``fit`` solves."""
+    return est._build(X, target, patterns, est._settings())
 
 
-def _build_program(kind: str, X: np.ndarray, y: np.ndarray, patterns: Any, args: argparse.Namespace) -> Any:
-    from . import programs
-
-    if kind == "relu":
-        return programs.relu_program(X, y, patterns, beta=args.beta, loss=args.loss)
-    if kind == "robust_relu":
-        robust = _import("cvxnn.robust", "--eps > 0")
-        return robust.robust_relu_program(
-            X, y, patterns, beta=args.beta, eps=args.eps, norm=args.norm, loss=args.loss
-        )
-    if kind == "gated_relu":
-        return programs.gated_relu_program(X, y, patterns, beta=args.beta, loss=args.loss)
-    return programs.scp_program(X, y, patterns, beta=args.beta, loss=args.loss)
-
-
-def _first_target(est: Any, y: np.ndarray, classification: bool) -> np.ndarray:
-    """The target of the estimator's first program (classes_[1] -> +1, or one-vs-rest class 0)."""
-    if not classification:
+def _first_target(classes: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+    """The target of the estimator's first program: ``y`` for regression (``classes`` None),
+    +1 for ``classes[1]`` in a binary problem, +1 for ``classes[0]`` (one-vs-rest) otherwise."""
+    if classes is None:
         return np.asarray(y, dtype=np.float64)
-    classes = est.classes_
     positive = classes[1] if classes.size == 2 else classes[0]
     return np.where(y == positive, 1.0, -1.0)
 
@@ -408,12 +393,12 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     from . import plotting
     from .patterns import ActivationPatterns
 
-    X, y = prep["X_train"], _first_target(est, prep["y_train"], prep["classification"])
-    kind = _kind(args.formulation, args.eps)
+    X, y = prep["X_train"], _first_target(getattr(est, "classes_", None), prep["y_train"])
+    kind = est._settings().kind
     patterns = est.patterns_
     if args.solver.strip().upper() == "ADMM":
         admm = _import("cvxnn.admm", "The convergence plot")
-        program = _build_program(kind, X, y, patterns, args)
+        program = _build_like_fit(est, X, y, patterns)
         settings = dict(args.solver_opt)
         if args.max_iter is not None:
             settings["max_iter"] = args.max_iter
@@ -441,7 +426,7 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
                 exact=False,
                 bias=patterns.bias,
             )
-            program = _build_program(kind, X, y, sub, args)
+            program = _build_like_fit(est, X, y, sub)
             program.solve(args.solver, **dict(args.solver_opt))
             objectives.append(float(program.value))
             bar.update(info=f"P={k}")
@@ -523,7 +508,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         timings["evaluate"] = time.perf_counter() - t
         bar.update(1, "saving")
 
-        kind = _kind(args.formulation, args.eps)
+        kind = est._settings().kind
         report: dict[str, Any] = {
             "cvxnn_version": __version__,
             "data": {
@@ -678,35 +663,29 @@ def _admm_support(kind: str) -> str:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
+    from ._validation import check_rng
     from .patterns import enumerate_patterns, sample_patterns
 
     prep = _prepared(args)
-    X, classification = prep["X_train"], prep["classification"]
-    y = prep["y_train"]
-    classes = np.unique(y) if classification else None
+    X, y, classification = prep["X_train"], prep["y_train"], prep["classification"]
+    est = _estimator(args, classification)
+    settings = est._settings()  # the estimator's own checks (e.g. --eps > 0 needs relu)
+    classes, n_programs = None, 1
     if classification:
+        classes = np.unique(y)
         if classes.size < 2:
             raise InvalidInputError(f"The training labels hold a single class {classes.tolist()}.")
-        target = np.where(y == (classes[1] if classes.size == 2 else classes[0]), 1.0, -1.0)
         n_programs = 1 if classes.size == 2 else int(classes.size)
-    else:
-        if args.loss != "squared":
-            raise InvalidInputError(
-                f"--loss {args.loss} needs class labels; regression takes --loss squared."
-            )
-        target, n_programs = np.asarray(y, dtype=np.float64), 1
-    kind = _kind(args.formulation, args.eps)
-    if kind != "relu" and kind != "robust_relu" and args.eps > 0:
-        raise InvalidInputError("--eps > 0 needs --formulation relu.")
+    target = _first_target(classes, y)
     with Progress(1, "patterns", enabled=None if not args.quiet else False) as bar:
         if args.exact:
-            patterns = enumerate_patterns(X, bias=args.bias, max_patterns=args.max_patterns)
-        else:
+            patterns = enumerate_patterns(X, bias=settings.bias, max_patterns=args.max_patterns)
+        else:  # seeded exactly as the estimator seeds its sampling
             patterns = sample_patterns(
-                X, args.patterns, random_state=np.random.default_rng(args.seed), bias=args.bias
+                X, settings.n_patterns, random_state=check_rng(args.seed), bias=settings.bias
             )
         bar.update(1, f"P={patterns.n_patterns}")
-    program = _build_program(kind, X, target, patterns, args)
+    program = est._build(X, target, patterns, settings)
     print(program.summary())
     if n_programs > 1:
         print(f"  one-vs-rest  {n_programs} programs like this one (one per class), sharing the patterns")
@@ -967,6 +946,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cvxnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `cvxnn inspect ... | head`: stop quietly, as Unix tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except CvxnnError as exc:
         print(f"cvxnn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
