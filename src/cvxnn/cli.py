@@ -394,19 +394,14 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     from .patterns import ActivationPatterns
 
     X, y = prep["X_train"], _first_target(getattr(est, "classes_", None), prep["y_train"])
-    kind = est._settings().kind
-    patterns = est.patterns_
-    if args.solver.strip().upper() == "ADMM":
+    settings = est._settings()  # solver name and options exactly as fit passed them
+    kind, patterns = settings.kind, est.patterns_
+    if settings.solver == "ADMM":
         admm = _import("cvxnn.admm", "The convergence plot")
         program = _build_like_fit(est, X, y, patterns)
-        settings = dict(args.solver_opt)
-        if args.max_iter is not None:
-            settings["max_iter"] = args.max_iter
-        if args.tol is not None:
-            settings.update(eps_abs=args.tol, eps_rel=args.tol)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # already reported by the fit itself
-            result = admm.solve_admm(program, settings or None)
+            result = admm.solve_admm(program, settings.options or None)
         plotting.plot_convergence(
             result, args.plot, title=f"ADMM on the {kind} program ({prep['data'].name})"
         )
@@ -427,7 +422,7 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
                 bias=patterns.bias,
             )
             program = _build_like_fit(est, X, y, sub)
-            program.solve(args.solver, **dict(args.solver_opt))
+            program.solve(settings.solver, **settings.options)
             objectives.append(float(program.value))
             bar.update(info=f"P={k}")
     title = f"{kind} program on {prep['data'].name}: nested pattern subsets"
