@@ -89,3 +89,16 @@ def test_networks_are_frozen_and_validate_input():
         ReLUNetwork(U=np.ones((2, 3)), b=np.zeros(2), alpha=np.ones(3))
     with pytest.raises(InvalidInputError, match="beta"):
         net.objective(np.ones((1, 2)), np.ones(1), beta=-1.0)
+
+
+def test_save_method_round_trips(tmp_path):
+    import cvxnn
+
+    net = ReLUNetwork(U=np.arange(6.0).reshape(2, 3), b=np.ones(3), alpha=np.array([1.0, -2.0, 0.5]))
+    back = cvxnn.load_network(net.save(tmp_path / "net.npz"))
+    for name in ("U", "b", "alpha"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(net, name))
+    gated = GatedReLUNetwork(gates=np.eye(2), U=np.ones((2, 2)), bias=True)
+    back = cvxnn.load_network(gated.save(tmp_path / "gated.npz"))
+    assert isinstance(back, GatedReLUNetwork) and back.bias
+    np.testing.assert_array_equal(back.U, gated.U)

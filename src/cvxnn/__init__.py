@@ -1,11 +1,17 @@
 """cvxnn: globally optimal training of two-layer ReLU networks by convex optimization.
 
 Build the convex program of a two-layer ReLU network (exact, sampled, gated, SCP or robust) as a
-plain ``cvxpy.Problem``, solve it with any CVXPY solver or with cvxnn's structured ADMM, and
-recover the ReLU network. See ``README.md`` for a tour.
+plain ``cvxpy.Problem``, solve it with any CVXPY solver or with cvxnn's structured ADMM
+(``problem.solve(method=cvxnn.ADMM)``), verify it across solvers, and recover the ReLU network.
+See ``README.md`` for a tour.
 """
 
+from typing import Any
+
 from ._version import __version__
+from .admm import AdmmResult, AdmmSettings, solve_admm
+from .attacks import fgsm, input_gradient, pgd, robust_accuracy, worst_case_loss
+from .cvxpy_backend import ADMM  # importing registers the method with cvxpy.Problem
 from .exceptions import (
     ConvergenceWarning,
     CvxnnError,
@@ -16,6 +22,7 @@ from .exceptions import (
     SolverUnavailableError,
     UnsupportedProblemError,
 )
+from .io import load_estimator, load_network, save_estimator, save_network
 from .losses import loss_value
 from .patterns import (
     ActivationPatterns,
@@ -27,13 +34,35 @@ from .patterns import (
 )
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
 from .recovery import GatedReLUNetwork, ReLUNetwork
+from .robust import robust_loss_bound, robust_relu_program
 from .solvers import DEFAULT_SOLVER, mosek_status, resolve_solver, usable_solvers
+from .verify import SolverResult, VerificationReport, check_point, verify
+
+_LAZY = {
+    # scikit-learn is imported only when an estimator is first used
+    "ConvexReLUClassifier": "estimator",
+    "ConvexReLURegressor": "estimator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'cvxnn' has no attribute {name!r}")
+
 
 __all__ = [
+    "ADMM",
     "DEFAULT_SOLVER",
     "ActivationPatterns",
+    "AdmmResult",
+    "AdmmSettings",
     "ConvergenceWarning",
     "ConvexProgram",
+    "ConvexReLUClassifier",
+    "ConvexReLURegressor",
     "CvxnnError",
     "GatedReLUNetwork",
     "InvalidInputError",
@@ -42,18 +71,34 @@ __all__ = [
     "PatternCheck",
     "PatternLimitError",
     "ReLUNetwork",
+    "SolverResult",
     "SolverUnavailableError",
     "UnsupportedProblemError",
+    "VerificationReport",
     "__version__",
     "a_posteriori_check",
+    "check_point",
     "enumerate_patterns",
+    "fgsm",
     "gated_relu_program",
+    "input_gradient",
+    "load_estimator",
+    "load_network",
     "loss_value",
     "mosek_status",
     "pattern_sample_size",
+    "pgd",
     "relu_program",
     "resolve_solver",
+    "robust_accuracy",
+    "robust_loss_bound",
+    "robust_relu_program",
     "sample_patterns",
+    "save_estimator",
+    "save_network",
     "scp_program",
+    "solve_admm",
     "usable_solvers",
+    "verify",
+    "worst_case_loss",
 ]

@@ -179,6 +179,8 @@ class ConvexProgram:
         """Usable CVXPY solvers that accept this program's cones (e.g. OSQP only for QPs/LPs)."""
         names = []
         for name in usable_solvers():
+            if name.endswith("_BB"):  # branch-and-bound variants add nothing to continuous programs
+                continue
             try:
                 self.problem._construct_chain(solver=name)
             except (cp.error.SolverError, ValueError, KeyError):

@@ -118,6 +118,15 @@ class ReLUNetwork:
         y = check_y(y, X.shape[0], loss)
         return loss_value(self.predict(X), y, loss) + check_beta(beta) * self.regularizer()
 
+    def save(self, path: Any) -> Any:
+        """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
+
+        Returns the path written; read it back with :func:`cvxnn.load_network`.
+        """
+        from .io import save_network
+
+        return save_network(self, path)
+
     def __repr__(self) -> str:
         return f"ReLUNetwork(d={self.n_features}, neurons={self.n_neurons})"
 
@@ -175,6 +184,15 @@ class GatedReLUNetwork:
         y = check_y(y, X.shape[0], loss)
         reg = float(np.sum(np.linalg.norm(self.U, axis=0)))
         return loss_value(self.predict(X), y, loss) + check_beta(beta) * reg
+
+    def save(self, path: Any) -> Any:
+        """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
+
+        Returns the path written; read it back with :func:`cvxnn.load_network`.
+        """
+        from .io import save_network
+
+        return save_network(self, path)
 
     def __repr__(self) -> str:
         return f"GatedReLUNetwork(d={self.n_features}, units={self.n_neurons}, bias={self.bias})"
