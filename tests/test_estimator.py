@@ -350,3 +350,24 @@ def test_robust_training_eps(binary):
     assert robust.objective_ > nominal.objective_
     assert robust.score(X, y) >= 0.8
     assert isinstance(robust.network_, ReLUNetwork)
+
+
+def test_admm_refuses_robust_program_clearly(binary):
+    pytest.importorskip("cvxnn.cvxpy_backend", reason="the ADMM method is not available yet")
+    pytest.importorskip("cvxnn.robust", reason="robust_relu_program is not available yet")
+    X, y = binary
+    with pytest.raises(UnsupportedProblemError, match="robust_relu"):
+        ConvexReLUClassifier(solver="admm", eps=0.1).fit(X, y)
+
+
+def test_gurobi_tiny_program_matches_clarabel():
+    pytest.importorskip("gurobipy", reason="gurobipy is not installed")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15, 2))
+    y = (X[:, 0] > 0).astype(int)
+    # Small enough for the size-limited license; tol/max_iter map to BarConvTol/BarIterLimit.
+    ref = ConvexReLUClassifier(n_patterns=4, random_state=0).fit(X, y)
+    grb = ConvexReLUClassifier(solver="gurobi", tol=1e-9, max_iter=100, n_patterns=4, random_state=0)
+    grb.fit(X, y)
+    assert grb.status_ == cp.OPTIMAL
+    assert abs(grb.objective_ - ref.objective_) <= 1e-5 * ref.objective_

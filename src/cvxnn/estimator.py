@@ -115,8 +115,14 @@ _RESERVED_OPTIONS = frozenset({"solver", "method", "warm_start"})
 _INACCURATE = (cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
 
 
-class _EstimatorConvergenceWarning(ConvergenceWarning, _SklearnConvergenceWarning):
-    """A solve stopped before its tolerances: both cvxnn's and scikit-learn's ConvergenceWarning."""
+class EstimatorConvergenceWarning(ConvergenceWarning, _SklearnConvergenceWarning):
+    """A solve in ``fit`` stopped before its tolerances.
+
+    Both :class:`cvxnn.ConvergenceWarning` and :class:`sklearn.exceptions.ConvergenceWarning`, so
+    either filter catches it. The message names the estimator, the program, the solver, the
+    status and the settings, followed by the solver's own report when it gave one (the ADMM
+    quotes its residuals and tolerances).
+    """
 
 
 @dataclass(frozen=True)
@@ -383,20 +389,28 @@ class _ConvexReLUBase(BaseEstimator):
         if warm and s.solver != "ADMM":
             options["warm_start"] = True
         try:
-            program.solve(s.solver, **options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                program.solve(s.solver, **options)
         except cp.error.SolverError as exc:
             if "cannot solve this problem" in str(exc):
                 raise UnsupportedProblemError(
                     f"{where} cannot be solved by {s.solver}: {exc} (OSQP takes only QPs/LPs, e.g. "
                     "formulation='scp' with the squared or hinge loss). Use solver='clarabel' or 'admm'."
                 ) from exc
-            hint = (
-                " The logistic loss needs exponential cones, on which interior-point solvers can "
-                "fail when beta is small and the classes are separable: raise beta, or use "
-                "solver='scs' or the squared/hinge loss."
-                if s.loss == "logistic"
-                else ""
-            )
+            hint = ""
+            if s.loss == "logistic":
+                hint += (
+                    " The logistic loss needs exponential cones, on which interior-point solvers can "
+                    "fail when beta is small and the classes are separable: raise beta, or use "
+                    "solver='scs' or the squared/hinge loss."
+                )
+            if s.solver == "GUROBI":
+                hint += (
+                    " A size-limited GUROBI license (about 2000 variables and constraints after "
+                    "CVXPY's reformulation) refuses larger programs: lower n_patterns or use fewer "
+                    "samples."
+                )
             raise cp.error.SolverError(
                 f"{where} failed in solver {s.solver}: {exc} Try another solver (solver=...), a "
                 f"larger beta, or standardized inputs.{hint}"
@@ -410,16 +424,29 @@ class _ConvexReLUBase(BaseEstimator):
             raise
         status = program.status
         has_values = all(var.value is not None for var in program.variables.values())
+        # The solver's own convergence reports (the ADMM's quotes its residuals; CVXPY's generic
+        # "Solution may be inaccurate") are folded into one estimator warning.
+        reports = [
+            w
+            for w in caught
+            if issubclass(w.category, ConvergenceWarning) or "may be inaccurate" in str(w.message)
+        ]
+        for w in caught:
+            if w not in reports:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
         if status == cp.OPTIMAL and has_values:
+            for w in reports:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
             return
         if status in _INACCURATE and has_values and program.value is not None and np.isfinite(program.value):
             stats = program.problem.solver_stats
+            detail = " ".join(str(w.message) for w in reports if issubclass(w.category, ConvergenceWarning))
             warnings.warn(
                 f"{where} stopped with status {status!r} after {stats.num_iters} iterations of "
                 f"{s.solver} (tol={self.tol}, max_iter={self.max_iter}, solver_options="
                 f"{self.solver_options}); the returned network may be suboptimal. Raise max_iter or "
-                "loosen tol.",
-                _EstimatorConvergenceWarning,
+                "loosen tol." + (f" Solver report: {detail}" if detail else ""),
+                EstimatorConvergenceWarning,
                 stacklevel=4,
             )
             return
