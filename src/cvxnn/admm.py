@@ -438,6 +438,20 @@ class _ReducedSystem:
             self.B_inv = np.linalg.inv(B)
             self.A = A
 
+    def check_finite(self) -> None:
+        """Raise ``LinAlgError`` when a factor is not finite (overflowing or NaN data)."""
+        factors = [self.A_cho[0]]
+        if self.method == "woodbury":
+            factors.append(self.C_cho[0])
+        elif self.method == "cholesky":
+            factors.append(self.M_cho[0])
+        else:
+            factors.append(self.B_inv)
+        for f in factors:
+            diag = np.diagonal(f, axis1=-2, axis2=-1)
+            if not np.all(np.isfinite(diag)) or not np.all(np.isfinite(f)):
+                raise np.linalg.LinAlgError("the u-step factorization is not finite")
+
     def A_solve(self, r: np.ndarray) -> np.ndarray:
         return sla.cho_solve(self.A_cho, r, check_finite=False)
 
@@ -602,7 +616,9 @@ class _Structure:
         if self.system.key == key:
             return False
         c = 2.0 * w if self.kind == "relu" else w
+        self.system.key = None
         self.system.factor(c, self.A_matrix(rho["u"], rho["s"]))
+        self.system.check_finite()
         self.system.key = key
         return True
 
@@ -833,7 +849,11 @@ def solve_admm(
 
     limits = threadpool_limits(settings.threads) if settings.threads is not None else None
     try:
-        result = _iterate(structure, settings, beta, rho, U, Zv, Lam, S, Nu, z, mu, t_start, t_setup)
+        try:
+            result = _iterate(structure, settings, beta, rho, U, Zv, Lam, S, Nu, z, mu, t_start, t_setup)
+        except np.linalg.LinAlgError as exc:
+            structure.system.key = None
+            result = _failed_result(structure, rho, beta, t_start, t_setup, str(exc))
     finally:
         if limits is not None:
             limits.restore_original_limits()
@@ -841,6 +861,36 @@ def solve_admm(
     if result.status != cp.OPTIMAL:
         warnings.warn(result.message, ConvergenceWarning, stacklevel=2)
     return result
+
+
+def _failed_result(
+    st: _Structure, rho: dict[str, float], beta: float, t_start: float, t_setup: float, why: str
+) -> AdmmResult:
+    nan = float("nan")
+    return AdmmResult(
+        status=cp.SOLVER_ERROR,
+        objective=nan,
+        values=st.values(np.full((st.d, st.J), nan)),
+        primal_residual=nan,
+        dual_residual=nan,
+        eps_primal=nan,
+        eps_dual=nan,
+        iterations=0,
+        cone_violation=nan,
+        cone_violation_rel=nan,
+        rho=dict(rho),
+        history={},
+        timings={"setup": t_setup, "factor": 0.0, "iterate": 0.0, "total": time.perf_counter() - t_start},
+        linear_solver=st.method,
+        n_factorizations=0,
+        message=(
+            f"ADMM failed: {why} (non-finite or badly scaled data). Rescale the data, or use a CVXPY "
+            "solver (solver='CLARABEL')."
+        ),
+        kind=st.kind,
+        loss=st.loss,
+        beta=beta,
+    )
 
 
 def _iterate(
