@@ -654,6 +654,28 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+def _git_state() -> dict[str, Any] | None:
+    """Commit and locally modified files of the cvxnn checkout (None outside a git checkout)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return {"commit": head.stdout.strip(), "modified_src": dirty.stdout.splitlines()}
+
+
 def _machine() -> dict[str, Any]:
     model = platform.processor() or platform.machine()
     try:
@@ -710,6 +732,7 @@ def run_suite(
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": _machine(),
         "versions": _versions(),
+        "git": _git_state(),
         "settings": {
             "solvers": list(solvers),
             "timeout_s": dict(timeout) if isinstance(timeout, Mapping) else timeout,
