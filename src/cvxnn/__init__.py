@@ -36,7 +36,7 @@ from .programs import ConvexProgram, gated_relu_program, relu_program, scp_progr
 from .recovery import GatedReLUNetwork, ReLUNetwork
 from .robust import robust_loss_bound, robust_relu_program
 from .solvers import DEFAULT_SOLVER, mosek_status, resolve_solver, usable_solvers
-from .verify import SolverResult, VerificationReport, check_point, verify
+from .verification import SolverResult, VerificationReport, check_point, verify
 
 _LAZY = {
     # scikit-learn is imported only when an estimator is first used

@@ -41,19 +41,6 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-class _MissingModule(CvxnnError):
-    """An optional cvxnn module the command needs is not available (internal)."""
-
-
-def _import(module: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise _MissingModule(
-            f"{what} needs {module}, which is not available in this installation ({exc})."
-        ) from None
-
-
 # --------------------------------------------------------------------------- progress
 class Progress:
     """A minimal stderr progress bar, silent unless both stdout and stderr are terminals.
@@ -327,7 +314,7 @@ def _add_program_options(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- fit
 def _estimator(args: argparse.Namespace, classification: bool) -> Any:
-    est_mod = _import("cvxnn.estimator", "cvxnn fit")
+    est_mod = importlib.import_module("cvxnn.estimator")
     cls = est_mod.ConvexReLUClassifier if classification else est_mod.ConvexReLURegressor
     if not classification and args.loss != "squared":
         raise InvalidInputError(
@@ -397,7 +384,7 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     settings = est._settings()  # solver name and options exactly as fit passed them
     kind, patterns = settings.kind, est.patterns_
     if settings.solver == "ADMM":
-        admm = _import("cvxnn.admm", "The convergence plot")
+        admm = importlib.import_module("cvxnn.admm")
         program = _build_like_fit(est, X, y, patterns)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # already reported by the fit itself
@@ -495,7 +482,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         test_metrics = _metrics(est, prep["X_test"], prep["y_test"], classification)
         robust = None
         if classification and args.eps > 0 and len(est.networks_) == 1 and prep["X_test"].shape[0]:
-            attacks = _import("cvxnn.attacks", "Robust accuracy")
+            attacks = importlib.import_module("cvxnn.attacks")
             y_pm = np.where(prep["y_test"] == est.classes_[1], 1.0, -1.0)
             robust = attacks.robust_accuracy(
                 est.networks_[0], prep["X_test"], y_pm, eps=args.eps, norm=args.norm, random_state=args.seed
@@ -741,7 +728,7 @@ def _labels_pm(y: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
 def _cmd_attack(args: argparse.Namespace) -> int:
     from .datasets import load_dataset
 
-    attacks = _import("cvxnn.attacks", "cvxnn attack")
+    attacks = importlib.import_module("cvxnn.attacks")
     for option, value in (("--report", args.report), ("--plot", args.plot)):
         _check_output_path(option, value)
     if args.plot:
@@ -821,30 +808,15 @@ def _cmd_attack(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- bench / verify
 def _cmd_bench(argv: Sequence[str]) -> int:
-    bench = _import("cvxnn.bench", "cvxnn bench")
+    bench = importlib.import_module("cvxnn.bench")
     code = bench.main(list(argv))
     return int(code or 0)
 
 
-def _missing_verify(reason: str) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        raise _MissingModule(f"cvxnn verify is not available in this installation ({reason}).")
-
-    return run
-
-
 def _register_verify(sub: Any) -> None:
-    try:
-        verify = importlib.import_module("cvxnn.verify")
-        verify.add_verify_subcommand(sub)
-        if "verify" in sub.choices:
-            return
-        reason = "cvxnn.verify.add_verify_subcommand registered no 'verify' command"
-    except Exception as exc:  # a missing or broken optional module must not break the whole CLI
-        reason = f"{type(exc).__name__}: {exc}"
-    p = sub.add_parser("verify", help="solve one program with several solvers and compare (unavailable)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_missing_verify(reason), _placeholder=True)
+    from .verification import add_verify_subcommand
+
+    add_verify_subcommand(sub)
 
 
 # --------------------------------------------------------------------------- parser
@@ -932,7 +904,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(argv[1:])
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
-        if extra and not getattr(args, "_placeholder", False):
+        if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if getattr(args, "func", None) is None:
             parser.print_help(sys.stderr)

@@ -126,7 +126,7 @@ def solver_interface(name: str) -> Any:
     CVXPY's interface that receives no implied bounds on auxiliary variables: CVXPY 1.9 derives
     wrong bounds for cvxnn's hinge and robust programs (``0 * inf`` becomes 0 in its interval
     arithmetic, fixing the predictions at 0), and those solvers then return "optimal" points of
-    a different problem. :func:`cvxnn.verify.implied_bound_errors` detects it. Other solvers are
+    a different problem. :func:`cvxnn.verification.implied_bound_errors` detects it. Other solvers are
     passed by name.
     """
     if name in bounded_variable_solvers():

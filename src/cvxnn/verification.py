@@ -1,5 +1,7 @@
 r"""Cross-solver verification of a convex training program (``cvxnn.verify``, ``cvxnn verify``).
 
+The module is ``cvxnn.verification``; its main function is exported as ``cvxnn.verify``.
+
 :func:`verify` solves the *same* :class:`~cvxnn.programs.ConvexProgram` with every requested
 solver (by default every installed, usable CVXPY solver among Clarabel, ECOS, SCS, OSQP, GUROBI
 and MOSEK that accepts the program's cones, plus cvxnn's ADMM when it supports the kind) and
@@ -53,7 +55,7 @@ from cleared variable values (no warm start from the previous solver).
 Example::
 
     import cvxnn
-    from cvxnn.verify import verify
+    from cvxnn import verify
 
     patterns = cvxnn.sample_patterns(X, 8, random_state=0)
     program = cvxnn.relu_program(X, y, patterns, beta=0.1)
@@ -1277,12 +1279,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"cvxnn verify: error: cannot write {args.json!r}: {exc}", file=sys.stderr)
             return 2
     return 0 if report.agree else 1
-
-
-# ``cvxnn.verify`` is exported as the function, which shadows this module as an attribute of the
-# package; these make ``cvxnn.verify.add_verify_subcommand(...)`` etc. work either way.
-verify.add_verify_subcommand = add_verify_subcommand  # type: ignore[attr-defined]
-verify.run = run  # type: ignore[attr-defined]
-verify.check_point = check_point  # type: ignore[attr-defined]
-verify.VerificationReport = VerificationReport  # type: ignore[attr-defined]
-verify.SolverResult = SolverResult  # type: ignore[attr-defined]

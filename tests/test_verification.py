@@ -1,4 +1,4 @@
-"""Tests of cvxnn.verify: cross-solver agreement, independent point checks, unusable solvers, CLI."""
+"""Tests of cvxnn.verify (module cvxnn.verification): agreement, point checks, unusable solvers, CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import cvxnn
 from cvxnn.exceptions import InvalidInputError, NotSolvedError
 from cvxnn.losses import loss_value
 from cvxnn.solvers import installed_solvers, mosek_status
-from cvxnn.verify import (
+from cvxnn.verification import (
     DEFAULT_RTOL,
     DEFAULT_SOLVERS,
     SolverResult,
@@ -434,11 +434,3 @@ def test_iteration_limit_is_a_failure_not_a_disagreement(data):
     assert osqp.outcome == "failed" and "iteration limit" in osqp.reason
     assert report.agree and "failed: OSQP" in report.verdict
     assert report.failed == {"OSQP": osqp.reason}
-
-
-def test_function_carries_the_module_helpers():
-    # cvxnn exports the function ``verify``, which shadows the module of the same name as a
-    # package attribute; the CLI calls ``cvxnn.verify.add_verify_subcommand`` either way.
-    assert verify.add_verify_subcommand is add_verify_subcommand
-    assert verify.check_point is check_point
-    assert verify.VerificationReport is VerificationReport
