@@ -830,6 +830,74 @@ def markdown_table(report: dict[str, Any]) -> str:
                 + " |"
             )
         lines.append("")
+        lines.extend(_ratio_lines(case))
+    return "\n".join(lines)
+
+
+def _ratio_lines(case: dict[str, Any]) -> list[str]:
+    """One sentence per comparison the issue's targets name: ADMM against Clarabel and pyscnn."""
+    by = {r["solver"]: r for r in case["results"]}
+    admm = by.get("ADMM")
+    if admm is None or "objective" not in admm:
+        return []
+    out = []
+    for other in ("CLARABEL", "PYSCNN"):
+        r = by.get(other)
+        if r is None or r["outcome"] == "skipped":
+            continue
+        if r["outcome"] == "timeout":
+            out.append(
+                f"- {other} was killed at its {r['total_s']:.0f} s limit; ADMM took {admm['total_s']:.3g} s "
+                f"(ratio > {r['total_s'] / admm['total_s']:.3g})."
+            )
+        elif "objective" in r and r.get("total_s"):
+            out.append(
+                f"- {other} / ADMM time ratio: {r['total_s'] / admm['total_s']:.3g} "
+                f"({r['total_s']:.3g} s vs {admm['total_s']:.3g} s; target met: {other} "
+                f"{'yes' if r.get('reached_target') else 'no'}, ADMM "
+                f"{'yes' if admm.get('reached_target') else 'no'})."
+            )
+    if out:
+        out.append("")
+    return out
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """Machine, versions, command and the tables: the section pasted into benchmarks/README.md."""
+    m, v = report["machine"], report["versions"]
+    git = report.get("git") or {}
+    blas = ", ".join(
+        f"{t.get('internal_api')} {t.get('version')} ({t.get('num_threads')} threads)"
+        for t in m.get("threadpools", [])
+    )
+    load0 = report.get("loadavg_start") or []
+    load1 = report.get("loadavg_end") or []
+    start_load = _fmt(load0[0] if load0 else None, ".1f")
+    end_load = _fmt(load1[0] if load1 else None, ".1f")
+    lines = [
+        f"Run {report['started_utc']} to {report.get('finished_utc', '?')} on {m['cpu']}, "
+        f"{m['cores']} cores, {m['memory_gib']} GiB RAM ({m['platform']}); BLAS: {blas or '?'}; "
+        f"OMP_NUM_THREADS={m.get('OMP_NUM_THREADS')}. Load average (1 min) {start_load} at the start and "
+        f"{end_load} at the end (the machine was shared).",
+        "",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + ".",
+        "",
+        f"cvxnn commit {git.get('commit', '?')[:10]}"
+        + (
+            f" with local changes in {', '.join(x[3:] for x in git['modified_src'])}"
+            if git.get("modified_src")
+            else ""
+        )
+        + ".",
+        "",
+        "Command:",
+        "",
+        "```bash",
+        f"OMP_NUM_THREADS={m.get('OMP_NUM_THREADS')} {report.get('command', 'python benchmarks/run.py')}",
+        "```",
+        "",
+        markdown_table(report),
+    ]
     return "\n".join(lines)
 
 
@@ -978,7 +1046,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"raw results written to {args.out}")
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table + "\n")
+        args.markdown.write_text(markdown_report(report) + "\n")
     return 0
 
 
