@@ -726,8 +726,13 @@ def run_suite(
     admm_settings: dict[str, Any] | None = None,
     pyscnn_options: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
+    on_case: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every size with every solver; return the full JSON-ready report (see :func:`run_case`)."""
+    """Run every size with every solver; return the full JSON-ready report (see :func:`run_case`).
+
+    ``on_case(report)`` is called after each size with the report so far (``main`` saves it, so a
+    long run that is interrupted keeps its finished sizes).
+    """
     report: dict[str, Any] = {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": _machine(),
@@ -763,6 +768,10 @@ def run_suite(
                 log=log,
             )
         )
+        if on_case is not None:
+            report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+            report["finished_utc"] = "(in progress)"
+            on_case(report)
     report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return report
@@ -1025,6 +1034,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
     timeout: dict[str, float | None] = {"*": 120.0 if args.quick else DEFAULT_TIMEOUT}
     timeout.update(args.timeout or [])
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in argv_list)
+
+    def save(report: dict[str, Any]) -> None:
+        report["command"] = command
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(_jsonable_report(report), indent=1) + "\n")
+        if args.markdown is not None:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(markdown_report(report) + "\n")
+
     report = run_suite(
         sizes,
         args.solvers,
@@ -1034,19 +1055,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         generic_max_nnz=args.generic_max_nnz,
         admm_settings=args.admm_settings,
         pyscnn_options=args.pyscnn_options,
+        on_case=save,
     )
-    argv_list = list(sys.argv[1:] if argv is None else argv)
-    report["command"] = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in argv_list)
-    table = markdown_table(report)
+    save(report)
     print()
-    print(table)
+    print(markdown_table(report))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(_jsonable_report(report), indent=1) + "\n")
         print(f"raw results written to {args.out}")
-    if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown_report(report) + "\n")
     return 0
 
 
