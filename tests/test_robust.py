@@ -5,11 +5,14 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cvxnn.exceptions import CvxnnError, InvalidInputError, NotSolvedError
 from cvxnn.losses import loss_per_sample, loss_value
 from cvxnn.patterns import ActivationPatterns, sample_patterns
 from cvxnn.programs import relu_program
+from cvxnn.recovery import relu_network_from_blocks
 from cvxnn.robust import (
     dual_norm_exponent,
     robust_cone_violation,
@@ -183,6 +186,37 @@ def test_pgd_never_beats_the_certified_bound(loss, norm, bias):
     np.testing.assert_allclose(worst, bound, rtol=1e-5, atol=1e-6)
     # and a strong PGD gets there too (the problem it faces is linear on each ball)
     np.testing.assert_allclose(attacked, bound, rtol=1e-4, atol=1e-5)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    loss=st.sampled_from(LOSSES),
+    norm=st.sampled_from(NORMS),
+    bias=st.booleans(),
+)
+def test_certificate_holds_at_any_robust_feasible_point(seed, loss, norm, bias):
+    """No solver: blocks along the patterns' own gates are robust-feasible up to the smallest
+    gate margin, and for any such point the bound is attained and never beaten."""
+    from cvxnn.attacks import pgd
+
+    X, y = make_data(seed, loss, n=10)
+    patterns = sample_patterns(X, 8, random_state=seed, bias=bias)
+    Xa = np.hstack([X, np.ones((10, 1))]) if bias else X
+    G = patterns.gates
+    q = dual_norm_exponent(norm)
+    eps = 0.999 * float(np.min(np.abs(Xa @ G) / np.linalg.norm(G[: X.shape[1]], ord=q, axis=0)))
+    prog = robust_relu_program(X, y, patterns, beta=0.1, eps=eps, norm=norm, loss=loss)
+    rng = np.random.default_rng(seed)
+    V = G * rng.exponential(size=G.shape[1]) * (rng.random(G.shape[1]) < 0.7)
+    W = G * rng.exponential(size=G.shape[1]) * (rng.random(G.shape[1]) < 0.7)
+    assert robust_cone_violation(prog, V, W) <= 1e-12
+    bound = robust_loss_bound(prog, V, W)
+    net = relu_network_from_blocks(V, W, bias=bias, prune_tol=0.0)
+    worst = loss_per_sample(net.predict(X + worst_delta(net, X, y, loss, eps, norm)), y, loss)
+    np.testing.assert_allclose(worst, bound, rtol=1e-9, atol=1e-12)
+    X_adv = pgd(net, X, y, eps=eps, norm=norm, loss=loss, steps=30, restarts=3, random_state=seed)
+    attacked = loss_per_sample(net.predict(X_adv), y, loss)
+    assert np.all(attacked <= bound * (1 + 1e-9) + 1e-12)
 
 
 @pytest.mark.parametrize("loss", LOSSES)
