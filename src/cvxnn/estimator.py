@@ -233,7 +233,7 @@ class _ConvexReLUBase(BaseEstimator):
         *,
         formulation: str = "relu",
         n_patterns: int = 16,
-        beta: float = 1e-2,
+        beta: float = 1.0,
         loss: str = "squared",
         eps: float = 0.0,
         norm: str = "inf",
@@ -488,8 +488,11 @@ _PARAMS_DOC = r"""
         is ``patterns_.n_patterns <= n_patterns``. Larger values lower the training objective
         (more neurons to choose from) at higher cost: the programs have about
         ``2 * n_patterns * (d + 1)`` variables and ``2 * n * n_patterns`` cone rows.
-    beta : float, default=1e-2
-        Weight decay :math:`\beta > 0` on the summed loss (not divided by ``n``).
+    beta : float, default=1.0
+        Weight decay :math:`\beta > 0` on the summed loss (not divided by ``n``). The default
+        was chosen by 5-fold cross-validation on standardized breast_cancer, wine and diabetes
+        (accuracy 0.96 / 0.98 and R^2 0.48 at ``beta=1``, against 0.85 / 0.94 and 0.11 at
+        ``beta=0.01``); tune it with ``GridSearchCV``.
     loss : {LOSSES}
         The training loss.
     eps : float, default=0.0
@@ -567,7 +570,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     most reliable with every solver (the ADMM included). The logistic loss (needed for
     ``predict_proba``) uses exponential cones, on which Clarabel can stop inaccurately or fail
     when ``beta`` is small and the classes are separable (measured on 300 blobs: 3 failures and 4
-    inaccurate solves in 12 at ``beta=0.01``, none at ``beta=1``); raise ``beta`` with it.
+    inaccurate solves in 12 at ``beta=0.01``, none at ``beta=1``); keep ``beta`` large with it.
 """
         + _PARAMS_DOC.replace("{LOSSES}", '{"squared", "hinge", "logistic"}, default="squared"')
         + r"""
@@ -594,7 +597,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         *,
         formulation: str = "relu",
         n_patterns: int = 16,
-        beta: float = 1e-2,
+        beta: float = 1.0,
         loss: str = "squared",
         eps: float = 0.0,
         norm: str = "inf",
