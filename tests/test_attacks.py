@@ -234,12 +234,14 @@ def test_robust_accuracy_at_most_clean_and_monotone_in_eps(relu_setup, norm, att
 
 
 def test_robust_accuracy_counts_a_misclassified_clean_point_as_wrong():
-    # f(x) = relu(x) on 1-D: the point x = 1 with label -1 is wrong already; the attack
-    # (maximizing -y f = f) moves away from the boundary, yet the point must still count as wrong.
-    net = ReLUNetwork(U=np.array([[1.0]]), b=np.array([0.0]), alpha=np.array([1.0]))
-    X = np.array([[1.0], [2.0]])
-    y = np.array([-1.0, 1.0])
-    assert robust_accuracy(net, X, y, eps=0.5, norm="inf", loss="squared") == 0.5
+    # f(x) = 10 relu(x) - relu(-x) on 1-D, x = -0.1 with label +1: misclassified (f = -0.1).
+    # The squared-loss attack maximizes |f - y| and finds x = 0.4 (f = 4, |f - y| = 3), which is
+    # classified correctly; the point must still count as wrong because its clean prediction is.
+    net = ReLUNetwork(U=np.array([[1.0, -1.0]]), b=np.zeros(2), alpha=np.array([10.0, -1.0]))
+    X, y = np.array([[-0.1]]), np.array([1.0])
+    kw = dict(eps=0.5, loss="squared", restarts=10, random_state=0)
+    assert net.predict(pgd(net, X, y, **kw))[0] > 0  # the attacked point alone looks correct
+    assert robust_accuracy(net, X, y, **kw) == 0.0
 
 
 # ----------------------------------------------------------------------------- bad input
