@@ -215,7 +215,7 @@ def _solver_options(solver: str, tol: float | None, max_iter: int | None, extra:
     return options
 
 
-def _first_class_of(statuses: list[str]) -> str:
+def _worst_status(statuses: list[str]) -> str:
     """The least favourable of several solve statuses (``optimal`` only if all are)."""
     for status in statuses:
         if status != cp.OPTIMAL:
@@ -302,7 +302,9 @@ class _ConvexReLUBase(BaseEstimator):
         )
 
     # ------------------------------------------------------------------ programs
-    def _build(self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings):
+    def _build(
+        self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings
+    ) -> ConvexProgram:
         if s.kind == "relu":
             return relu_program(X, target, patterns, beta=s.beta, loss=s.loss)
         if s.kind == "robust_relu":
@@ -317,7 +319,9 @@ class _ConvexReLUBase(BaseEstimator):
             return gated_relu_program(X, target, patterns, beta=s.beta, loss=s.loss)
         return scp_program(X, target, patterns, beta=s.beta, loss=s.loss)
 
-    def _warm_state(self, X: np.ndarray, targets: list[np.ndarray], s: _Settings):
+    def _warm_state(
+        self, X: np.ndarray, targets: list[np.ndarray], s: _Settings
+    ) -> tuple[ActivationPatterns, list[ConvexProgram] | None, list[dict[str, np.ndarray]] | None] | None:
         """Patterns, cached programs and start values to reuse, or ``None`` for a cold fit."""
         previous = getattr(self, "_fit_structure", None)
         if not s.warm_start or previous is None or previous != (*s.structure(), len(targets), X.shape[1]):
@@ -369,7 +373,7 @@ class _ConvexReLUBase(BaseEstimator):
         self.patterns_ = patterns
         self.networks_ = networks
         self.objective_ = float(np.sum(objectives))
-        self.status_ = _first_class_of(statuses)
+        self.status_ = _worst_status(statuses)
         self.n_iter_ = int(max(iterations))
         self._solutions = [
             {name: np.array(var.value, dtype=np.float64) for name, var in program.variables.items()}
@@ -464,6 +468,7 @@ class _ConvexReLUBase(BaseEstimator):
         return np.column_stack([net.predict(X) for net in self.networks_])
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        """scikit-learn >= 1.6 tags: dense, finite input only (no NaN, no sparse matrices)."""
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
