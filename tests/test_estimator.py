@@ -68,6 +68,29 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
+@parametrize_with_checks(
+    [
+        ConvexReLUClassifier(formulation="gated", random_state=0),
+        ConvexReLUClassifier(formulation="scp", solver="osqp", random_state=0),
+    ]
+)
+def test_sklearn_compatible_variants(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        ConvexReLUClassifier(solver="admm", random_state=0),
+        ConvexReLURegressor(solver="admm", random_state=0),
+        ConvexReLUClassifier(loss="logistic", random_state=0),
+    ]
+)
+def test_sklearn_compatible_slow_variants(estimator, check):
+    # About 25 s for each ADMM estimator and 10 s for the logistic loss on 2 cores.
+    check(estimator)
+
+
 # --------------------------------------------------------------------------- classification
 
 
