@@ -46,7 +46,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 import cvxnn
-from cvxnn.attacks import robust_accuracy
+from cvxnn.attacks import robust_accuracy, worst_case_loss
 from cvxnn.baselines import train_adam, train_fgsm_at, train_pgd_at
 from cvxnn.datasets import Dataset, load_dataset, train_test_split_scaled
 from cvxnn.robust import robust_relu_program
@@ -56,7 +56,7 @@ METHODS = ("convex (standard)", "convex robust", "Adam", "PGD-AT", "FGSM-AT")
 
 #: per data set: how it is loaded/scaled and the training/attack radii (l_inf)
 SETUPS = {
-    "digits-2v8": {"eps": (0.02, 0.05, 0.1), "fast_eps": (0.05,), "scaling": "pixels in [0, 1]"},
+    "digits-2v8": {"eps": (0.02, 0.05, 0.1, 0.15), "fast_eps": (0.05,), "scaling": "pixels in [0, 1]"},
     "breast_cancer": {"eps": (0.05, 0.1, 0.2), "fast_eps": (0.1,), "scaling": "standardized"},
 }
 
@@ -153,8 +153,18 @@ def run_dataset(name: str, args: argparse.Namespace) -> list[dict]:
         start = time.perf_counter()
         program.eps.value = eps  # DPP: re-solves without recompiling
         program.solve(args.solver)
-        note = f"status {program.status}; certified train hinge <= {program.loss_term.value:.3g}"
-        add("convex robust", eps, program.network(), time.perf_counter() - start, note)
+        seconds = time.perf_counter() - start
+        net = program.network()
+        attacked = worst_case_loss(
+            net, X_tr, y_tr, eps=eps, norm="inf", loss="hinge", steps=steps, restarts=restarts
+        ).sum()
+        affine = int(np.sum(np.all(net.hidden(X_tr) > 0, axis=0)))
+        note = (
+            f"status {program.status}; training hinge loss under PGD {attacked:.3g}, certified bound "
+            f"{program.loss_term.value:.3g}; {affine} of {net.n_neurons} neurons active on every "
+            "training point"
+        )
+        add("convex robust", eps, net, seconds, note)
         add("Adam", eps, net_adam, t_adam)
         start = time.perf_counter()
         net = train_pgd_at(X_tr, y_tr, eps=eps, norm="inf", attack_steps=10, **train_kw)
@@ -192,7 +202,13 @@ def markdown(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
             f"| {r['data']} ({r['scaling']}, {r['n_train']}/{r['n_test']}) | {r['eps']:g} | {r['method']} "
             f"| {r['clean acc']:.3f} | {r['PGD acc']:.3f} | {r['neurons']} | {r['train s']:.1f} |"
         )
-    lines += ["", "Convex robust solves (status and certified bound on the training hinge loss):", ""]
+    lines += [
+        "",
+        "Convex robust solves (status; summed training hinge loss of the recovered network under the "
+        "same PGD attack, and the certified upper bound from the program, exact up to the solver's "
+        "feasibility tolerance):",
+        "",
+    ]
     for r in rows:
         if r["method"] == "convex robust":
             lines.append(f"- {r['data']}, eps = {r['eps']:g}: {r['note']}")
