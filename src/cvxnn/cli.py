@@ -304,7 +304,7 @@ def _add_program_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--loss", choices=("squared", "logistic", "hinge"), default="squared", help="(squared)")
     p.add_argument("--patterns", type=_positive_int, default=16, metavar="N", help="patterns to sample (16)")
-    p.add_argument("--beta", type=_positive_float, default=1e-2, help="weight decay > 0 (0.01)")
+    p.add_argument("--beta", type=_positive_float, default=1.0, help="weight decay > 0 (1.0)")
     p.add_argument("--eps", type=_nonneg_float, default=0.0, help="adversarial radius, 0 = nominal (0)")
     p.add_argument("--norm", choices=("inf", "2", "1"), default="inf", help="perturbation norm (inf)")
     p.add_argument(
