@@ -108,6 +108,11 @@ class AdmmSettings:
         Iteration limit (status ``OPTIMAL_INACCURATE`` or ``USER_LIMIT`` when reached).
     eps_abs, eps_rel : float
         Absolute and relative residual tolerances (see the module docstring).
+    gap_tol : float or None
+        Also stop, with a certificate, when the primal residual tolerance holds and the duality
+        gap ``objective - dual_objective`` is at most ``gap_tol * |objective|`` (``None``: only
+        the residual rule). The dual point is built from the iterates and scaled to be feasible,
+        so ``dual_objective`` is a true lower bound on the optimum.
     rho : float or None
         Initial penalty of every block; ``None`` picks one from the data (and, on a re-solve of
         the same program, the penalties the previous solve ended with). Adapted unless
@@ -123,6 +128,13 @@ class AdmmSettings:
         spent since it (so expensive factors are not redone early).
     alpha : float
         Over-relaxation in (0, 2).
+    anderson : int
+        Memory of type-II Anderson acceleration of the ADMM fixed-point map (0 = off). Each
+        extrapolated point is kept only if its fixed-point residual is at most
+        ``anderson_safeguard`` times that of the last plain iterate (otherwise the plain
+        iterate is restored and the memory cleared), so acceleration never breaks convergence.
+    anderson_safeguard : float
+        See ``anderson``.
     check_interval : int
         Residuals are computed every ``check_interval`` iterations (they cost two extra
         products).
@@ -147,6 +159,7 @@ class AdmmSettings:
     max_iter: int = 20000
     eps_abs: float = 1e-6
     eps_rel: float = 1e-5
+    gap_tol: float | None = 1e-5
     rho: float | None = None
     rho_cone: float | None = None
     rho_loss: float | None = None
@@ -155,6 +168,8 @@ class AdmmSettings:
     adaptive_rho_tolerance: float = 10.0
     adaptive_rho_fraction: float = 0.4
     alpha: float = 1.6
+    anderson: int = 0
+    anderson_safeguard: float = 1.0
     check_interval: int = 10
     linear_solver: str = "auto"
     memory_limit_gb: float = 2.0
@@ -197,6 +212,7 @@ class AdmmSettings:
         for name in ("eps_abs", "eps_rel", "adaptive_rho_fraction", "memory_limit_gb", "cg_tol"):
             positive_float(name)
         positive_float("rho", allow_none=True)
+        positive_float("gap_tol", allow_none=True)
         positive_float("rho_cone", allow_none=True)
         positive_float("rho_loss", allow_none=True)
         positive_float("time_limit", allow_none=True)
@@ -206,6 +222,14 @@ class AdmmSettings:
                 f"AdmmSettings.adaptive_rho_tolerance must be > 1; got {self.adaptive_rho_tolerance}."
             )
         positive_float("alpha")
+        positive_float("anderson_safeguard")
+        if (
+            isinstance(self.anderson, bool)
+            or not isinstance(self.anderson, (int, np.integer))
+            or self.anderson < 0
+        ):
+            raise InvalidInputError(f"AdmmSettings.anderson must be an integer >= 0; got {self.anderson!r}.")
+        object.__setattr__(self, "anderson", int(self.anderson))
         if not 0.0 < self.alpha < 2.0:
             raise InvalidInputError(
                 f"AdmmSettings.alpha (over-relaxation) must be in (0, 2); got {self.alpha}."
@@ -294,6 +318,11 @@ class AdmmResult:
         Factorizations done in this call (0 when a cached factor was reused).
     message : str
         Why the solver stopped.
+    dual_objective : float
+        A lower bound on the optimal value: the dual objective at a feasible dual point built
+        from the final iterates (see :meth:`_Structure.dual_objective`).
+    duality_gap : float
+        ``objective - dual_objective`` (an upper bound on ``objective - optimum``).
     """
 
     status: str
@@ -315,6 +344,8 @@ class AdmmResult:
     kind: str = ""
     loss: str = ""
     beta: float = float("nan")
+    dual_objective: float = float("nan")
+    duality_gap: float = float("nan")
     _state: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -648,6 +679,40 @@ class _Structure:
     def objective_from(self, U: np.ndarray, XU: np.ndarray, beta: float) -> float:
         return loss_value(self.Fu_from_XU(XU), self.y, self.loss) + beta * self.regularizer(U)
 
+    def dual_objective(
+        self, fv: np.ndarray, z_mult: np.ndarray | None, Gt_nu: np.ndarray | None, beta: float
+    ) -> float:
+        r"""A lower bound on the optimum from a dual-feasible point (weak duality).
+
+        The dual of the program is :math:`\max_{\lambda, \nu \ge 0} -\sum_k \ell_k^*(-\lambda_k)`
+        s.t. :math:`\|F_j^T\lambda + G_j^T\nu_j\|_2 \le \beta` per group (:math:`|F^T\lambda|
+        \le \beta` elementwise for SCP). The candidate is :math:`\lambda = -\nabla L(Fv)`
+        (squared, logistic) or the clipped loss multiplier (hinge), :math:`\nu = -\rho_s\nu_{scaled}
+        \ge 0`, both scaled by :math:`\theta = \min(1, \beta / \max_j\|\cdot\|)` to be feasible.
+        Conjugate terms: squared :math:`\lambda^Ty - \|\lambda\|^2/2`; logistic the binary
+        entropy of :math:`\sigma = y\lambda \in [0, 1]`; hinge :math:`\sum\sigma`.
+        """
+        y = self.y
+        if self.loss == "squared":
+            lam = y - fv
+        elif self.loss == "logistic":
+            lam = y * (0.5 * (1.0 + np.tanh(-0.5 * y * fv)))
+        else:
+            lam = y * np.clip(y * z_mult, 0.0, 1.0)
+        C = self.Ft(lam)
+        if Gt_nu is not None:
+            C = C + Gt_nu
+        worst = float(np.max(np.abs(C))) if self.kind == "scp" else float(np.max(np.linalg.norm(C, axis=0)))
+        theta = min(1.0, beta / worst) if worst > 0 else 1.0
+        if self.loss == "squared":
+            return float(theta * (lam @ y) - 0.5 * theta**2 * (lam @ lam))
+        sigma = theta * y * lam
+        if self.loss == "logistic":
+            from scipy.special import xlogy
+
+            return float(np.sum(-xlogy(sigma, sigma) - xlogy(1.0 - sigma, 1.0 - sigma)))
+        return float(np.sum(sigma))
+
     def cone_violation(self, XU: np.ndarray) -> tuple[float, float]:
         if not self.has_cones:
             return 0.0, 0.0
@@ -934,19 +999,30 @@ def _iterate(
             "rho_s",
             "rho_z",
             "time",
+            "duality_gap",
         )
     }
     m_primal = U.size + S.size + z.size
     status, message = None, ""
-    r_p = r_d = eps_p = eps_d = float("nan")
+    r_p = r_d = eps_p = eps_d = dual_obj = float("nan")
     k = 0
     printer = _Printer(settings, st) if settings.verbose else None
     if printer is not None:
         printer.header(rho)
     XU = st.X @ U
     t_iter_start = time.perf_counter()
+    aa = _Anderson(settings.anderson, settings.anderson_safeguard) if settings.anderson else None
+    shapes = [Zv.shape, Lam.shape, S.shape, Nu.shape, z.shape, mu.shape]
+    x_in = None
     for k in range(1, settings.max_iter + 1):
         check = k % settings.check_interval == 0 or k == settings.max_iter
+        if aa is not None:
+            fx = np.concatenate([a.ravel() for a in (Zv, Lam, S, Nu, z, mu)])
+            if x_in is not None:
+                x_next = aa.step(x_in, fx)
+                if x_next is not fx:
+                    Zv, Lam, S, Nu, z, mu = _unpack(x_next, shapes)
+            x_in = np.concatenate([a.ravel() for a in (Zv, Lam, S, Nu, z, mu)])
         # ---- u-update
         R = rho["u"] * (Zv - Lam)
         if cones:
@@ -1029,7 +1105,13 @@ def _iterate(
         eps_p = settings.eps_abs * math.sqrt(m_primal) + settings.eps_rel * math.sqrt(max(sq_ax, sq_bz))
         eps_d = settings.eps_abs * math.sqrt(U.size) + settings.eps_rel * float(np.linalg.norm(ytil))
         now = time.perf_counter()
-        obj = st.objective_from(Zv, st.X @ Zv, beta)
+        XV = st.X @ Zv
+        obj = st.objective_from(Zv, XV, beta)
+        dual_obj = st.dual_objective(
+            st.Fu_from_XU(XV), -rho["z"] * mu if split else None, -ys if cones else None, beta
+        )
+        gap = obj - dual_obj
+        hist["duality_gap"].append(gap)
         hist["iteration"].append(k)
         hist["objective"].append(obj)
         hist["primal_residual"].append(r_p)
@@ -1062,6 +1144,14 @@ def _iterate(
                 f"residual {r_d:.3g} <= {eps_d:.3g}."
             )
             break
+        if settings.gap_tol is not None and r_p <= eps_p and gap <= settings.gap_tol * max(abs(obj), 1e-300):
+            status = cp.OPTIMAL
+            message = (
+                f"Converged in {k} iterations with a duality-gap certificate: objective - dual bound = "
+                f"{gap:.3g} <= gap_tol * |objective| = {settings.gap_tol * abs(obj):.3g}, primal residual "
+                f"{r_p:.3g} <= {eps_p:.3g} (dual residual {r_d:.3g})."
+            )
+            break
         if settings.time_limit is not None and now - t_start >= settings.time_limit:
             status = "time"
             break
@@ -1085,6 +1175,9 @@ def _iterate(
                 if split:
                     mu *= rho["z"] / new_rho["z"]
                 rho = new_rho
+                if aa is not None:
+                    aa.reset()
+                    x_in = None
                 tf = time.perf_counter()
                 if st.factor(rho):
                     n_fact += 1
@@ -1153,8 +1246,95 @@ def _iterate(
         kind=st.kind,
         loss=st.loss,
         beta=beta,
+        dual_objective=dual_obj,
+        duality_gap=objective - dual_obj,
         _state=state,
     )
+
+
+def _unpack(x: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(x[start : start + size].reshape(shape))
+        start += size
+    return out
+
+
+class _Anderson:
+    r"""Safeguarded type-II Anderson acceleration of a fixed-point map ``x -> T(x)``.
+
+    With residuals :math:`g_k = x_k - T(x_k)` and the last ``m`` differences
+    :math:`\Delta x, \Delta g`, the extrapolation is
+    :math:`x_{k+1} = T(x_k) - (\Delta X - \Delta G)\gamma`,
+    :math:`\gamma = \arg\min \|g_k - \Delta G\gamma\|` (Tikhonov-regularized normal equations
+    with an incrementally updated Gram matrix, so a step costs ``O(m N)``). A step whose own
+    residual exceeds ``safeguard`` times the last accepted plain residual is rejected: the plain
+    iterate :math:`T(x_k)` is restored and the memory cleared (Zhang, O'Donoghue & Boyd 2020).
+    """
+
+    def __init__(self, memory: int, safeguard: float) -> None:
+        self.m = memory
+        self.safeguard = safeguard
+        self.rejected = 0
+        self.accepted = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.dX: list[np.ndarray] = []
+        self.dG: list[np.ndarray] = []
+        self.gram = np.zeros((0, 0))
+        self.prev_x: np.ndarray | None = None
+        self.prev_g: np.ndarray | None = None
+        self.pending = False
+        self.safe_fx: np.ndarray | None = None
+        self.safe_norm = math.inf
+
+    def step(self, x: np.ndarray, fx: np.ndarray) -> np.ndarray:
+        g = x - fx
+        ng = float(np.linalg.norm(g))
+        if self.pending and ng > self.safeguard * self.safe_norm:
+            self.rejected += 1
+            safe = self.safe_fx
+            self.reset()
+            return safe if safe is not None else fx
+        if self.pending:
+            self.accepted += 1
+        if self.prev_x is not None:
+            dx, dg = x - self.prev_x, g - self.prev_g
+            if len(self.dG) == self.m:
+                self.dX.pop(0)
+                self.dG.pop(0)
+                self.gram = self.gram[1:, 1:]
+            dots = np.array([float(np.dot(col, dg)) for col in self.dG] + [float(np.dot(dg, dg))])
+            k = len(self.dG) + 1
+            gram = np.empty((k, k))
+            gram[:-1, :-1] = self.gram
+            gram[-1, :] = dots
+            gram[:, -1] = dots
+            self.gram = gram
+            self.dX.append(dx)
+            self.dG.append(dg)
+        self.prev_x, self.prev_g = x, g
+        self.safe_fx, self.safe_norm = fx, ng
+        if not self.dG:
+            self.pending = False
+            return fx
+        rhs = np.array([float(np.dot(col, g)) for col in self.dG])
+        reg = 1e-10 * max(float(np.trace(self.gram)), 1e-300)
+        try:
+            gamma = np.linalg.solve(self.gram + reg * np.eye(len(rhs)), rhs)
+        except np.linalg.LinAlgError:
+            self.pending = False
+            return fx
+        x_new = fx.copy()
+        for c, dx_col, dg_col in zip(gamma, self.dX, self.dG, strict=True):
+            x_new -= c * (dx_col - dg_col)
+        if not np.all(np.isfinite(x_new)):
+            self.reset()
+            return fx
+        self.pending = True
+        return x_new
 
 
 class _Printer:
