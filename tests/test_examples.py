@@ -26,3 +26,15 @@ def test_compare_formulations_fast(capsys):
         assert row["network objective"] == pytest.approx(row["objective"], rel=1e-4)
         assert 0.5 < row["test acc"] <= 1.0
     assert "| model |" in capsys.readouterr().out
+
+
+def test_robust_training_fast(tmp_path, capsys):
+    module = load_example("robust_training")
+    rows = module.main(["--fast", "--out", str(tmp_path)])
+    assert len(rows) == 2 * len(module.METHODS)  # two data sets, one radius, five methods
+    assert {r["method"] for r in rows} == set(module.METHODS)
+    for r in rows:
+        assert 0.0 <= r["PGD acc"] <= r["clean acc"] <= 1.0
+        assert r["clean acc"] > 0.7, r
+    assert "| data (scaling" in (tmp_path / "robust_training.md").read_text()
+    assert "| data (scaling" in capsys.readouterr().out
