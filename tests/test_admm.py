@@ -231,6 +231,16 @@ def test_beta_path_reuses_factorization(rng):
     assert _rel_gap(second.objective, ref) <= 1e-4
 
 
+def test_cold_resolve_reuses_penalties_and_factor(rng):
+    program = _program("relu", "squared", rng)
+    first = solve_admm(program, {"adaptive_rho": False})
+    assert first.n_factorizations == 1
+    program.beta.value = 0.4
+    again = solve_admm(program, {"adaptive_rho": False})  # cold start, same system matrix
+    assert again.n_factorizations == 0
+    assert _rel_gap(again.objective, _clarabel(program)) <= 1e-4
+
+
 # --------------------------------------------------------------------------- input checks
 def test_robust_kind_refused(rng):
     program = _program("relu", "squared", rng)
