@@ -1139,7 +1139,7 @@ def _iterate(
         hist["rho_z"].append(rho["z"] if split else float("nan"))
         hist["time"].append(now - t_start)
         if printer is not None and (k % settings.verbose_interval == 0):
-            printer.row(k, obj, r_p, eps_p, r_d, eps_d, rho, now - t_start)
+            printer.row(k, obj, gap, r_p, eps_p, r_d, eps_d, rho, now - t_start)
         if not (math.isfinite(r_p) and math.isfinite(r_d) and math.isfinite(obj)) or not np.all(
             np.isfinite(U)
         ):
@@ -1354,7 +1354,8 @@ class _Anderson:
 
 
 class _Printer:
-    """The verbose table."""
+    """The verbose table: iteration, objective, certified relative gap, residuals and their
+    tolerances, penalties, elapsed time."""
 
     def __init__(self, settings: AdmmSettings, st: _Structure) -> None:
         self.st = st
@@ -1367,8 +1368,8 @@ class _Printer:
             file=self.out,
         )
         print(
-            f"{'iter':>7} {'objective':>14} {'r_prim':>9} {'eps_prim':>9} {'r_dual':>9} {'eps_dual':>9} "
-            f"{'rho_u':>8} {'rho_s':>8} {'rho_z':>8} {'time(s)':>8}",
+            f"{'iter':>7} {'objective':>14} {'rel_gap':>9} {'r_prim':>9} {'eps_prim':>9} {'r_dual':>9} "
+            f"{'eps_dual':>9} {'rho_u':>8} {'rho_s':>8} {'rho_z':>8} {'time(s)':>8}",
             file=self.out,
         )
 
@@ -1379,10 +1380,12 @@ class _Printer:
         return f"{rho['u']:8.2g} {s} {z}"
 
     def row(
-        self, k: int, obj: float, rp: float, ep: float, rd: float, ed: float, rho: dict, t: float
+        self, k: int, obj: float, gap: float, rp: float, ep: float, rd: float, ed: float, rho: dict, t: float
     ) -> None:
+        rel = gap / max(abs(obj), 1e-300)
         print(
-            f"{k:7d} {obj:14.8g} {rp:9.2e} {ep:9.2e} {rd:9.2e} {ed:9.2e} {self._rho(rho)} {t:8.2f}",
+            f"{k:7d} {obj:14.8g} {rel:9.2e} {rp:9.2e} {ep:9.2e} {rd:9.2e} {ed:9.2e} "
+            f"{self._rho(rho)} {t:8.2f}",
             file=self.out,
         )
 
