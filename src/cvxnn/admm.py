@@ -169,7 +169,7 @@ class AdmmSettings:
     adaptive_rho_interval: int = 50
     adaptive_rho_tolerance: float = 10.0
     adaptive_rho_fraction: float = 0.4
-    alpha: float = 1.6
+    alpha: float = 1.8
     anderson: int = 0
     anderson_safeguard: float = 1.0
     check_interval: int = 10
