@@ -46,7 +46,9 @@ Because :math:`(2D_i - I)^2 = I`, :math:`G^TG = I_{2P} \otimes X'^TE^2X'` with
 halving the dimension to ``d'P``. That reduced system is solved by
 
 - ``"woodbury"``: :math:`F_0 (I\otimes A)^{-1}F_0^T = K \odot (DD^T)` with :math:`K = X'A^{-1}X'^T`,
-  so one ``n x n`` Cholesky factor (the capacitance) plus the ``d' x d'`` factor of ``A``;
+  so one ``n x n`` capacitance :math:`I + cK\odot DD^T` (eigenvalues >= 1), inverted once
+  through its Cholesky factor and applied with ``dsymv`` (6x faster per iteration than two
+  memory-bound triangular solves at n = 2000), plus the inverse of the ``d' x d'`` ``A``;
 - ``"cholesky"``: the explicit ``d'P x d'P`` matrix, from a cached Gram :math:`F_0^TF_0` (one
   ``dsyrk`` pass over row chunks, reused across penalties and beta);
 - ``"cg"``: matrix-free preconditioned CG (block-Jacobi preconditioner
@@ -54,7 +56,29 @@ halving the dimension to ``d'P``. That reduced system is solved by
 
 ``"auto"`` picks Woodbury when ``n <= d'P`` and Cholesky otherwise, within the memory limit.
 Per iteration the cost is about six dense ``n x d' x P`` products plus one ``min(n, d'P)``
-triangular solve pair.
+square matrix-vector product.
+
+What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta = 1)
+------------------------------------------------------------------------------------
+- u-step: Woodbury 8.3 ms/iteration at (n, d, P) = (2000, 50, 100) (11.8 ms with triangular
+  solves); 0.6 ms at (500, 30, 50).
+- BLAS threads: 2 threads made the loop 20x slower on the shared 2-core machine (263 vs 11.8
+  ms/iteration); hence ``threads=1`` by default inside the loop.
+- Penalties: the cone block dominates; ``rho_u`` changes iterations by < 10 % over [0.3, 100]
+  while ``rho_s`` changes them 3x. Row scaling of ``G`` plus the data-driven default
+  (``rho_s diag(G^TG) ~ 2 diag(F^TF)``) lands within 1.5x of the best fixed value found by a grid.
+- Residual balancing (OSQP-style, per block) reached the residual tolerances ~30 % sooner but at
+  a 1.4e-4 objective gap (the primal tolerance allows that much cone violation), so it is kept
+  only as a safeguard for bad initial penalties (``adaptive_rho_tolerance = 10``).
+- Over-relaxation: ``alpha`` 1.0 / 1.6 / 1.8 / 1.9 took 1810 / 1130 / 1010 / 980 iterations to a
+  1e-4 gap at (500, 30, 50); 1.8 is the default.
+- Anderson acceleration (memory 5-10, safeguarded): 1170 -> 960 iterations but 3x the cost per
+  iteration in NumPy; off by default (``anderson=0``).
+- The residual stopping rule is conservative: at (500, 30, 50) the objective is within 1e-4 of
+  Clarabel after ~1000 iterations, the default tolerances stop after ~3500 (gap 3e-6); at
+  (2000, 50, 100) after ~4000 and ~13000 iterations (gap 2e-7).
+- Hinge loss: the programs are LPs in disguise and the residuals have a long oscillating tail;
+  the objective reaches 1e-4 but the residual rule may need many iterations.
 
 Stopping (Boyd et al. / OSQP): with ``r_p`` the stacked primal residual of all constraint blocks
 and ``r_d`` the dual residual :math:`\rho_u(v - v^-) + \rho_s G^T(s - s^-) + \rho_z F^T(z - z^-)`,
@@ -695,7 +719,7 @@ class _Structure:
         The dual of the program is :math:`\max_{\lambda, \nu \ge 0} -\sum_k \ell_k^*(-\lambda_k)`
         s.t. :math:`\|F_j^T\lambda + G_j^T\nu_j\|_2 \le \beta` per group (:math:`|F^T\lambda|
         \le \beta` elementwise for SCP). The candidate is :math:`\lambda = -\nabla L(Fv)`
-        (squared, logistic) or the clipped loss multiplier (hinge), :math:`\nu = -\rho_s\nu_{scaled}
+        (squared, logistic) or the clipped loss multiplier (hinge), :math:`\nu_j = -t_j\rho_s\nu_{scaled,j}
         \ge 0`, both scaled by :math:`\theta = \min(1, \beta / \max_j\|\cdot\|)` to be feasible.
         Conjugate terms: squared :math:`\lambda^Ty - \|\lambda\|^2/2`; logistic the binary
         entropy of :math:`\sigma = y\lambda \in [0, 1]`; hinge :math:`\sum\sigma`.
