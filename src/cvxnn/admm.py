@@ -719,8 +719,10 @@ class _Structure:
         The dual of the program is :math:`\max_{\lambda, \nu \ge 0} -\sum_k \ell_k^*(-\lambda_k)`
         s.t. :math:`\|F_j^T\lambda + G_j^T\nu_j\|_2 \le \beta` per group (:math:`|F^T\lambda|
         \le \beta` elementwise for SCP). The candidate is :math:`\lambda = -\nabla L(Fv)`
-        (squared, logistic) or the clipped loss multiplier (hinge), :math:`\nu_j = -t_j\rho_s\nu_{scaled,j}
-        \ge 0`, both scaled by :math:`\theta = \min(1, \beta / \max_j\|\cdot\|)` to be feasible.
+        (squared, logistic) or the clipped loss multiplier (hinge), and
+        :math:`\nu_j = -t_j\rho_s\nu_{scaled,j} \ge 0` (:math:`t_j \ge 0` minimizing that
+        block's norm), both scaled by :math:`\theta = \min(1, \beta / \max_j\|\cdot\|)` to be
+        feasible.
         Conjugate terms: squared :math:`\lambda^Ty - \|\lambda\|^2/2`; logistic the binary
         entropy of :math:`\sigma = y\lambda \in [0, 1]`; hinge :math:`\sum\sigma`.
         """
@@ -1378,8 +1380,8 @@ class _Anderson:
 
 
 class _Printer:
-    """The verbose table: iteration, objective, certified relative gap, residuals and their
-    tolerances, penalties, elapsed time."""
+    """The verbose table: iteration, objective, residuals and their tolerances, penalties, elapsed
+    time, certified relative gap (``cvxnn.cli`` parses the first three columns)."""
 
     def __init__(self, settings: AdmmSettings, st: _Structure) -> None:
         self.st = st
@@ -1392,8 +1394,8 @@ class _Printer:
             file=self.out,
         )
         print(
-            f"{'iter':>7} {'objective':>14} {'rel_gap':>9} {'r_prim':>9} {'eps_prim':>9} {'r_dual':>9} "
-            f"{'eps_dual':>9} {'rho_u':>8} {'rho_s':>8} {'rho_z':>8} {'time(s)':>8}",
+            f"{'iter':>7} {'objective':>14} {'r_prim':>9} {'eps_prim':>9} {'r_dual':>9} "
+            f"{'eps_dual':>9} {'rho_u':>8} {'rho_s':>8} {'rho_z':>8} {'time(s)':>8} {'rel_gap':>9}",
             file=self.out,
         )
 
@@ -1408,8 +1410,8 @@ class _Printer:
     ) -> None:
         rel = gap / max(abs(obj), 1e-300)
         print(
-            f"{k:7d} {obj:14.8g} {rel:9.2e} {rp:9.2e} {ep:9.2e} {rd:9.2e} {ed:9.2e} "
-            f"{self._rho(rho)} {t:8.2f}",
+            f"{k:7d} {obj:14.8g} {rp:9.2e} {ep:9.2e} {rd:9.2e} {ed:9.2e} "
+            f"{self._rho(rho)} {t:8.2f} {rel:9.2e}",
             file=self.out,
         )
 
