@@ -109,11 +109,13 @@ def test_linear_solvers_agree(rng):
 
 def test_auto_picks_smaller_system(rng):
     wide = _program("gated_relu", "squared", rng, n=20, d=5, P=10)  # n=20 < d'P=60
-    assert solve_admm(wide, {"max_iter": 10}).linear_solver == "woodbury"
     tall = _program("gated_relu", "squared", rng, n=200, d=2, P=4)  # n=200 > d'P=12
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        assert solve_admm(wide, {"max_iter": 10}).linear_solver == "woodbury"
         assert solve_admm(tall, {"max_iter": 10}).linear_solver == "cholesky"
+        # a memory budget too small for either factor falls back to matrix-free CG
+        assert solve_admm(tall, {"max_iter": 10, "memory_limit_gb": 1e-9}).linear_solver == "cg"
 
 
 # --------------------------------------------------------------------------- certificates
