@@ -66,9 +66,10 @@ def test_program_solve_admm_name(program):
     value = program.solve("ADMM")
     assert program.status == cp.OPTIMAL
     assert value == program.value
-    # recovery identity, up to the tiny cone violation the ADMM point has (exact only when feasible)
+    # recovery identity, up to the small cone violation the ADMM point has (exact only when
+    # feasible): within the 1e-4 accuracy the ADMM promises
     net_obj = program.network().objective(program.X, program.y, program.beta.value)
-    assert net_obj == pytest.approx(value, rel=1e-6)
+    assert net_obj == pytest.approx(value, rel=1e-4)
 
 
 @pytest.mark.parametrize("builder", [gated_relu_program, scp_program])

@@ -844,10 +844,11 @@ def _check_program(program: Any) -> float:
 def _default_rho(structure: _Structure) -> dict[str, float]:
     """Initial penalties from the data scale (measured on Gaussian and scikit-learn data).
 
-    ``c`` is the mean diagonal of :math:`F^TF` (the squared loss's curvature per coordinate).
-    The cone block is balanced against it through the mean diagonal of :math:`X'^TE^2X'`
-    (``rho_s * diag(G^TG) ~ 2 c``); the u = v block is insensitive and gets ``rho_s``; the
-    loss split gets ``1`` (the curvature of the squared loss per prediction).
+    ``c`` is the mean diagonal of :math:`F^TF` (the squared loss's curvature per coordinate),
+    used for ``rho_u`` of the cone-free kinds. With cones and the squared loss,
+    ``rho_s = 30 mean(X'^2)`` (it scales like the loss curvature under ``X -> aX``); with the
+    loss split, ``rho_s = 2 c / mean diag(X'^TE^2X')``; the u = v block is insensitive and gets
+    ``rho_s`` too; the loss split gets ``1`` (the squared loss's curvature per prediction).
     """
     st = structure
     if st.kind == "scp":
@@ -857,8 +858,16 @@ def _default_rho(structure: _Structure) -> dict[str, float]:
     c = max(c, 1e-8)
     rho = {"u": c, "s": c, "z": 1.0}
     if st.has_cones:
-        g = max(float(np.mean(np.diag(st.XtE2X))), 1e-12)
-        rho["s"] = rho["u"] = 2.0 * c / g
+        # Measured on Gaussian data (d = 30 and 50): the best fixed cone penalty was ~30 times
+        # the mean squared entry of X' in both cases, while 2 c / diag(G^TG) (= the mean squared
+        # row norm, ~d) was best only at d = 30 and needed 1.7x more iterations at d = 50.
+        # With the loss split (logistic, hinge) the older rule 2 c / diag(G^TG) stayed better
+        # (2700 vs 6900 iterations on a small logistic instance).
+        if st.split_loss:
+            g = max(float(np.mean(np.diag(st.XtE2X))), 1e-12)
+            rho["s"] = rho["u"] = 2.0 * c / g
+        else:
+            rho["s"] = rho["u"] = 30.0 * max(float(np.mean(st.X**2)), 1e-12)
     return rho
 
 
