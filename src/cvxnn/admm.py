@@ -65,8 +65,9 @@ What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta =
 - BLAS threads: 2 threads made the loop 20x slower on the shared 2-core machine (263 vs 11.8
   ms/iteration); hence ``threads=1`` by default inside the loop.
 - Penalties: the cone block dominates; ``rho_u`` changes iterations by < 10 % over [0.3, 100]
-  while ``rho_s`` changes them 3x. Row scaling of ``G`` plus the data-driven default
-  (``rho_s diag(G^TG) ~ 2 diag(F^TF)``) lands within 1.5x of the best fixed value found by a grid.
+  while ``rho_s`` changes them 3x. With row scaling of ``G``, ``rho_s = 30 mean(X'^2)`` was the
+  best fixed value on a grid at both (500, 30, 50) and (2000, 50, 100) (the older
+  ``2 c / diag(G^TG)`` rule needed 1.7x more iterations at the larger size).
 - Residual balancing (OSQP-style, per block) reached the residual tolerances ~30 % sooner but at
   a 1.4e-4 objective gap (the primal tolerance allows that much cone violation), so it is kept
   only as a safeguard for bad initial penalties (``adaptive_rho_tolerance = 10``).
@@ -75,8 +76,8 @@ What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta =
 - Anderson acceleration (memory 5-10, safeguarded): 1170 -> 960 iterations but 3x the cost per
   iteration in NumPy; off by default (``anderson=0``).
 - The residual stopping rule is conservative: at (500, 30, 50) the objective is within 1e-4 of
-  Clarabel after ~1000 iterations, the default tolerances stop after ~3500 (gap 3e-6); at
-  (2000, 50, 100) after ~4000 and ~13000 iterations (gap 2e-7).
+  Clarabel after ~1050 iterations, the default tolerances stop after ~3570 (gap 3e-6); at
+  (2000, 50, 100) after ~1420 and ~6840 iterations (gap 4e-6).
 - Hinge loss: the programs are LPs in disguise and the residuals have a long oscillating tail;
   the objective reaches 1e-4 but the residual rule may need many iterations.
 
