@@ -1063,6 +1063,7 @@ def _iterate(
         printer.header(rho)
     XU = st.X @ U
     t_iter_start = time.perf_counter()
+    buf = np.empty_like(S)
     aa = _Anderson(settings.anderson, settings.anderson_safeguard) if settings.anderson else None
     shapes = [Zv.shape, Lam.shape, S.shape, Nu.shape, z.shape, mu.shape]
     x_in = None
@@ -1078,7 +1079,9 @@ def _iterate(
         # ---- u-update
         R = rho["u"] * (Zv - Lam)
         if cones:
-            R += rho["s"] * st.Gt(S - Nu)
+            np.subtract(S, Nu, out=buf)  # in place: fewer passes and allocations of (n, 2P) arrays
+            buf *= st.ES2
+            R += rho["s"] * (st.X.T @ buf)
         if split:
             R += rho["z"] * st.Ft(z - mu)
         else:
@@ -1093,10 +1096,14 @@ def _iterate(
         Lam = Lam + (Uh - Zv)
         # ---- s-update (projection on the cone slack)
         if cones:
-            GU = st.G_from_XU(XU)
-            GUh = alpha * GU + (1.0 - alpha) * S
-            S = np.maximum(GUh + Nu, 0.0)
-            Nu = Nu + (GUh - S)
+            T = np.multiply(st.ES2, XU)  # G u
+            T *= alpha
+            np.multiply(S, 1.0 - alpha, out=buf)
+            T += buf  # relaxed G u
+            T += Nu
+            S = np.maximum(T, 0.0)
+            T -= S  # the new scaled multiplier
+            Nu = T
         # ---- z-update (prox of the loss)
         if split:
             FU = st.Fu_from_XU(XU)
