@@ -204,6 +204,22 @@ def test_iteration_limit_status_and_warning(rng):
     assert np.isfinite(result.objective)
 
 
+def test_time_limit(rng):
+    program = _program("relu", "squared", rng)
+    with pytest.warns(ConvergenceWarning, match="time limit"):
+        result = solve_admm(program, {"time_limit": 1e-9, "check_interval": 5})
+    assert result.iterations == 5
+    assert result.status in (cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
+
+
+def test_anderson_acceleration_same_solution(rng):
+    program = _program("relu", "logistic", rng)
+    ref = _clarabel(program)
+    result = solve_admm(program, {"anderson": 5})
+    assert result.status == cp.OPTIMAL
+    assert _rel_gap(result.objective, ref) <= 1e-4
+
+
 def test_divergence_is_reported_never_optimal():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((20, 3)) * 1e200  # X X^T overflows to inf
