@@ -167,3 +167,11 @@ def test_pyscnn_runs_on_the_same_patterns():
     assert py["same_patterns"]
     # a feasible-ish point of the same program cannot beat the optimum by more than its violation allows
     assert py["rel_gap"] > -1e-3
+
+
+def test_admm_settings_per_size():
+    settings = {"*": {"time_limit": 600}, "50000x100x100": {"eps_abs": 1e-4}}
+    assert bench.settings_for_size(settings, (50000, 100, 100)) == {"time_limit": 600, "eps_abs": 1e-4}
+    assert bench.settings_for_size(settings, (500, 30, 50)) == {"time_limit": 600}
+    assert bench.settings_for_size({"max_iter": 5}, (1, 2, 3)) == {"max_iter": 5}
+    assert bench.settings_for_size(None, (1, 2, 3)) == {}

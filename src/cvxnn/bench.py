@@ -515,6 +515,34 @@ def _availability(solver: str, generic_ok: bool, generic_reason: str) -> tuple[b
 
 
 # --------------------------------------------------------------------------- the suite
+def settings_for_size(settings: Mapping[str, Any] | None, size: tuple[int, int, int]) -> dict[str, Any]:
+    """ADMM settings for one size.
+
+    ``settings`` is either plain settings (every size) or a mapping from ``"N,D,P"`` / ``"*"`` to
+    settings, e.g. ``{"*": {"time_limit": 600}, "50000,100,100": {"eps_abs": 1e-4, ...}}``; the
+    size's entry is laid over the ``"*"`` entry.
+    """
+    if not settings:
+        return {}
+    keys = list(settings)
+    per_size = all(k == "*" or _is_size_key(k) for k in keys)
+    if not per_size:
+        return dict(settings)
+    merged = dict(settings.get("*", {}))
+    for key in keys:
+        if key != "*" and _parse_size(key) == tuple(size):
+            merged.update(settings[key])
+    return merged
+
+
+def _is_size_key(key: str) -> bool:
+    try:
+        _parse_size(key)
+    except argparse.ArgumentTypeError:
+        return False
+    return True
+
+
 def _timeout_for(timeout: float | Mapping[str, float | None] | None, solver: str) -> float | None:
     """The limit for ``solver``: a number for all, or a mapping with per-solver entries and ``"*"``."""
     if isinstance(timeout, Mapping):
@@ -557,7 +585,9 @@ def run_case(
             records.append(record)
             continue
         if solver == "ADMM":
-            fn = _admm_runner(program, dict(admm_settings or {}))
+            settings = settings_for_size(admm_settings, (case.n, case.d, case.P))
+            record["settings"] = settings
+            fn = _admm_runner(program, settings)
         elif solver == "PYSCNN":
             fn = _pyscnn_runner(program, dict(pyscnn_options or {}))
         else:
@@ -816,7 +846,9 @@ def markdown_table(report: dict[str, Any]) -> str:
                 note = (note + "; " if note else "") + (
                     f"iterate within 1e-4 at {r['history_time_to_target_s']:.3g} s (history)"
                 )
-            if r["solver"] == "ADMM" and r.get("warnings"):
+            if r["solver"] == "ADMM" and r.get("status") not in (None, "optimal"):
+                note = (note + "; " if note else "") + str((r.get("extra") or {}).get("message", ""))[:200]
+            elif r["solver"] == "ADMM" and r.get("warnings"):
                 note = (note + "; " if note else "") + "warning: " + r["warnings"][0][:120]
             lines.append(
                 "| "
@@ -832,7 +864,9 @@ def markdown_table(report: dict[str, Any]) -> str:
                         reached,
                         _fmt(r.get("cone_violation_rel"), ".1e"),
                         _fmt(r.get("peak_delta_mb"), ".0f"),
-                        _fmt(r.get("speedup_vs_clarabel"), ".3g"),
+                        _fmt(r.get("speedup_vs_clarabel"), ".3g")
+                        if r.get("reached_target") or r.get("speedup_vs_clarabel") is None
+                        else f"({r['speedup_vs_clarabel']:.3g})",
                         note.replace("|", "/"),
                     ]
                 )
@@ -1011,7 +1045,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--admm-settings",
         type=_parse_json_object,
         default=None,
-        help="JSON object of ADMM settings passed to problem.solve(method=ADMM, ...)",
+        help="JSON object of cvxnn.admm.solve_admm settings, or per size: "
+        '\'{"*": {"time_limit": 600}, "50000,100,100": {"eps_abs": 1e-4, "eps_rel": 1e-4}}\'',
     )
     parser.add_argument(
         "--pyscnn-options",
