@@ -327,3 +327,67 @@ def test_medium_instance_matches_clarabel():
     result = solve_admm(program)
     assert result.status == cp.OPTIMAL
     assert _rel_gap(result.objective, ref) <= 1e-4
+
+
+# --------------------------------------------------------------------------- duality-gap certificate
+@pytest.mark.parametrize("loss", ["squared", "logistic", "hinge"])
+def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
+    """Weak duality at arbitrary (even poor) points: the refined certificate never exceeds the
+    optimum, whatever the predictions and warm-start multipliers it is handed."""
+    from cvxnn.admm import _structure_for
+
+    program = _program("relu", loss, rng, beta=0.3)
+    ref = _clarabel(program)
+    st, _, _ = _structure_for(program, AdmmSettings())
+    beta = program.beta.value
+    bounds = []
+    for scale in (0.0, 0.1, 1.0, 10.0):
+        U = scale * rng.standard_normal((st.d, st.J))
+        fv = st.Fu_from_XU(st.X @ U)
+        z_mult = rng.uniform(-1.0, 1.0, st.n) if loss == "hinge" else None
+        nu0 = rng.exponential(size=(st.n, st.J)) * rng.integers(0, 2, size=(st.n, st.J))
+        for steps in (0, 50):
+            dual, nu = st.refined_dual(fv, z_mult, st.Gt(nu0), nu0, None, beta, steps)
+            assert np.all(nu >= 0.0)
+            assert dual <= ref + 1e-9 * abs(ref)
+            bounds.append(dual)
+    assert max(bounds) > -np.inf
+
+
+def test_certified_stop_is_honest(rng):
+    """With the residual rule out of reach, the solver stops on its own certificate; the returned
+    point is then within gap_tol of Clarabel, nearly feasible, and the reported gap bounds its
+    suboptimality."""
+    program = _program("relu", "squared", rng, n=60, d=4, P=10, beta=0.3)
+    ref = _clarabel(program)
+    result = solve_admm(program, {"gap_tol": 1e-4, "eps_abs": 1e-14, "eps_rel": 1e-14, "max_iter": 30000})
+    assert result.status == cp.OPTIMAL, result.message
+    assert "certificate" in result.message
+    assert result.duality_gap <= 1e-4 * abs(result.objective)
+    assert result.cone_violation_rel <= 1e-4
+    assert result.dual_objective <= ref + 1e-9 * abs(ref)  # a true lower bound
+    assert result.objective - ref <= result.duality_gap + 1e-9 * abs(ref)  # the gap is an upper bound
+    assert _rel_gap(result.objective, ref) <= 1e-4
+    # the certificate stopped it before the residual rule would have
+    full = solve_admm(program, {"gap_tol": None, "eps_abs": 1e-9, "eps_rel": 1e-9, "max_iter": 30000})
+    assert result.iterations < full.iterations
+
+
+@pytest.mark.parametrize("kind", ["gated_relu", "scp"])
+def test_certificate_without_cones(kind, rng):
+    program = _program(kind, "logistic", rng)
+    ref = _clarabel(program)
+    result = solve_admm(program)
+    assert result.status == cp.OPTIMAL
+    assert result.dual_objective <= ref + 1e-9 * abs(ref)
+    assert result.objective - ref <= result.duality_gap + 1e-9 * abs(ref)
+
+
+def test_certificate_settings_validated():
+    with pytest.raises(InvalidInputError, match="certificate_steps"):
+        AdmmSettings(certificate_steps=-1)
+    with pytest.raises(InvalidInputError, match="certificate_interval"):
+        AdmmSettings(certificate_interval=0)
+    with pytest.raises(InvalidInputError, match="cone_tol"):
+        AdmmSettings(cone_tol=0.0)
+    assert AdmmSettings(gap_tol=None).gap_tol is None
