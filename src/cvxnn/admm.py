@@ -235,7 +235,7 @@ class AdmmSettings:
     alpha: float = 1.8
     anderson: int = 0
     anderson_safeguard: float = 1.0
-    check_interval: int = 10
+    check_interval: int = 20
     linear_solver: str = "auto"
     memory_limit_gb: float = 2.0
     cg_tol: float = 1e-9
