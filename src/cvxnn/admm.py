@@ -585,14 +585,22 @@ class _ReducedSystem:
     def A_solve(self, r: np.ndarray) -> np.ndarray:
         return self.A_inv @ r
 
+    def _buffer(self, P: int) -> np.ndarray:
+        buf = getattr(self, "_nP", None)
+        if buf is None or buf.shape != (self.n, P):
+            buf = self._nP = np.empty((self.n, P))
+        return buf
+
     def F0(self, x: np.ndarray) -> np.ndarray:
-        Xx = self.X @ x
-        return Xx[:, 0] if self.all_ones and self.P == 1 else np.einsum("ij,ij->i", self.Df, Xx)
+        if self.all_ones and self.P == 1:
+            return (self.X @ x)[:, 0]
+        Xx = np.matmul(self.X, x, out=self._buffer(x.shape[1]))
+        return np.einsum("ij,ij->i", self.Df, Xx)
 
     def F0t(self, f: np.ndarray) -> np.ndarray:
         if self.all_ones and self.P == 1:
             return (self.X.T @ f)[:, None]
-        return self.X.T @ (self.Df * f[:, None])
+        return self.X.T @ np.multiply(self.Df, f[:, None], out=self._buffer(self.P))
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         if self.method == "woodbury":
@@ -1280,7 +1288,7 @@ def _iterate(
         else:
             R += st.Fty
         U = st.solve(R)
-        XU = st.X @ U
+        np.matmul(st.X, U, out=XU)  # into a fixed buffer: no (n, J) allocation (page faults) per iteration
         if check:
             Zv_prev, S_prev, z_prev = Zv, (S.copy() if cones else S), z  # S is updated in place
         # ---- v-update (prox of the regularizer), relaxed
