@@ -54,6 +54,6 @@ def test_bad_specs(tmp_path):
 
 
 def test_split_standardizes_with_training_statistics():
-    X_tr, X_te, y_tr, y_te = train_test_split_scaled(load_dataset("sklearn:breast_cancer"))
+    X_tr, X_te, y_tr, _y_te = train_test_split_scaled(load_dataset("sklearn:breast_cancer"))
     np.testing.assert_allclose(X_tr.mean(axis=0), 0, atol=1e-12)
     assert X_tr.shape[0] + X_te.shape[0] == 569 and y_tr.size == X_tr.shape[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -124,7 +126,7 @@ def test_sampled_optimum_is_above_exact_and_more_patterns_never_raise_it(loss):
         patterns = patterns.union(sample_patterns(X, 3, random_state=seed))
     tol = 1e-6
     assert all(v >= exact - tol for v in values)
-    assert all(b <= a + tol for a, b in zip(values, values[1:], strict=False))
+    assert all(b <= a + tol for a, b in itertools.pairwise(values))
     assert values[0] > exact + 1e-4  # two patterns are not enough here: the test can fail
 
 
@@ -237,7 +239,7 @@ def test_unknown_or_missing_solver_lists_the_usable_ones():
 
 
 def test_mosek_gives_a_clear_error_when_unusable():
-    usable, reason = cvxnn.mosek_status()
+    usable, _reason = cvxnn.mosek_status()
     if usable:
         pytest.skip("MOSEK is licensed here; the unusable path cannot be exercised")
     X, y = make_data(7)

@@ -22,7 +22,9 @@ def test_predict_and_objective_follow_the_definition():
     assert net.objective(X, y, 0.3) == pytest.approx(0.5 * np.sum((expected - y) ** 2) + 0.3 * reg)
     labels = np.array([1.0, -1.0, 1.0])
     margin = labels * expected
-    assert net.objective(X, labels, 0.3, "hinge") == pytest.approx(np.maximum(0, 1 - margin).sum() + 0.3 * reg)
+    assert net.objective(X, labels, 0.3, "hinge") == pytest.approx(
+        np.maximum(0, 1 - margin).sum() + 0.3 * reg
+    )
     assert net.objective(X, labels, 0.3, "logistic") == pytest.approx(
         np.log1p(np.exp(-margin)).sum() + 0.3 * reg
     )
