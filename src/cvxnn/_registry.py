@@ -1,8 +1,9 @@
 """Weak registry from a ``cvxpy.Problem`` built by cvxnn to the structure behind it.
 
 The ADMM adapter receives only the ``cvxpy.Problem`` (``problem.solve(method=cvxnn.ADMM)``)
-and looks the structure up here. Keys are weak, and values hold everything *except* the
-problem, so a registered problem is freed as soon as the user drops it.
+and looks the structure up here. Keys are weak, and values hold a weak reference to the
+program plus everything *except* the problem, so a registered problem is freed as soon as the
+user drops it; when only the problem is still held, the program is rebuilt from its fields.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["lookup", "register"]
 
-_STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, dict[str, Any]] = weakref.WeakKeyDictionary()
+_STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, tuple[weakref.ref, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def register(program: ConvexProgram) -> None:
@@ -28,14 +31,18 @@ def register(program: ConvexProgram) -> None:
         for f in dataclasses.fields(program)
         if f.name not in ("problem", "_design")
     }
-    _STRUCTURES[program.problem] = fields
+    _STRUCTURES[program.problem] = (weakref.ref(program), fields)
 
 
 def lookup(problem: cp.Problem) -> ConvexProgram | None:
     """The :class:`~cvxnn.programs.ConvexProgram` that built ``problem``, or ``None``."""
-    fields = _STRUCTURES.get(problem)
-    if fields is None:
+    entry = _STRUCTURES.get(problem)
+    if entry is None:
         return None
+    ref, fields = entry
+    program = ref()
+    if program is not None:  # the user still holds the program: no rebuild, no copies
+        return program
     from .programs import ConvexProgram
 
     return ConvexProgram(problem=problem, **fields)
