@@ -175,3 +175,45 @@ def test_admm_settings_per_size():
     assert bench.settings_for_size(settings, (500, 30, 50)) == {"time_limit": 600}
     assert bench.settings_for_size({"max_iter": 5}, (1, 2, 3)) == {"max_iter": 5}
     assert bench.settings_for_size(None, (1, 2, 3)) == {}
+
+
+def _record(solver, objective, violation, status="optimal", total=1.0):
+    return {
+        "solver": solver,
+        "outcome": "ok",
+        "status": status,
+        "objective": objective,
+        "cone_violation_rel": violation,
+        "total_s": total,
+    }
+
+
+def test_reference_prefers_points_feasible_to_solver_precision(tmp_path):
+    case = {
+        "results": [
+            _record("CLARABEL", 100.0, 1e-9, status="optimal_inaccurate", total=50.0),
+            _record("ADMM", 99.97, 5e-5, total=5.0),  # below the reference thanks to infeasibility
+            _record("PYSCNN", 100.5, 1e-5, status="returned", total=10.0),
+            _record("SCS", 99.0, 3e-4),  # too infeasible to meet the target
+            {"solver": "ECOS", "outcome": "timeout", "total_s": 180.0},
+        ]
+    }
+    bench.score_case(case)
+    assert case["reference_objective"] == 100.0 and "CLARABEL" in case["reference_source"]
+    by = {r["solver"]: r for r in case["results"]}
+    assert by["ADMM"]["rel_gap"] == pytest.approx(-3e-4) and by["ADMM"]["reached_target"]
+    assert by["ADMM"]["speedup_vs_clarabel"] == pytest.approx(10.0)
+    assert not by["PYSCNN"]["reached_target"] and not by["SCS"]["reached_target"]
+    assert "rel_gap" not in by["ECOS"]
+    # without any point feasible to 1e-6 the reference falls back to the 1e-4-feasible ones
+    case["results"] = case["results"][1:3]
+    bench.score_case(case)
+    assert case["reference_objective"] == 99.97 and "<= 0.0001" in case["reference_source"]
+    # --rescore applies the same rules to a saved report without solving
+    saved = tmp_path / "saved.json"
+    report = {"machine": {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p"}, "versions": {}}
+    report.update(started_utc="t", cases=[{**case, "size": [1, 1, 1], "n_patterns_effective": 1}])
+    report["cases"][0].update(beta=1.0, lam_pyscnn=1.0, generic_attempted=True, generic_note="")
+    saved.write_text(__import__("json").dumps(report))
+    assert bench.main(["--rescore", str(saved)]) == 0
+    assert __import__("json").loads(saved.read_text())["cases"][0]["reference_objective"] == 99.97
