@@ -597,39 +597,6 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
 """
     )
 
-    def __init__(
-        self,
-        *,
-        formulation: str = "relu",
-        n_patterns: int = 16,
-        beta: float = 1.0,
-        loss: str = "squared",
-        eps: float = 0.0,
-        norm: str = "inf",
-        bias: bool = True,
-        solver: str = "clarabel",
-        solver_options: dict[str, Any] | None = None,
-        max_iter: int | None = None,
-        tol: float | None = None,
-        warm_start: bool = False,
-        random_state: int | np.random.Generator | np.random.RandomState | None = None,
-    ) -> None:
-        super().__init__(
-            formulation=formulation,
-            n_patterns=n_patterns,
-            beta=beta,
-            loss=loss,
-            eps=eps,
-            norm=norm,
-            bias=bias,
-            solver=solver,
-            solver_options=solver_options,
-            max_iter=max_iter,
-            tol=tol,
-            warm_start=warm_start,
-            random_state=random_state,
-        )
-
     def fit(self, X: Any, y: Any) -> ConvexReLUClassifier:
         """Fit the network(s) to data ``X`` of shape (n, d) and labels ``y`` of shape (n,).
 
