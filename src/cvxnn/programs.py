@@ -267,12 +267,7 @@ class ConvexProgram:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_patterns(patterns: Any, Xa: np.ndarray) -> ActivationPatterns:
-    if not isinstance(patterns, ActivationPatterns):
-        raise InvalidInputError(
-            "patterns must be an ActivationPatterns (from sample_patterns or enumerate_patterns); "
-            f"got {type(patterns).__name__}."
-        )
+def _check_patterns(patterns: ActivationPatterns, Xa: np.ndarray) -> ActivationPatterns:
     if patterns.n_samples != Xa.shape[0]:
         raise InvalidInputError(
             f"patterns were computed on {patterns.n_samples} samples but X has {Xa.shape[0]} rows."
@@ -302,6 +297,20 @@ def _prepare(
     y = check_y(y, X.shape[0], loss)
     beta = check_beta(beta)
     return X, add_bias_column(X, bias), y, beta, loss
+
+
+def _prepare_patterned(
+    X: Any, y: Any, patterns: Any, beta: Any, loss: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str, ActivationPatterns]:
+    """:func:`_prepare` for the pattern-based builders: the data's bias comes from ``patterns``,
+    which must be an :class:`ActivationPatterns` computed on this ``X``."""
+    if not isinstance(patterns, ActivationPatterns):
+        raise InvalidInputError(
+            "patterns must be an ActivationPatterns (from sample_patterns or enumerate_patterns); "
+            f"got {type(patterns).__name__}."
+        )
+    X, Xa, y, beta, loss = _prepare(X, y, beta, loss, patterns.bias)
+    return X, Xa, y, beta, loss, _check_patterns(patterns, Xa)
 
 
 def _beta_parameter(beta: float) -> cp.Parameter:
@@ -356,10 +365,7 @@ def relu_program(
     ConvexProgram
         ``kind="relu"``, variables ``V`` and ``W`` of shape (d', P).
     """
-    if not isinstance(patterns, ActivationPatterns):
-        _check_patterns(patterns, np.zeros((0, 0)))
-    X, Xa, y, beta, loss = _prepare(X, y, beta, loss, patterns.bias)
-    patterns = _check_patterns(patterns, Xa)
+    X, Xa, y, beta, loss, patterns = _prepare_patterned(X, y, patterns, beta, loss)
     V, W, yhat, reg = relu_blocks(Xa, patterns)
     S = patterns.signs
     beta_p = _beta_parameter(beta)
@@ -401,10 +407,7 @@ def gated_relu_program(
     ConvexProgram
         ``kind="gated_relu"``, variable ``U`` of shape (d', P).
     """
-    if not isinstance(patterns, ActivationPatterns):
-        _check_patterns(patterns, np.zeros((0, 0)))
-    X, Xa, y, beta, loss = _prepare(X, y, beta, loss, patterns.bias)
-    patterns = _check_patterns(patterns, Xa)
+    X, Xa, y, beta, loss, patterns = _prepare_patterned(X, y, patterns, beta, loss)
     U = cp.Variable((Xa.shape[1], patterns.n_patterns), name="U")
     yhat = cp.sum(cp.multiply(patterns.D.astype(np.float64), Xa @ U), axis=1)
     reg = cp.sum(cp.norm(U, 2, axis=0))

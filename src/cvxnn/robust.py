@@ -44,7 +44,7 @@ from ._validation import check_eps, check_loss, check_norm
 from .exceptions import InvalidInputError, NotSolvedError
 from .losses import loss_per_sample
 from .patterns import ActivationPatterns
-from .programs import ConvexProgram, _beta_parameter, _check_patterns, _prepare, relu_blocks
+from .programs import ConvexProgram, _beta_parameter, _prepare_patterned, relu_blocks
 
 __all__ = [
     "dual_norm_exponent",
@@ -155,13 +155,10 @@ def robust_relu_program(
         For bad data, labels, ``beta``, ``eps`` (negative, non-finite, not a number) or
         ``norm`` (anything but ``"inf"``/``numpy.inf``, 2, 1).
     """
-    if not isinstance(patterns, ActivationPatterns):
-        _check_patterns(patterns, np.zeros((0, 0)))
     eps_value = check_eps(eps)
     norm = check_norm(norm)
     q = _DUAL[norm]
-    X, Xa, y, beta, loss = _prepare(X, y, beta, loss, patterns.bias)
-    patterns = _check_patterns(patterns, Xa)
+    X, Xa, y, beta, loss, patterns = _prepare_patterned(X, y, patterns, beta, loss)
     d = X.shape[1]
     V, W, yhat, reg = relu_blocks(Xa, patterns)
     S = patterns.signs
