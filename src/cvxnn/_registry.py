@@ -26,11 +26,7 @@ _STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, tuple[weakref.ref, dict[str, 
 
 def register(program: ConvexProgram) -> None:
     """Remember ``program``'s structure under its problem (called by ``ConvexProgram``)."""
-    fields = {
-        f.name: getattr(program, f.name)
-        for f in dataclasses.fields(program)
-        if f.name not in ("problem", "_design")
-    }
+    fields = {f.name: getattr(program, f.name) for f in dataclasses.fields(program) if f.name != "problem"}
     _STRUCTURES[program.problem] = (weakref.ref(program), fields)
 
 

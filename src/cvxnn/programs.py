@@ -27,8 +27,9 @@ Everything is vectorized: the predictions are
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -107,7 +108,6 @@ class ConvexProgram:
     gates: np.ndarray | None = None
     eps: cp.Parameter | None = None
     norm: str | None = None
-    _design: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", MappingProxyType(dict(self.variables)))
@@ -115,18 +115,17 @@ class ConvexProgram:
             arr = np.array(getattr(self, name), dtype=np.float64, copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
-        design = add_bias_column(self.X, self.bias)
-        design.flags.writeable = False
-        object.__setattr__(self, "_design", design)
         from . import _registry
 
         _registry.register(self)
 
     # ----------------------------------------------------------------- shapes and data
-    @property
+    @functools.cached_property
     def design(self) -> np.ndarray:
-        """The data matrix the program uses, ``X`` or ``[X, 1]``, shape (n, d')."""
-        return self._design
+        """The data matrix the program uses, ``X`` or ``[X, 1]``, shape (n, d') (read-only)."""
+        design = add_bias_column(self.X, self.bias)
+        design.flags.writeable = False
+        return design
 
     @property
     def n_samples(self) -> int:
