@@ -852,11 +852,8 @@ def _run_solver(
     kwargs = dict(options)
     kwargs.setdefault("warm_start", False)  # each solver on its own, unless the caller says otherwise
     if name == "ADMM":
-        try:
-            from .cvxpy_backend import ADMM
-        except ImportError as exc:
-            result.outcome, result.reason = SKIPPED, f"not available (cvxnn.cvxpy_backend: {exc})"
-            return result
+        from .cvxpy_backend import ADMM
+
         kwargs["method"] = ADMM
     else:
         kwargs["solver"] = name if solver is None else solver
@@ -1064,7 +1061,7 @@ def verify(
         CVXPY does not know raises; a known solver that cannot run is reported.
     include_admm : bool
         With ``solvers=None``, also run cvxnn's ADMM (``problem.solve(method=cvxnn.ADMM)``);
-        it is reported as skipped when the ADMM is not available or refuses the kind. With an
+        it is reported as skipped when the ADMM refuses the kind. With an
         explicit ``solvers`` list the ADMM runs only when named.
     rtol : float or mapping, optional
         Relative objective tolerance: one number for every solver, or a mapping solver name ->
@@ -1244,10 +1241,8 @@ def _cli_program(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> Conv
         return programs.gated_relu_program(X, y, patterns, beta=args.beta, loss=args.loss)
     if kind == "scp":
         return programs.scp_program(X, y, patterns, beta=args.beta, loss=args.loss)
-    try:
-        from .robust import robust_relu_program
-    except ImportError as exc:
-        raise UnsupportedProblemError(f"Robust programs are not available in this build ({exc}).") from None
+    from .robust import robust_relu_program
+
     eps = 0.0 if args.eps is None else args.eps
     return robust_relu_program(X, y, patterns, beta=args.beta, eps=eps, norm=args.norm, loss=args.loss)
 
