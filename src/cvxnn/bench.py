@@ -9,7 +9,7 @@ every requested solver:
     MOSEK only with a usable license; otherwise reported as skipped with the reason.
 ``ADMM``
     cvxnn's structured ADMM, ``cvxnn.admm.solve_admm(program, settings)`` at its default settings
-    (or ``--admm-settings``). Skipped with a note when :mod:`cvxnn.admm` is not importable.
+    (or ``--admm-settings``).
 ``PYSCNN``
     pyscnn's augmented-Lagrangian solver (``scnn.solvers.AL``) for ``ConvexReLU`` on the *same*
     gates, ``unitize_data=False``, ``dtype="float64"``. pyscnn minimizes our objective divided by
@@ -499,14 +499,6 @@ def _availability(solver: str, generic_ok: bool, generic_reason: str) -> tuple[b
             return False, f"{solver} is not installed (CVXPY lists {installed_solvers()})"
         return True, ""
     if solver == "ADMM":
-        try:
-            module = importlib.import_module("cvxnn.admm")
-        except ImportError as exc:
-            return False, f"cvxnn ADMM not available yet (cvxnn.admm: {exc})"
-        except Exception as exc:  # a module that exists but fails to import
-            return False, f"cvxnn ADMM failed to import: {type(exc).__name__}: {exc}"
-        if not hasattr(module, "solve_admm"):
-            return False, "cvxnn ADMM not available yet (cvxnn.admm has no solve_admm)"
         return True, ""
     if solver == "PYSCNN":
         if importlib.util.find_spec("scnn") is None:
