@@ -192,3 +192,5 @@ def test_a_posteriori_check_refuses_hinge_and_unsolved():
     prog.solve()
     with pytest.raises(cvxnn.UnsupportedProblemError, match="differentiable"):
         cvxnn.a_posteriori_check(prog)
+    with pytest.raises(InvalidInputError, match="rtol"):
+        cvxnn.a_posteriori_check(prog, rtol=-1.0)

@@ -35,6 +35,7 @@ from ._validation import (
     check_X,
 )
 from .exceptions import InvalidInputError, PatternLimitError, UnsupportedProblemError
+from .losses import loss_gradient
 
 if TYPE_CHECKING:
     from .programs import ConvexProgram
@@ -368,13 +369,12 @@ class PatternCheck:
 
 
 def _dual_point(loss: str, y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
-    if loss == "squared":
-        return y - yhat
-    if loss == "logistic":
-        return y / (1.0 + np.exp(np.clip(y * yhat, -700, 700)))
-    raise UnsupportedProblemError(
-        f"The a-posteriori check needs a differentiable loss ('squared' or 'logistic'); got {loss!r}."
-    )
+    """The dual point :math:`\\lambda = -\\nabla L(\\hat y)` of a differentiable loss."""
+    if loss == "hinge":
+        raise UnsupportedProblemError(
+            "The a-posteriori check needs a differentiable loss ('squared' or 'logistic'); got 'hinge'."
+        )
+    return -loss_gradient(yhat, y, loss)
 
 
 def a_posteriori_check(
@@ -411,14 +411,15 @@ def a_posteriori_check(
     """
     import cvxpy as cp
 
-    from .solvers import resolve_solver
+    from .solvers import solve_problem
 
     if program.kind != "relu":
         raise UnsupportedProblemError(
             f"a_posteriori_check supports 'relu' programs; got kind {program.kind!r}."
         )
     n_fresh = check_positive_int(n_fresh, "n_fresh")
-    solver = resolve_solver(solver)
+    if not isinstance(rtol, int | float) or not np.isfinite(rtol) or rtol < 0:
+        raise InvalidInputError(f"rtol must be a finite number >= 0; got {rtol!r}.")
     yhat = program.predictions()
     lam = _dual_point(program.loss, program.y, yhat)
     Xa = program.design
@@ -437,7 +438,7 @@ def a_posteriori_check(
         cp.Maximize(cp.sum(cp.multiply(C2, U))),
         [cp.norm(U, 2, axis=0) <= 1, cp.multiply(S2, Xa @ U) >= 0],
     )
-    problem.solve(solver=solver)
+    solve_problem(problem, solver)
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise cp.error.SolverError(f"A-posteriori check problem ended with status {problem.status}.")
     vals = np.sum(C2 * U.value, axis=0)
