@@ -1324,52 +1324,30 @@ def _iterate(
             mu = mu + (FUh - z)
         if not check:
             continue
-        # ---- residuals
-        sq_p = float(np.sum((U - Zv) ** 2))
-        sq_ax = float(np.sum(U**2))
-        sq_bz = float(np.sum(Zv**2))
-        dual = rho["u"] * (Zv - Zv_prev)
-        ytil = rho["u"] * Lam
-        blocks: dict[str, tuple[float, float, float, float]] = {}
-        blocks["u"] = (
-            math.sqrt(sq_p),
-            max(math.sqrt(sq_ax), math.sqrt(sq_bz)),
-            float(np.linalg.norm(dual)),
-            float(np.linalg.norm(ytil)),
-        )
+        # ---- residuals, per constraint block A x - B z: (A x, B z, dual change, scaled multiplier)
+        parts = {"u": (U, Zv, rho["u"] * (Zv - Zv_prev), rho["u"] * Lam)}
         if cones:
             GU = st.G_from_XU(XU)
-            rs = float(np.sum((GU - S) ** 2))
-            sq_p += rs
-            gu2, s2 = float(np.sum(GU**2)), float(np.sum(S**2))
-            sq_ax += gu2
-            sq_bz += s2
             both = st.X.T @ np.hstack([st.ES2 * (S - S_prev), st.ES2 * Nu])
-            ds, ys = rho["s"] * both[:, : st.J], rho["s"] * both[:, st.J :]
-            dual = dual + ds
-            ytil = ytil + ys
-            blocks["s"] = (
-                math.sqrt(rs),
-                math.sqrt(max(gu2, s2)),
-                float(np.linalg.norm(ds)),
-                float(np.linalg.norm(ys)),
-            )
+            ys = rho["s"] * both[:, st.J :]
+            parts["s"] = (GU, S, rho["s"] * both[:, : st.J], ys)
         if split:
-            FU = st.Fu_from_XU(XU)
-            rz = float(np.sum((FU - z) ** 2))
-            sq_p += rz
-            fu2, z2 = float(np.sum(FU**2)), float(np.sum(z**2))
-            sq_ax += fu2
-            sq_bz += z2
-            dz = rho["z"] * st.Ft(z - z_prev)
-            yz = rho["z"] * st.Ft(mu)
-            dual = dual + dz
-            ytil = ytil + yz
-            blocks["z"] = (
-                math.sqrt(rz),
-                math.sqrt(max(fu2, z2)),
-                float(np.linalg.norm(dz)),
-                float(np.linalg.norm(yz)),
+            parts["z"] = (FU, z, rho["z"] * st.Ft(z - z_prev), rho["z"] * st.Ft(mu))
+        sq_p = sq_ax = sq_bz = 0.0
+        dual = ytil = 0.0
+        blocks: dict[str, tuple[float, float, float, float]] = {}
+        for b, (ax, bz, db, yb) in parts.items():
+            rb, ab, zb = float(np.sum((ax - bz) ** 2)), float(np.sum(ax**2)), float(np.sum(bz**2))
+            sq_p += rb
+            sq_ax += ab
+            sq_bz += zb
+            dual = dual + db
+            ytil = ytil + yb
+            blocks[b] = (
+                math.sqrt(rb),
+                math.sqrt(max(ab, zb)),
+                float(np.linalg.norm(db)),
+                float(np.linalg.norm(yb)),
             )
         r_p = math.sqrt(sq_p)
         r_d = float(np.linalg.norm(dual))
