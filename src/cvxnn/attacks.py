@@ -94,6 +94,15 @@ def _check_data(network: Network, X: Any, y: Any, loss: Any) -> tuple[np.ndarray
     return X, y, loss
 
 
+def _check_attack(
+    network: Any, X: Any, y: Any, loss: Any, eps: Any, norm: Any
+) -> tuple[Network, np.ndarray, np.ndarray, str, float, str]:
+    """Validate the arguments :func:`fgsm` and :func:`pgd` share."""
+    network = _check_network(network)
+    X, y, loss = _check_data(network, X, y, loss)
+    return network, X, y, loss, check_eps(eps), check_norm(norm)
+
+
 def _check_step_size(step_size: Any) -> float | None:
     if step_size is None:
         return None
@@ -247,10 +256,7 @@ def fgsm(
     ndarray, shape (n, d)
         Adversarial inputs, each within ``eps`` of its clean point in ``norm``.
     """
-    network = _check_network(network)
-    X, y, loss = _check_data(network, X, y, loss)
-    eps = check_eps(eps)
-    norm = check_norm(norm)
+    network, X, y, loss, eps, norm = _check_attack(network, X, y, loss, eps, norm)
     if eps == 0:
         return X.copy()
     f, J = _forward(network, X)
@@ -309,10 +315,7 @@ def pgd(
     ndarray, shape (n, d)
         Adversarial inputs, each within ``eps`` of its clean point in ``norm``.
     """
-    network = _check_network(network)
-    X, y, loss = _check_data(network, X, y, loss)
-    eps = check_eps(eps)
-    norm = check_norm(norm)
+    network, X, y, loss, eps, norm = _check_attack(network, X, y, loss, eps, norm)
     steps = check_positive_int(steps, "steps")
     restarts = check_positive_int(restarts, "restarts")
     eta = _check_step_size(step_size)
@@ -326,22 +329,23 @@ def pgd(
     best_phi, s = _objective_sign(f, y, loss)
     best = X.copy()
 
-    def consider(X_try: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def consider(X_try: np.ndarray) -> np.ndarray:
+        """Keep ``X_try`` where it beats the best so far; return the ascent gradient there."""
         nonlocal best_phi
         f_try, J_try = _forward(network, X_try)
         phi, s_try = _objective_sign(f_try, y, loss)
         better = phi > best_phi
         best[better] = X_try[better]
         best_phi = np.where(better, phi, best_phi)
-        return s_try[:, None] * J_try, phi
+        return s_try[:, None] * J_try
 
     fgsm_delta = eps * _steepest(s[:, None] * J, norm)
     for r in range(restarts):
         delta = fgsm_delta if r == 0 else _random_in_ball(rng, X.shape, eps, norm)
-        G, _ = consider(X + delta)
+        G = consider(X + delta)
         for _ in range(steps):
             delta = _project(delta + eta * _steepest(G, norm), eps, norm)
-            G, _ = consider(X + delta)
+            G = consider(X + delta)
     return best
 
 
