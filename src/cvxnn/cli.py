@@ -20,7 +20,6 @@ Exit codes: 0 success; 1 a solver failed or ended without a usable solution (or,
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -154,54 +153,26 @@ def _isatty(stream: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- option types
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _number(kind: type, allowed: str, ok: Any) -> Any:
+    """An argparse ``type`` converting to ``kind`` and keeping values where ``ok(value)`` holds."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
+        return value
+
+    return convert
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_int = _number(int, "an integer >= 1", lambda v: v >= 1)
+_nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
+_positive_float = _number(float, "a finite number > 0", lambda v: 0 < v < np.inf)
+_nonneg_float = _number(float, "a finite number >= 0", lambda v: 0 <= v < np.inf)
+_fraction = _number(float, "a number in [0, 1)", lambda v: 0 <= v < 1)
 
 
 def _solver_option(text: str) -> tuple[str, Any]:
@@ -314,8 +285,9 @@ def _add_program_options(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- fit
 def _estimator(args: argparse.Namespace, classification: bool) -> Any:
-    est_mod = importlib.import_module("cvxnn.estimator")
-    cls = est_mod.ConvexReLUClassifier if classification else est_mod.ConvexReLURegressor
+    from .estimator import ConvexReLUClassifier, ConvexReLURegressor
+
+    cls = ConvexReLUClassifier if classification else ConvexReLURegressor
     if not classification and args.loss != "squared":
         raise InvalidInputError(
             f"--loss {args.loss} needs class labels; regression takes --loss squared "
@@ -383,17 +355,14 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     X, y = prep["X_train"], _first_target(getattr(est, "classes_", None), prep["y_train"])
     settings = est._settings()  # solver name and options exactly as fit passed them
     kind, patterns = settings.kind, est.patterns_
+    solved = est._programs[0]  # the fit's first program, kept by warm_start (see _cmd_fit)
     if settings.solver == "ADMM":
-        admm = importlib.import_module("cvxnn.admm")
-        program = _build_like_fit(est, X, y, patterns)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # already reported by the fit itself
-            result = admm.solve_admm(program, settings.options or None)
+        result = solved.problem.solver_stats.extra_stats  # the fit's AdmmResult
         plotting.plot_convergence(
             result, args.plot, title=f"ADMM on the {kind} program ({prep['data'].name})"
         )
         return {
-            "kind": "ADMM convergence (first program, re-solved to record its history)",
+            "kind": "ADMM convergence (first program, as solved by the fit)",
             "iterations": int(result.iterations),
             "status": str(result.status),
         }
@@ -401,7 +370,7 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     counts = sorted({max(1, P // 8), max(1, P // 4), max(1, P // 2), P})
     objectives = []
     with Progress(len(counts), "objective vs patterns", enabled=None if not quiet else False) as bar:
-        for k in counts:
+        for k in counts[:-1]:
             sub = ActivationPatterns(
                 D=patterns.D[:, :k],
                 gates=None if patterns.gates is None else patterns.gates[:, :k],
@@ -412,6 +381,8 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
             program.solve(settings.solver, **settings.options)
             objectives.append(float(program.value))
             bar.update(info=f"P={k}")
+        objectives.append(float(solved.value))  # all P patterns: the fit's own optimum
+        bar.update(info=f"P={P}")
     title = f"{kind} program on {prep['data'].name}: nested pattern subsets"
     plotting.plot_objective_vs_patterns(counts, objectives, args.plot, title=title)
     return {
@@ -452,9 +423,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     for option, value in (("--out", args.out), ("--report", args.report), ("--plot", args.plot)):
         _check_output_path(option, value)
     if args.plot:
-        # fail before the long work if matplotlib is missing
-        plotting = importlib.import_module("cvxnn.plotting")
-        plotting._figure()
+        from .plotting import _figure
+
+        _figure()  # fail before the long work if matplotlib is missing
     stages = ["load data", "fit", "evaluate", "save"]
     timings: dict[str, float] = {}
     with Progress(len(stages), "cvxnn fit", enabled=None if not quiet else False) as bar:
@@ -466,6 +437,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         bar.update(1, f"fitting {args.formulation} with {args.solver} ...")
 
         est = _estimator(args, classification)
+        # warm_start keeps the solved programs on the estimator (a first fit is cold either way):
+        # the plot reads the fit's own ADMM history and optimal value instead of solving again
+        est.set_params(warm_start=bool(args.plot))
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -474,6 +448,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 _fit_with_admm_bar(est, prep, args)
             else:
                 est.fit(prep["X_train"], prep["y_train"])
+        est.set_params(warm_start=False)  # the saved model has the hyperparameters as given
         timings["fit"] = time.perf_counter() - t
         bar.update(1, "evaluating")
 
@@ -482,9 +457,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         test_metrics = _metrics(est, prep["X_test"], prep["y_test"], classification)
         robust = None
         if classification and args.eps > 0 and len(est.networks_) == 1 and prep["X_test"].shape[0]:
-            attacks = importlib.import_module("cvxnn.attacks")
+            from .attacks import robust_accuracy
+
             y_pm = np.where(prep["y_test"] == est.classes_[1], 1.0, -1.0)
-            robust = attacks.robust_accuracy(
+            robust = robust_accuracy(
                 est.networks_[0], prep["X_test"], y_pm, eps=args.eps, norm=args.norm, random_state=args.seed
             )
         timings["evaluate"] = time.perf_counter() - t
@@ -633,15 +609,9 @@ def _print_fit(r: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- inspect
 def _admm_support(kind: str) -> str:
-    try:
-        admm = importlib.import_module("cvxnn.admm")
-    except ImportError:
-        return "unknown (the ADMM backend cvxnn.admm is not available)"
-    for name in ("SUPPORTED_KINDS", "KINDS", "SUPPORTED"):
-        kinds = getattr(admm, name, None)
-        if kinds is not None:
-            return "yes" if kind in kinds else f"no (it supports {', '.join(kinds)})"
-    return "unknown (cvxnn.admm does not list its supported kinds)"
+    from .admm import SUPPORTED_KINDS
+
+    return "yes" if kind in SUPPORTED_KINDS else f"no (it supports {', '.join(SUPPORTED_KINDS)})"
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -726,13 +696,15 @@ def _labels_pm(y: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
 
 
 def _cmd_attack(args: argparse.Namespace) -> int:
+    from .attacks import robust_accuracy
     from .datasets import load_dataset
 
-    attacks = importlib.import_module("cvxnn.attacks")
     for option, value in (("--report", args.report), ("--plot", args.plot)):
         _check_output_path(option, value)
     if args.plot:
-        importlib.import_module("cvxnn.plotting")._figure()
+        from .plotting import _figure
+
+        _figure()  # fail before the attack if matplotlib is missing
     network, classes, meta, desc = _model_for_attack(args.model)
     data = load_dataset(args.data)
     X, y = data.X, data.y
@@ -768,9 +740,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
     if args.attack == "pgd":
         kwargs = {"steps": args.steps, "restarts": args.restarts, "random_state": args.seed}
     clean = float(np.mean(y_pm * network.predict(X) > 0))
-    robust = attacks.robust_accuracy(
-        network, X, y_pm, eps=args.eps, norm=args.norm, attack=args.attack, **kwargs
-    )
+    robust = robust_accuracy(network, X, y_pm, eps=args.eps, norm=args.norm, attack=args.attack, **kwargs)
     result = {
         "model": args.model,
         "data": args.data,
@@ -788,9 +758,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
 
         grid = np.linspace(0.0, args.eps, args.plot_points) if args.eps > 0 else np.array([0.0])
         accs = [
-            attacks.robust_accuracy(
-                network, X, y_pm, eps=float(e), norm=args.norm, attack=args.attack, **kwargs
-            )
+            robust_accuracy(network, X, y_pm, eps=float(e), norm=args.norm, attack=args.attack, **kwargs)
             for e in grid
         ]
         plot_robust_accuracy(grid, {args.attack.upper(): accs}, args.plot, clean=clean, norm=args.norm)
@@ -808,9 +776,9 @@ def _cmd_attack(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- bench / verify
 def _cmd_bench(argv: Sequence[str]) -> int:
-    bench = importlib.import_module("cvxnn.bench")
-    code = bench.main(list(argv))
-    return int(code or 0)
+    from .bench import main as bench_main
+
+    return int(bench_main(list(argv)) or 0)
 
 
 def _register_verify(sub: Any) -> None:
