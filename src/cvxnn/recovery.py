@@ -57,8 +57,19 @@ def _check_inputs(X: Any, n_features: int) -> np.ndarray:
     return X
 
 
+class _SaveMixin:
+    def save(self, path: Any) -> Any:
+        """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
+
+        Returns the path written; read it back with :func:`cvxnn.load_network`.
+        """
+        from .io import save_network
+
+        return save_network(self, path)
+
+
 @dataclass(frozen=True, eq=False)
-class ReLUNetwork:
+class ReLUNetwork(_SaveMixin):
     r"""A two-layer ReLU network :math:`f(x) = \sum_j (x^T u_j + b_j)_+ \alpha_j`.
 
     Attributes
@@ -118,21 +129,12 @@ class ReLUNetwork:
         y = check_y(y, X.shape[0], loss)
         return loss_value(self.predict(X), y, loss) + check_beta(beta) * self.regularizer()
 
-    def save(self, path: Any) -> Any:
-        """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
-
-        Returns the path written; read it back with :func:`cvxnn.load_network`.
-        """
-        from .io import save_network
-
-        return save_network(self, path)
-
     def __repr__(self) -> str:
         return f"ReLUNetwork(d={self.n_features}, neurons={self.n_neurons})"
 
 
 @dataclass(frozen=True, eq=False)
-class GatedReLUNetwork:
+class GatedReLUNetwork(_SaveMixin):
     r"""A gated ReLU network :math:`f(x) = \sum_i 1[x'^T g_i \ge 0]\, x'^T u_i`.
 
     ``x'`` is ``x`` with a trailing 1 when ``bias``. Its predictor uses fixed gates, so it is
@@ -184,15 +186,6 @@ class GatedReLUNetwork:
         y = check_y(y, X.shape[0], loss)
         reg = float(np.sum(np.linalg.norm(self.U, axis=0)))
         return loss_value(self.predict(X), y, loss) + check_beta(beta) * reg
-
-    def save(self, path: Any) -> Any:
-        """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
-
-        Returns the path written; read it back with :func:`cvxnn.load_network`.
-        """
-        from .io import save_network
-
-        return save_network(self, path)
 
     def __repr__(self) -> str:
         return f"GatedReLUNetwork(d={self.n_features}, units={self.n_neurons}, bias={self.bias})"
