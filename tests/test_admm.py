@@ -338,7 +338,7 @@ def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
 
     program = _program("relu", loss, rng, beta=0.3)
     ref = _clarabel(program)
-    st, _, _ = _structure_for(program, AdmmSettings())
+    st, _ = _structure_for(program, AdmmSettings())
     beta = program.beta.value
     bounds = []
     for scale in (0.0, 0.1, 1.0, 10.0):

@@ -526,7 +526,6 @@ class _ReducedSystem:
         self._gram: np.ndarray | None = None
         self._blocks: np.ndarray | None = None
         self._x_prev: np.ndarray | None = None
-        self.cg_iterations = 0
 
     # static data
     def _static(self) -> None:
@@ -562,12 +561,11 @@ class _ReducedSystem:
                 K *= self._DDt
             K *= c
             K.flat[:: self.n + 1] += 1.0
-            self.C_cho = sla.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+            C_cho = sla.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
             # explicit inverse of the (well-conditioned, eigenvalues >= 1) capacitance: a symmetric
             # matrix-vector product (dsymv) per iteration was measured 6x faster than the two
             # memory-bound triangular solves (0.47 vs 2.9 ms at n = 2000, one thread)
-            self.C_inv = sla.cho_solve(self.C_cho, np.eye(self.n), check_finite=False)
-            self.C_cho = (self.C_inv, True)
+            self.C_inv = sla.cho_solve(C_cho, np.eye(self.n), check_finite=False)
         elif self.method == "cholesky":
             M = self._gram * c
             d = self.d
@@ -583,7 +581,7 @@ class _ReducedSystem:
         """Raise ``LinAlgError`` when a factor is not finite (overflowing or NaN data)."""
         factors = [self.A_cho[0]]
         if self.method == "woodbury":
-            factors.append(self.C_cho[0])
+            factors.append(self.C_inv)
         elif self.method == "cholesky":
             factors.append(self.M_cho[0])
         else:
@@ -648,7 +646,6 @@ class _ReducedSystem:
             rz_new = float(np.vdot(res, z))
             p = z + (rz_new / rz) * p
             rz = rz_new
-            self.cg_iterations += 1
         self._x_prev = x
         return x
 
@@ -691,18 +688,6 @@ class _Structure:
         self.method = self._choose_method(settings)
         self.system = _ReducedSystem(self.X, self.Df, self.method, settings)
         self.Fty = self.Ft(self.y)
-
-    def fingerprint(self, settings: AdmmSettings) -> tuple:
-        return (
-            self.kind,
-            self.loss,
-            self.n,
-            self.d,
-            self.P,
-            settings.scale_rows,
-            settings.linear_solver,
-            settings.memory_limit_gb,
-        )
 
     def _choose_method(self, settings: AdmmSettings) -> str:
         if settings.linear_solver != "auto":
@@ -1004,7 +989,7 @@ class _Structure:
 _CACHE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _structure_for(program: ConvexProgram, settings: AdmmSettings) -> tuple[_Structure, dict[str, Any], bool]:
+def _structure_for(program: ConvexProgram, settings: AdmmSettings) -> tuple[_Structure, dict[str, Any]]:
     entry = _CACHE.get(program.problem)
     fp = (
         program.kind,
@@ -1019,11 +1004,11 @@ def _structure_for(program: ConvexProgram, settings: AdmmSettings) -> tuple[_Str
         settings.cg_max_iter,
     )
     if entry is not None and entry["fingerprint"] == fp:
-        return entry["structure"], entry, True
+        return entry["structure"], entry
     structure = _Structure(program, settings)
     entry = {"fingerprint": fp, "structure": structure, "rho": None}
     _CACHE[program.problem] = entry
-    return structure, entry, False
+    return structure, entry
 
 
 def _check_program(program: Any) -> float:
@@ -1111,7 +1096,7 @@ def solve_admm(
     t_start = time.perf_counter()
     settings = AdmmSettings.coerce(settings)
     beta = _check_program(program)
-    structure, entry, _ = _structure_for(program, settings)
+    structure, entry = _structure_for(program, settings)
 
     # initial state
     d, J, n = structure.d, structure.J, structure.n
@@ -1265,7 +1250,7 @@ def _iterate(
     last_cert = 0
     nu_cert: np.ndarray | None = None
     k = 0
-    printer = _Printer(settings, st) if settings.verbose else None
+    printer = _Printer(st) if settings.verbose else None
     if printer is not None:
         printer.header(rho)
     XU = st.X @ U
@@ -1618,7 +1603,7 @@ class _Printer:
     """The verbose table: iteration, objective, residuals and their tolerances, penalties, elapsed
     time, certified relative gap (``cvxnn.cli`` parses the first three columns)."""
 
-    def __init__(self, settings: AdmmSettings, st: _Structure) -> None:
+    def __init__(self, st: _Structure) -> None:
         self.st = st
         self.out = sys.stdout
 
