@@ -765,6 +765,10 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _loadavg() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def run_suite(
     sizes: Sequence[tuple[int, int, int]],
     solvers: Sequence[str],
@@ -800,7 +804,7 @@ def run_suite(
             "target_rel_gap": TARGET_GAP,
             "target_rel_cone_violation": TARGET_VIOLATION,
         },
-        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "loadavg_start": _loadavg(),
         "cases": [],
     }
     for n, d, P in sizes:
@@ -819,10 +823,10 @@ def run_suite(
             )
         )
         if on_case is not None:
-            report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+            report["loadavg_end"] = _loadavg()
             report["finished_utc"] = "(in progress)"
             on_case(report)
-    report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    report["loadavg_end"] = _loadavg()
     report["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return report
 
@@ -854,7 +858,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         lines.append("|---|---|--:|--:|--:|--:|--:|:-:|--:|--:|--:|---|")
         for r in case["results"]:
             status = r.get("status") or r["outcome"]
-            if r["outcome"] not in ("ok",):
+            if r["outcome"] != "ok":
                 status = r["outcome"]
             reached = {True: "yes", False: "no"}.get(r.get("reached_target"), "–")
             note = r.get("note", "")
