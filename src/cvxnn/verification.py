@@ -1097,8 +1097,7 @@ def verify(
     """
     _check_program(program)
     names = _requested(solvers, bool(include_admm))
-    options = dict(solver_options or {})
-    options = {str(k).upper(): v for k, v in options.items()}
+    options = {str(k).upper(): v for k, v in dict(solver_options or {}).items()}
     stray = sorted(set(options) - set(names))
     if stray:
         raise InvalidInputError(f"solver_options given for {stray}, which are not among the solvers {names}.")
