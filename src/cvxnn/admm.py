@@ -715,15 +715,10 @@ class _Structure:
         return np.einsum("ij,ij->i", self.Df, XU)
 
     def Ft(self, z: np.ndarray) -> np.ndarray:
-        T = self.system_F0t(z)
+        T = self.system.F0t(z)
         if self.kind == "relu":
             return np.hstack([T, -T])
         return T
-
-    def system_F0t(self, z: np.ndarray) -> np.ndarray:
-        if self.kind == "scp":
-            return (self.X.T @ z)[:, None]
-        return self.X.T @ (self.Df * z[:, None])
 
     def G_from_XU(self, XU: np.ndarray) -> np.ndarray:
         return self.ES2 * XU
