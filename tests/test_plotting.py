@@ -151,8 +151,11 @@ def test_cli_fit_and_attack_plots(tmp_path, capsys, small_classification):
     )
     assert code == 0, capsys.readouterr().err
     assert _is_png(tmp_path / "fit.png")
-    plot = json.loads((tmp_path / "r.json").read_text())["plot"]
-    assert plot["n_patterns"][-1] == json.loads((tmp_path / "r.json").read_text())["model"]["patterns"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    plot = report["plot"]
+    assert plot["n_patterns"][-1] == report["model"]["patterns"]
+    # with every pattern the curve ends at the fitted (single binary) program's optimum
+    assert plot["objective"][-1] == report["objective"]
     # nested pattern subsets: the optimum can only go down as patterns are added
     obj = np.array(plot["objective"])
     assert np.all(np.diff(obj) <= 1e-6 * (1 + np.abs(obj[:-1])))
@@ -199,5 +202,8 @@ def test_cli_admm_fit_writes_a_convergence_plot(tmp_path, capsys, small_classifi
     ]
     assert main(args) == 0, capsys.readouterr().err
     assert _is_png(tmp_path / "conv.png")
-    plot = json.loads((tmp_path / "r.json").read_text())["plot"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    plot = report["plot"]
     assert plot["kind"].startswith("ADMM convergence") and 0 < plot["iterations"] <= 400
+    # the plot shows the fit's own solve (one binary program), not another run
+    assert plot["iterations"] == report["iterations"] and plot["status"] == report["status"]
