@@ -156,7 +156,15 @@ def run_dataset(name: str, args: argparse.Namespace) -> list[dict]:
         seconds = time.perf_counter() - start
         net = program.network()
         attacked = worst_case_loss(
-            net, X_tr, y_tr, eps=eps, norm="inf", loss="hinge", steps=steps, restarts=restarts
+            net,
+            X_tr,
+            y_tr,
+            eps=eps,
+            norm="inf",
+            loss="hinge",
+            steps=steps,
+            restarts=restarts,
+            random_state=args.seed,
         ).sum()
         affine = int(np.sum(np.all(net.hidden(X_tr) > 0, axis=0)))
         note = (
