@@ -77,21 +77,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._validation import LOSSES, check_beta, check_eps, check_n_patterns, check_norm, check_rng
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from .patterns import ActivationPatterns, sample_patterns
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
+from .robust import robust_relu_program
 from .solvers import resolve_solver
-
-try:  # scikit-learn >= 1.6
-    from sklearn.utils.validation import validate_data as _validate_data
-except ImportError:  # pragma: no cover - older scikit-learn
-
-    def _validate_data(estimator: BaseEstimator, *args: Any, **kwargs: Any) -> Any:
-        return estimator._validate_data(*args, **kwargs)
-
 
 __all__ = ["ConvexReLUClassifier", "ConvexReLURegressor"]
 
@@ -308,12 +301,6 @@ class _ConvexReLUBase(BaseEstimator):
         if s.kind == "relu":
             return relu_program(X, target, patterns, beta=s.beta, loss=s.loss)
         if s.kind == "robust_relu":
-            try:
-                from .robust import robust_relu_program
-            except ImportError as exc:  # pragma: no cover - robust module not installed
-                raise UnsupportedProblemError(
-                    "eps > 0 needs cvxnn.robust (robust_relu_program), which is not available."
-                ) from exc
             return robust_relu_program(X, target, patterns, beta=s.beta, eps=s.eps, norm=s.norm, loss=s.loss)
         if s.kind == "gated_relu":
             return gated_relu_program(X, target, patterns, beta=s.beta, loss=s.loss)
@@ -464,7 +451,7 @@ class _ConvexReLUBase(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         """Network outputs on validated ``X``, shape (n, number of networks)."""
         check_is_fitted(self, "networks_")
-        X = _validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
         return np.column_stack([net.predict(X) for net in self.networks_])
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
@@ -604,7 +591,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         -------
         self
         """
-        X, y = _validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
@@ -649,11 +636,9 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         Binary: :math:`P(\text{classes\_}[1] \mid x) = \sigma(f(x))`, the model the logistic loss
         fits. One-vs-rest: :math:`\sigma(f_k(x))` normalized over the classes.
         """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            p = expit(scores)
+        p = expit(self.decision_function(X))
+        if p.ndim == 1:
             return np.column_stack([1.0 - p, p])
-        p = expit(scores)
         total = p.sum(axis=1, keepdims=True)
         uniform = np.full_like(p, 1.0 / p.shape[1])
         return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)
@@ -690,7 +675,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         -------
         self
         """
-        X, y = _validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         self._fit_targets(X, [np.asarray(y, dtype=np.float64)])
         self.network_ = self.networks_[0]
         return self
