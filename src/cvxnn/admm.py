@@ -159,6 +159,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg.blas import dsymv, dsyrk
+from scipy.special import xlogy
 from threadpoolctl import threadpool_limits
 
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
@@ -651,6 +652,14 @@ class _ReducedSystem:
 
 
 # --------------------------------------------------------------------------- structure
+def _best_multiple(C: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r"""Per column ``j``, the :math:`t_j \ge 0` minimizing :math:`\|C_j + t_j B_j\|` (closed form; 0
+    where :math:`B_j = 0`)."""
+    bb = np.einsum("ij,ij->j", B, B)
+    ab = np.einsum("ij,ij->j", C, B)
+    return np.where(bb > 0, np.maximum(0.0, -ab / np.where(bb > 0, bb, 1.0)), 0.0)
+
+
 class _Structure:
     """Everything static about one program for the ADMM: data, operators, the linear system."""
 
@@ -791,30 +800,19 @@ class _Structure:
         Conjugate terms: squared :math:`\lambda^Ty - \|\lambda\|^2/2`; logistic the binary
         entropy of :math:`\sigma = y\lambda \in [0, 1]`; hinge :math:`\sum\sigma`.
         """
-        y = self.y
-        if self.loss == "squared":
-            lam = y - fv
-        elif self.loss == "logistic":
-            lam = y * (0.5 * (1.0 + np.tanh(-0.5 * y * fv)))
-        else:
-            lam = y * np.clip(y * z_mult, 0.0, 1.0)
+        lam = self.loss_multiplier(fv, z_mult)
         C = self.Ft(lam)
         if Gt_nu is not None:
-            # per block, the best multiple t_j >= 0 of the ADMM cone multiplier (closed form)
-            bb = np.einsum("ij,ij->j", Gt_nu, Gt_nu)
-            ab = np.einsum("ij,ij->j", C, Gt_nu)
-            t = np.where(bb > 0, np.maximum(0.0, -ab / np.where(bb > 0, bb, 1.0)), 0.0)
-            C = C + Gt_nu * t
-        worst = float(np.max(np.abs(C))) if self.kind == "scp" else float(np.max(np.linalg.norm(C, axis=0)))
+            C = C + Gt_nu * _best_multiple(C, Gt_nu)
+        worst = self._worst_norm(C)
+        if self.loss != "squared":  # the same scale theta = min(1, beta / worst) as dual_value
+            return self.dual_value(lam, worst, beta)
         theta = min(1.0, beta / worst) if worst > 0 else 1.0
-        if self.loss == "squared":
-            return float(theta * (lam @ y) - 0.5 * theta**2 * (lam @ lam))
-        sigma = theta * y * lam
-        if self.loss == "logistic":
-            from scipy.special import xlogy
+        return float(theta * (lam @ self.y) - 0.5 * theta**2 * (lam @ lam))
 
-            return float(np.sum(-xlogy(sigma, sigma) - xlogy(1.0 - sigma, 1.0 - sigma)))
-        return float(np.sum(sigma))
+    def _worst_norm(self, C: np.ndarray) -> float:
+        """The largest dual-constraint norm: per entry for ``scp`` (l1), per column otherwise."""
+        return float(np.max(np.abs(C))) if self.kind == "scp" else float(np.max(np.linalg.norm(C, axis=0)))
 
     def loss_multiplier(self, fv: np.ndarray, z_mult: np.ndarray | None) -> np.ndarray:
         r"""The dual candidate :math:`\lambda` for the predictions ``fv`` (see :meth:`dual_objective`)."""
@@ -837,8 +835,6 @@ class _Structure:
         theta = min(1.0, feas)
         sigma = theta * y * lam
         if self.loss == "logistic":
-            from scipy.special import xlogy
-
             return float(np.sum(-xlogy(sigma, sigma) - xlogy(1.0 - sigma, 1.0 - sigma)))
         return float(np.sum(sigma))
 
@@ -883,12 +879,9 @@ class _Structure:
         lam = self.loss_multiplier(fv, z_mult)
         C = self.Ft(lam)
         if not self.has_cones:
-            worst = np.max(np.abs(C)) if self.kind == "scp" else np.max(np.linalg.norm(C, axis=0))
-            return self.dual_value(lam, float(worst), beta), None
+            return self.dual_value(lam, self._worst_norm(C), beta), None
         # candidate 1: the best nonnegative multiple of the ADMM multiplier, per block
-        bb = np.einsum("ij,ij->j", Gt_nu_admm, Gt_nu_admm)
-        ab = np.einsum("ij,ij->j", C, Gt_nu_admm)
-        t = np.where(bb > 0, np.maximum(0.0, -ab / np.where(bb > 0, bb, 1.0)), 0.0)
+        t = _best_multiple(C, Gt_nu_admm)
         R = C + Gt_nu_admm * t
         nu = nu_admm * t
         norms = np.linalg.norm(R, axis=0)
