@@ -282,6 +282,12 @@ class AdmmSettings:
                 raise InvalidInputError(f"AdmmSettings.{name} must be a positive integer; got {value!r}.")
             object.__setattr__(self, name, int(value))
 
+        def nonnegative_int(name: str) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise InvalidInputError(f"AdmmSettings.{name} must be an integer >= 0; got {value!r}.")
+            object.__setattr__(self, name, int(value))
+
         def positive_float(name: str, allow_none: bool = False) -> None:
             value = getattr(self, name)
             if value is None and allow_none:
@@ -318,22 +324,8 @@ class AdmmSettings:
             )
         positive_float("alpha")
         positive_float("anderson_safeguard")
-        if (
-            isinstance(self.anderson, bool)
-            or not isinstance(self.anderson, (int, np.integer))
-            or self.anderson < 0
-        ):
-            raise InvalidInputError(f"AdmmSettings.anderson must be an integer >= 0; got {self.anderson!r}.")
-        object.__setattr__(self, "anderson", int(self.anderson))
-        if (
-            isinstance(self.certificate_steps, bool)
-            or not isinstance(self.certificate_steps, (int, np.integer))
-            or self.certificate_steps < 0
-        ):
-            raise InvalidInputError(
-                f"AdmmSettings.certificate_steps must be an integer >= 0; got {self.certificate_steps!r}."
-            )
-        object.__setattr__(self, "certificate_steps", int(self.certificate_steps))
+        nonnegative_int("anderson")
+        nonnegative_int("certificate_steps")
         if not 0.0 < self.alpha < 2.0:
             raise InvalidInputError(
                 f"AdmmSettings.alpha (over-relaxation) must be in (0, 2); got {self.alpha}."
