@@ -60,6 +60,40 @@ def _finish(fig: Any, path: Any) -> Any:
     return fig
 
 
+def _curves(
+    x: Sequence[float],
+    ys: Sequence[float] | Mapping[str, Sequence[float]],
+    *,
+    name: str,
+    single: str,
+    x_name: str,
+    reference: float | None,
+    reference_label: str,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+) -> tuple[Any, Any]:
+    """One axis with a marked curve per entry of ``ys`` (or the one curve ``ys``, labelled
+    ``single``) against ``x`` (length K each), and ``reference`` as a dashed horizontal line."""
+    x_arr = np.asarray(x, dtype=np.float64).ravel()
+    curves = dict(ys) if isinstance(ys, Mapping) else {single: ys}
+    fig, (ax,) = _figure()
+    for label, y in curves.items():
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if y.shape != x_arr.shape:
+            raise InvalidInputError(f"{name} {label!r} has {y.size} values for {x_arr.size} {x_name}.")
+        ax.plot(x_arr, y, marker="o", label=str(label))
+    if reference is not None:
+        ax.axhline(float(reference), linestyle="--", color="gray", label=reference_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    if title:
+        ax.set_title(title, fontsize="small")
+    return fig, ax
+
+
 #: Accepted names for each history series (first match wins).
 _ALIASES: dict[str, tuple[str, ...]] = {
     "objective": ("objective", "obj", "objective_value", "primal_objective", "value"),
@@ -146,7 +180,6 @@ def plot_convergence(history: Any, path: Any = None, *, optimum: float | None = 
         ref = float(obj[-1]) if optimum is None else float(optimum)
         gap = np.abs(obj - ref) / max(1.0, abs(ref))
         if optimum is None:
-            gap = gap.copy()
             gap[-1] = np.nan
         series.append(("relative objective gap", gap))
     for key, label in (("primal_residual", "primal residual"), ("dual_residual", "dual residual")):
@@ -193,25 +226,20 @@ def plot_robust_accuracy(
     norm : str
         Perturbation norm, for the axis label.
     """
-    eps_arr = np.asarray(eps, dtype=np.float64).ravel()
-    curves = dict(accuracy) if isinstance(accuracy, Mapping) else {"robust accuracy": accuracy}
-    fig, (ax,) = _figure()
-    for label, acc in curves.items():
-        acc = np.asarray(acc, dtype=np.float64).ravel()
-        if acc.shape != eps_arr.shape:
-            raise InvalidInputError(f"accuracy {label!r} has {acc.size} values for {eps_arr.size} radii.")
-        ax.plot(eps_arr, acc, marker="o", label=str(label))
-    if clean is not None:
-        ax.axhline(float(clean), linestyle="--", color="gray", label="clean accuracy")
-    ax.set_xlabel(
-        rf"$\varepsilon$ ($\ell_{{{norm}}}$)" if norm != "inf" else r"$\varepsilon$ ($\ell_\infty$)"
+    xlabel = rf"$\varepsilon$ ($\ell_{{{norm}}}$)" if norm != "inf" else r"$\varepsilon$ ($\ell_\infty$)"
+    fig, ax = _curves(
+        eps,
+        accuracy,
+        name="accuracy",
+        single="robust accuracy",
+        x_name="radii",
+        reference=clean,
+        reference_label="clean accuracy",
+        xlabel=xlabel,
+        ylabel="accuracy",
+        title=title,
     )
-    ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if title:
-        ax.set_title(title, fontsize="small")
     return _finish(fig, path)
 
 
@@ -233,20 +261,16 @@ def plot_objective_vs_patterns(
     optimum : float, optional
         The exact optimum (all patterns), drawn as a dashed horizontal line.
     """
-    P = np.asarray(n_patterns, dtype=np.float64).ravel()
-    curves = dict(objective) if isinstance(objective, Mapping) else {"objective": objective}
-    fig, (ax,) = _figure()
-    for label, obj in curves.items():
-        obj = np.asarray(obj, dtype=np.float64).ravel()
-        if obj.shape != P.shape:
-            raise InvalidInputError(f"objective {label!r} has {obj.size} values for {P.size} pattern counts.")
-        ax.plot(P, obj, marker="o", label=str(label))
-    if optimum is not None:
-        ax.axhline(float(optimum), linestyle="--", color="gray", label="exact optimum")
-    ax.set_xlabel("number of patterns P")
-    ax.set_ylabel("optimal objective")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    if title:
-        ax.set_title(title, fontsize="small")
+    fig, _ = _curves(
+        n_patterns,
+        objective,
+        name="objective",
+        single="objective",
+        x_name="pattern counts",
+        reference=optimum,
+        reference_label="exact optimum",
+        xlabel="number of patterns P",
+        ylabel="optimal objective",
+        title=title,
+    )
     return _finish(fig, path)
