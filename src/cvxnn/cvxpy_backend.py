@@ -37,7 +37,7 @@ from cvxpy.problems.problem import SolverStats
 from cvxpy.reductions.solution import Solution
 
 from . import _registry
-from .admm import SUPPORTED_KINDS, AdmmResult, AdmmSettings, solve_admm
+from .admm import AdmmResult, AdmmSettings, _check_program, solve_admm
 from .exceptions import UnsupportedProblemError
 
 __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
@@ -98,12 +98,7 @@ def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, 
             "cp.Problem(p.objective, p.constraints) or p + p), which drops the structure the ADMM "
             "needs. Solve the original program.problem, or use a CVXPY solver (solver='CLARABEL')."
         )
-    if program.kind not in SUPPORTED_KINDS:
-        raise UnsupportedProblemError(
-            f"The ADMM backend does not support {program.kind!r} programs; it supports "
-            f"{list(SUPPORTED_KINDS)}. Solve this one with a CVXPY solver, e.g. "
-            "problem.solve(solver='CLARABEL')."
-        )
+    _check_program(program)  # the kinds the ADMM supports, before settings and warm start are read
     settings = AdmmSettings.coerce(kwargs)
 
     start: Any = None
