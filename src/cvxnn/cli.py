@@ -332,12 +332,6 @@ def _program_sizes(kind: str, n: int, d: int, P: int, bias: bool, n_programs: in
     }
 
 
-def _build_like_fit(est: Any, X: np.ndarray, target: np.ndarray, patterns: Any) -> Any:
-    """The program ``est.fit`` builds for ``target`` on ``patterns``: the estimator's own builder,
-    so ``inspect`` and the plots always show the program that ``fit`` solves."""
-    return est._build(X, target, patterns, est._settings())
-
-
 def _first_target(classes: np.ndarray | None, y: np.ndarray) -> np.ndarray:
     """The target of the estimator's first program: ``y`` for regression (``classes`` None),
     +1 for ``classes[1]`` in a binary problem, +1 for ``classes[0]`` (one-vs-rest) otherwise."""
@@ -352,7 +346,6 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
     from . import plotting
     from .patterns import ActivationPatterns
 
-    X, y = prep["X_train"], _first_target(getattr(est, "classes_", None), prep["y_train"])
     settings = est._settings()  # solver name and options exactly as fit passed them
     kind, patterns = settings.kind, est.patterns_
     solved = est._programs[0]  # the fit's first program, kept by warm_start (see _cmd_fit)
@@ -366,6 +359,7 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
             "iterations": int(result.iterations),
             "status": str(result.status),
         }
+    X, y = prep["X_train"], _first_target(getattr(est, "classes_", None), prep["y_train"])
     P = patterns.n_patterns
     counts = sorted({max(1, P // 8), max(1, P // 4), max(1, P // 2), P})
     objectives = []
@@ -377,7 +371,7 @@ def _fit_plot(args: argparse.Namespace, est: Any, prep: dict[str, Any], quiet: b
                 exact=False,
                 bias=patterns.bias,
             )
-            program = _build_like_fit(est, X, y, sub)
+            program = est._build(X, y, sub, settings)  # the estimator's own builder, as in fit
             program.solve(settings.solver, **settings.options)
             objectives.append(float(program.value))
             bar.update(info=f"P={k}")
