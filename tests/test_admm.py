@@ -98,12 +98,10 @@ def test_matches_clarabel_digits(kind, loss):
 def test_linear_solvers_agree(rng):
     program = _program("relu", "squared", rng, n=30, d=3, P=6)
     ref = _clarabel(program)
-    objectives = {}
     for method in ("woodbury", "cholesky", "cg"):
         result = solve_admm(program, {"linear_solver": method})
         assert result.linear_solver == method
         assert result.status == cp.OPTIMAL
-        objectives[method] = result.objective
         assert _rel_gap(result.objective, ref) <= 1e-4
 
 
@@ -340,7 +338,6 @@ def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
     ref = _clarabel(program)
     st, _ = _structure_for(program, AdmmSettings())
     beta = program.beta.value
-    bounds = []
     for scale in (0.0, 0.1, 1.0, 10.0):
         U = scale * rng.standard_normal((st.d, st.J))
         fv = st.Fu_from_XU(st.X @ U)
@@ -349,9 +346,8 @@ def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
         for steps in (0, 50):
             dual, nu = st.refined_dual(fv, z_mult, st.Gt(nu0), nu0, None, beta, steps)
             assert np.all(nu >= 0.0)
+            assert np.isfinite(dual)  # -inf would be a valid but empty bound
             assert dual <= ref + 1e-9 * abs(ref)
-            bounds.append(dual)
-    assert max(bounds) > -np.inf
 
 
 def test_certified_stop_is_honest(rng):
