@@ -69,7 +69,7 @@ def test_matches_clarabel_random(kind, loss, rng):
         assert result.status == cp.OPTIMAL, result.message
     assert _rel_gap(result.objective, ref) <= 1e-4
     # weak duality: the certificate's dual objective is a lower bound on the optimum
-    assert result.dual_objective <= ref + 1e-7 * abs(ref)
+    assert result.dual_objective <= ref + 1e-9 * abs(ref)
     assert result.duality_gap == pytest.approx(result.objective - result.dual_objective)
     # the reported objective is the CVXPY objective at the returned values (same scaling)
     assert result.objective == pytest.approx(_cvxpy_objective_at(program, result.values), rel=1e-12)
