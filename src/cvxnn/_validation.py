@@ -26,6 +26,7 @@ __all__ = [
     "check_n_patterns",
     "check_norm",
     "check_positive_int",
+    "check_positive_real",
     "check_rng",
     "check_y",
 ]
@@ -124,12 +125,17 @@ def _check_real_scalar(value: Any, name: str) -> float:
     return value
 
 
+def check_positive_real(value: Any, name: str, what: str = "") -> float:
+    """Validate a finite real number > 0 (``bool`` is refused); ``what`` explains the argument."""
+    value = _check_real_scalar(value, name)
+    if value <= 0:
+        raise InvalidInputError(f"{name} must be > 0{f' ({what})' if what else ''}; got {value}.")
+    return value
+
+
 def check_beta(beta: Any) -> float:
     """Validate the weight-decay parameter: a finite real number > 0."""
-    value = _check_real_scalar(beta, "beta")
-    if value <= 0:
-        raise InvalidInputError(f"beta must be > 0 (the weight-decay strength); got {value}.")
-    return value
+    return check_positive_real(beta, "beta", "the weight-decay strength")
 
 
 def check_eps(eps: Any) -> float:

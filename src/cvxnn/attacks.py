@@ -40,7 +40,6 @@ candidates, so PGD's loss is, per point, at least the clean loss and at least FG
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -51,6 +50,7 @@ from ._validation import (
     check_matrix,
     check_norm,
     check_positive_int,
+    check_positive_real,
     check_rng,
     check_y,
 )
@@ -101,17 +101,6 @@ def _check_attack(
     network = _check_network(network)
     X, y, loss = _check_data(network, X, y, loss)
     return network, X, y, loss, check_eps(eps), check_norm(norm)
-
-
-def _check_step_size(step_size: Any) -> float | None:
-    if step_size is None:
-        return None
-    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
-        raise InvalidInputError(f"step_size must be None or a real number > 0; got {step_size!r}.")
-    value = float(step_size)
-    if not np.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"step_size must be None or a finite real number > 0; got {value}.")
-    return value
 
 
 # --------------------------------------------------------------------------- forward / gradients
@@ -318,7 +307,7 @@ def pgd(
     network, X, y, loss, eps, norm = _check_attack(network, X, y, loss, eps, norm)
     steps = check_positive_int(steps, "steps")
     restarts = check_positive_int(restarts, "restarts")
-    eta = _check_step_size(step_size)
+    eta = None if step_size is None else check_positive_real(step_size, "step_size")
     rng = check_rng(random_state)
     if eps == 0:
         return X.copy()

@@ -33,7 +33,6 @@ Each trainer returns a :class:`~cvxnn.recovery.ReLUNetwork`, so the attacks and 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -45,12 +44,12 @@ from ._validation import (
     check_loss,
     check_norm,
     check_positive_int,
+    check_positive_real,
     check_rng,
     check_X,
     check_y,
 )
 from .attacks import fgsm, pgd
-from .exceptions import InvalidInputError
 from .losses import loss_gradient, loss_value
 from .recovery import ReLUNetwork
 
@@ -61,15 +60,6 @@ Adversary = Callable[[ReLUNetwork, np.ndarray, np.ndarray], np.ndarray]
 
 
 # --------------------------------------------------------------------------- validation
-def _check_positive_real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidInputError(f"{name} must be a real number > 0; got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"{name} must be a finite real number > 0; got {value}.")
-    return value
-
-
 # --------------------------------------------------------------------------- model pieces
 def _init(d: int, m: int, bias: bool, rng: np.random.Generator) -> Params:
     """He initialization of the hidden layer, 1/sqrt(m) scale for the output layer."""
@@ -132,7 +122,7 @@ def _train(
     beta = check_beta(beta)
     m = check_positive_int(n_neurons, "n_neurons")
     epochs = check_positive_int(epochs, "epochs")
-    lr = _check_positive_real(learning_rate, "learning_rate")
+    lr = check_positive_real(learning_rate, "learning_rate")
     n, d = X.shape
     batch = n if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
     rng = check_rng(random_state)
