@@ -206,6 +206,9 @@ class AdmmSettings:
         Initial penalty of every block; ``None`` picks one from the data (and, on a re-solve of
         the same program, the penalties the previous solve ended with). Adapted unless
         ``adaptive_rho=False``.
+    rho_cone, rho_loss : float or None
+        With ``rho`` set, the initial penalty of the cone block (``s``) and of the loss split
+        (``z``) instead of ``rho``; not read when ``rho`` is None.
     adaptive_rho : bool
         Residual balancing per constraint block, refactoring only when it pays.
     adaptive_rho_interval : int
@@ -446,7 +449,7 @@ class AdmmResult:
 
     @property
     def optimal(self) -> bool:
-        """True when the residual tolerances were met."""
+        """True when the status is ``OPTIMAL`` (residual tolerances met, or the certified stop)."""
         return self.status == cp.OPTIMAL
 
     def __repr__(self) -> str:
