@@ -332,7 +332,6 @@ def test_outputs_are_checked_before_the_work(capsys, files, fitted):
 
 
 def test_admm_fit_shows_iteration_progress_on_a_terminal(capsys, files, monkeypatch):
-    pytest.importorskip("cvxnn.cvxpy_backend")
     import cvxnn.cli as cli
 
     monkeypatch.setattr(cli, "_isatty", lambda stream: True)  # pretend stdout/stderr are terminals

@@ -351,7 +351,6 @@ def test_pickle_round_trip_drops_cached_programs(binary):
 
 
 def test_admm_solver_matches_clarabel(diabetes):
-    pytest.importorskip("cvxnn.cvxpy_backend", reason="the ADMM method is not available yet")
     X, y = diabetes
     ref = ConvexReLURegressor(beta=1.0, random_state=0).fit(X, y)
     with warnings.catch_warnings():
@@ -366,7 +365,6 @@ def test_admm_solver_matches_clarabel(diabetes):
 
 
 def test_robust_training_eps(binary):
-    pytest.importorskip("cvxnn.robust", reason="robust_relu_program is not available yet")
     X, y = binary
     nominal = ConvexReLUClassifier(loss="hinge", beta=0.1, random_state=0).fit(X, y)
     robust = ConvexReLUClassifier(loss="hinge", beta=0.1, eps=0.05, random_state=0).fit(X, y)
@@ -379,8 +377,6 @@ def test_robust_training_eps(binary):
 
 
 def test_admm_refuses_robust_program_clearly(binary):
-    pytest.importorskip("cvxnn.cvxpy_backend", reason="the ADMM method is not available yet")
-    pytest.importorskip("cvxnn.robust", reason="robust_relu_program is not available yet")
     X, y = binary
     with pytest.raises(UnsupportedProblemError, match="robust_relu"):
         ConvexReLUClassifier(solver="admm", eps=0.1).fit(X, y)

@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from cvxnn import estimator
 from cvxnn.exceptions import InvalidInputError, ModelFileError
 from cvxnn.io import (
     FORMAT_NAME,
@@ -273,7 +274,6 @@ def test_saved_file_gets_normal_permissions(tmp_path, relu_net):
 
 
 # --------------------------------------------------------------------------- estimators
-estimator = pytest.importorskip("cvxnn.estimator")
 
 
 def test_classifier_round_trip(tmp_path, small_classification):

@@ -66,8 +66,8 @@ def test_convergence_without_time_or_iteration(tmp_path):
 
 
 def test_convergence_of_a_real_admm_result(tmp_path, small_regression):
-    admm = pytest.importorskip("cvxnn.admm")
     import cvxnn
+    from cvxnn import admm
 
     X, y = small_regression
     program = cvxnn.relu_program(X, y, cvxnn.sample_patterns(X, 4, random_state=0), beta=0.1)
@@ -156,6 +156,9 @@ def test_cli_fit_and_attack_plots(tmp_path, capsys, small_classification):
     assert plot["n_patterns"][-1] == report["model"]["patterns"]
     # with every pattern the curve ends at the fitted (single binary) program's optimum
     assert plot["objective"][-1] == report["objective"]
+    from cvxnn.io import load_estimator
+
+    assert load_estimator(tmp_path / "m.npz").warm_start is False  # hyperparameters saved as given
     # nested pattern subsets: the optimum can only go down as patterns are added
     obj = np.array(plot["objective"])
     assert np.all(np.diff(obj) <= 1e-6 * (1 + np.abs(obj[:-1])))
@@ -184,7 +187,6 @@ def test_cli_fit_and_attack_plots(tmp_path, capsys, small_classification):
 
 
 def test_cli_admm_fit_writes_a_convergence_plot(tmp_path, capsys, small_classification):
-    pytest.importorskip("cvxnn.cvxpy_backend")
     from cvxnn.cli import main
 
     X, y = small_classification
