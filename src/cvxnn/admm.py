@@ -162,6 +162,7 @@ from scipy.linalg.blas import dsymv, dsyrk
 from scipy.special import xlogy
 from threadpoolctl import threadpool_limits
 
+from ._validation import check_positive_int, check_positive_real
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from .losses import loss_value
 
@@ -280,10 +281,7 @@ class AdmmSettings:
 
     def __post_init__(self) -> None:
         def positive_int(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise InvalidInputError(f"AdmmSettings.{name} must be a positive integer; got {value!r}.")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, check_positive_int(getattr(self, name), f"AdmmSettings.{name}"))
 
         def nonnegative_int(name: str) -> None:
             value = getattr(self, name)
@@ -295,14 +293,8 @@ class AdmmSettings:
             value = getattr(self, name)
             if value is None and allow_none:
                 return
-            ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-            if not ok or not math.isfinite(float(value)) or float(value) <= 0:
-                raise InvalidInputError(
-                    f"AdmmSettings.{name} must be a finite number > 0"
-                    + (" or None" if allow_none else "")
-                    + f"; got {value!r}."
-                )
-            object.__setattr__(self, name, float(value))
+            label = f"AdmmSettings.{name}" + (" (or None)" if allow_none else "")
+            object.__setattr__(self, name, check_positive_real(value, label))
 
         for name in (
             "max_iter",
