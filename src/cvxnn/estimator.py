@@ -64,7 +64,6 @@ naming the solver, the program and what to try; a solver that cannot take the pr
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,7 +78,16 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import LOSSES, check_beta, check_eps, check_n_patterns, check_norm, check_rng
+from ._validation import (
+    LOSSES,
+    check_beta,
+    check_eps,
+    check_n_patterns,
+    check_norm,
+    check_positive_int,
+    check_positive_real,
+    check_rng,
+)
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from .patterns import ActivationPatterns, sample_patterns
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
@@ -154,21 +162,11 @@ def _check_bool(value: Any, name: str) -> bool:
 def _check_tol(tol: Any) -> float | None:
     if tol is None:
         return None
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol <= 0:
-        raise InvalidInputError(
-            f"tol must be None (the solver's default) or a finite number > 0; got {tol!r}."
-        )
-    return float(tol)
+    return check_positive_real(tol, "tol", "the solver tolerance; None keeps the solver's default")
 
 
 def _check_max_iter(max_iter: Any) -> int | None:
-    if max_iter is None:
-        return None
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise InvalidInputError(
-            f"max_iter must be None (the solver's default) or an integer >= 1; got {max_iter!r}."
-        )
-    return int(max_iter)
+    return None if max_iter is None else check_positive_int(max_iter, "max_iter")
 
 
 def _check_solver(solver: Any) -> str:
