@@ -655,7 +655,6 @@ class _Structure:
         self.loss = program.loss
         self.y = np.array(program.y, dtype=np.float64)
         self.n = self.y.shape[0]
-        self.scale_rows = settings.scale_rows
         design = np.asarray(program.design, dtype=np.float64)
         if self.kind == "scp":
             self.X = np.ascontiguousarray(np.maximum(design @ program.gates, 0.0))
@@ -676,7 +675,6 @@ class _Structure:
             e = np.ones(self.n)
             if settings.scale_rows:
                 e = np.where(row_norms > 0, 1.0 / np.where(row_norms > 0, row_norms, 1.0), 1.0)
-            self.E = e
             S = 2.0 * self.Df - 1.0
             self.ES2 = np.ascontiguousarray(np.hstack([S, S]) * e[:, None])  # (n, 2P)
             self.XtE2X = self.X.T @ (self.X * (e**2)[:, None])
