@@ -540,33 +540,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _check_output_path(option: str, value: str | None) -> None:
     """Refuse an output path that cannot be written, before any long work."""
-    if value is None:
-        return
-    path = Path(value)
-    if path.is_dir():
-        raise InvalidInputError(f"{option} {value!r} is a directory; give a file path.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InvalidInputError(f"{option} {value!r}: directory {str(parent)!r} does not exist.")
+    if value is not None:
+        from .io import _check_destination
+
+        _check_destination(Path(value), f"{option} {value!r}")
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
-    import os
-    import tempfile
+    from .io import _atomic_write, _check_destination
 
     target = Path(path)
-    if not target.parent.is_dir():
-        raise InvalidInputError(f"Cannot write {path!r}: directory {str(target.parent)!r} does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=True, allow_nan=True)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _check_destination(target, f"Cannot write {path!r}")
+    text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    _atomic_write(target, lambda fh: fh.write(text.encode()))
 
 
 def _fmt_metrics(m: dict[str, float] | None) -> str:

@@ -65,9 +65,10 @@ import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -267,13 +268,37 @@ def _umask() -> int:
     return mask
 
 
-def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    path = Path(os.fspath(path))
+def _check_destination(path: Path, prefix: str) -> Path:
+    """Refuse a destination that cannot be written (a directory, or in a missing directory);
+    returns its parent. Messages start with ``prefix``."""
     if path.is_dir():
-        raise InvalidInputError(f"Cannot save to {str(path)!r}: it is a directory; give a file path.")
+        raise InvalidInputError(f"{prefix}: it is a directory; give a file path.")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise InvalidInputError(f"Cannot save to {str(path)!r}: directory {str(parent)!r} does not exist.")
+        raise InvalidInputError(f"{prefix}: directory {str(parent)!r} does not exist.")
+    return parent
+
+
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` atomically: ``write`` fills a temporary file in the same directory, which is
+    flushed to disk, given the usual permissions and renamed over ``path``; on failure nothing
+    is left behind and a previous file is untouched."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    path = Path(os.fspath(path))
+    _check_destination(path, f"Cannot save to {str(path)!r}")
     order = sorted(arrays)
     header = dict(header)
     header["arrays"] = {k: {"dtype": arrays[k].dtype.str, "shape": list(arrays[k].shape)} for k in order}
@@ -284,20 +309,7 @@ def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
         _CHECKSUM: np.frombuffer(checksum.encode("ascii"), dtype=np.uint8),
         **arrays,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, allow_pickle=False, **members)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    _atomic_write(path, lambda fh: np.savez_compressed(fh, allow_pickle=False, **members))
     return path
 
 
