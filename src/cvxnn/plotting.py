@@ -51,11 +51,10 @@ def _figure(ncols: int = 1, width: float = 5.0) -> tuple[Any, list[Any]]:
 
 def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
+        from .io import _check_destination
+
         path = Path(os.fspath(path))
-        if not path.parent.is_dir():
-            raise InvalidInputError(
-                f"Cannot write plot {str(path)!r}: directory {str(path.parent)!r} does not exist."
-            )
+        _check_destination(path, f"Cannot write plot {str(path)!r}")
         fig.savefig(path, dpi=120)
     return fig
 
