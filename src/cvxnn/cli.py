@@ -873,14 +873,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CvxnnError as exc:
         print(f"cvxnn: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ImportError as exc:
-        if not (exc.name or "").startswith("cvxnn"):
-            raise
-        print(
-            f"cvxnn: error: this installation lacks the module {exc.name}, which the command needs ({exc}).",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     except Exception as exc:
         import cvxpy as cp
 
