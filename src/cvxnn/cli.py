@@ -31,6 +31,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ._version import __version__
+from .datasets import load_dataset, split_indices, standardize, standardizer
 from .exceptions import CvxnnError, InvalidInputError
 
 __all__ = ["Progress", "build_parser", "main"]
@@ -187,40 +188,6 @@ def _solver_option(text: str) -> tuple[str, Any]:
 
 
 # --------------------------------------------------------------------------- data
-def _split_indices(data: Any, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train/test indices: stratified for classification when every class allows it."""
-    n = data.X.shape[0]
-    idx = np.arange(n)
-    if test_size == 0:
-        return idx, idx[:0]
-    from sklearn.model_selection import train_test_split
-
-    n_test = int(np.ceil(test_size * n))
-    if n_test < 1 or n - n_test < 2:
-        raise InvalidInputError(
-            f"--test-size {test_size} leaves {n - n_test} training and {n_test} test points of {n}; "
-            "use a smaller test size (or 0 for no test set) or more data."
-        )
-    stratify = data.y if data.classification else None
-    try:
-        return tuple(train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify))
-    except ValueError:  # a class too small to stratify
-        return tuple(train_test_split(idx, test_size=test_size, random_state=seed))
-
-
-def _scaler(X: np.ndarray) -> dict[str, np.ndarray]:
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1.0
-    return {"mean": mean, "scale": scale}
-
-
-def _apply(prep: dict[str, np.ndarray] | None, X: np.ndarray) -> np.ndarray:
-    if not prep:
-        return X
-    return (X - prep["mean"]) / prep["scale"]
-
-
 def _is_classification(args: argparse.Namespace, data: Any) -> bool:
     if args.task == "auto":
         return bool(data.classification)
@@ -229,21 +196,19 @@ def _is_classification(args: argparse.Namespace, data: Any) -> bool:
 
 def _prepared(args: argparse.Namespace) -> dict[str, Any]:
     """Load DATA, split it, fit the scaler on the training part; everything ``fit`` needs."""
-    from .datasets import load_dataset
-
     data = load_dataset(args.data)
     classification = _is_classification(args, data)
-    train, test = _split_indices(data, args.test_size, args.seed)
-    prep = None if args.no_standardize else _scaler(data.X[train])
+    train, test = split_indices(data, args.test_size, args.seed)
+    prep = None if args.no_standardize else standardizer(data.X[train])
     return {
         "data": data,
         "classification": classification,
         "train": train,
         "test": test,
         "prep": prep,
-        "X_train": _apply(prep, data.X[train]),
+        "X_train": standardize(data.X[train], prep),
         "y_train": data.y[train],
-        "X_test": _apply(prep, data.X[test]),
+        "X_test": standardize(data.X[test], prep),
         "y_test": data.y[test],
     }
 
@@ -677,7 +642,6 @@ def _labels_pm(y: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
 
 def _cmd_attack(args: argparse.Namespace) -> int:
     from .attacks import robust_accuracy
-    from .datasets import load_dataset
 
     for option, value in (("--report", args.report), ("--plot", args.plot)):
         _check_output_path(option, value)
@@ -702,7 +666,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
                 f"({meta['n_samples']} samples), but {args.data!r} has {X.shape[0]}; pass the same DATA."
             )
         same = Dataset(X, y, data.name, bool(meta.get("stratify", meta.get("task") == "classification")))
-        train, test = _split_indices(same, float(meta["test_size"]), int(meta["seed"]))
+        train, test = split_indices(same, float(meta["test_size"]), int(meta["seed"]))
         idx = test if args.split == "test" else train
         if idx.size == 0:
             raise InvalidInputError(
@@ -714,7 +678,7 @@ def _cmd_attack(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"{args.data!r} has {X.shape[1]} features but the model takes {network.n_features}."
         )
-    X = _apply(prep, X)
+    X = standardize(X, prep)
     y_pm = _labels_pm(y, classes)
     kwargs: dict[str, Any] = {}
     if args.attack == "pgd":

@@ -20,7 +20,15 @@ import numpy as np
 from ._validation import check_X, check_y
 from .exceptions import InvalidInputError
 
-__all__ = ["SKLEARN_DATASETS", "Dataset", "load_dataset", "train_test_split_scaled"]
+__all__ = [
+    "SKLEARN_DATASETS",
+    "Dataset",
+    "load_dataset",
+    "split_indices",
+    "standardize",
+    "standardizer",
+    "train_test_split_scaled",
+]
 
 SKLEARN_DATASETS: tuple[str, ...] = (
     "digits-2v8",
@@ -133,6 +141,47 @@ def load_dataset(spec: str) -> Dataset:
     raise InvalidInputError(f"Unsupported data file type {suffix!r}; use .csv, .npz or sklearn:NAME.")
 
 
+def split_indices(data: Dataset, test_size: float, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row indices: stratified for classification when every class allows it.
+
+    ``test_size`` is the test fraction in [0, 1); 0 gives an empty test set.
+    """
+    n = data.X.shape[0]
+    idx = np.arange(n)
+    if test_size == 0:
+        return idx, idx[:0]
+    from sklearn.model_selection import train_test_split
+
+    n_test = int(np.ceil(test_size * n))
+    if n_test < 1 or n - n_test < 2:
+        raise InvalidInputError(
+            f"test_size={test_size} (--test-size on the command line) leaves {n - n_test} training "
+            f"and {n_test} test points of {n}; use a smaller test size (or 0 for no test set) or "
+            "more data."
+        )
+    stratify = data.y if data.classification else None
+    try:
+        train, test = train_test_split(idx, test_size=test_size, random_state=random_state, stratify=stratify)
+    except ValueError:  # a class too small to stratify
+        train, test = train_test_split(idx, test_size=test_size, random_state=random_state)
+    return train, test
+
+
+def standardizer(X: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean and scale of each column of ``X`` (constant columns keep scale 1)."""
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    return {"mean": mean, "scale": scale}
+
+
+def standardize(X: np.ndarray, stats: dict[str, np.ndarray] | None) -> np.ndarray:
+    """``(X - mean) / scale`` with :func:`standardizer`'s statistics (``X`` unchanged for None)."""
+    if not stats:
+        return X
+    return (X - stats["mean"]) / stats["scale"]
+
+
 def train_test_split_scaled(
     data: Dataset, *, test_size: float = 0.3, random_state: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -140,13 +189,11 @@ def train_test_split_scaled(
 
     Returns ``X_train, X_test, y_train, y_test``; constant features keep scale 1.
     """
-    from sklearn.model_selection import train_test_split
-
-    stratify = data.y if data.classification else None
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        data.X, data.y, test_size=test_size, random_state=random_state, stratify=stratify
+    train, test = split_indices(data, test_size, random_state)
+    stats = standardizer(data.X[train])
+    return (
+        standardize(data.X[train], stats),
+        standardize(data.X[test], stats),
+        data.y[train],
+        data.y[test],
     )
-    mean = X_tr.mean(axis=0)
-    std = X_tr.std(axis=0)
-    std[std == 0] = 1.0
-    return (X_tr - mean) / std, (X_te - mean) / std, y_tr, y_te
