@@ -53,7 +53,7 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fitted(files):
-    """One subprocess fit with report and plot (shared by several tests)."""
+    """One subprocess fit with a JSON report (shared by several tests)."""
     proc = run_cli(
         "fit",
         files / "bin.csv",
