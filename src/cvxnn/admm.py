@@ -159,6 +159,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg.blas import dsymv, dsyrk
+from scipy.linalg.lapack import dpotri
 from scipy.special import xlogy
 from threadpoolctl import threadpool_limits
 
@@ -559,7 +560,15 @@ class _ReducedSystem:
             d = self.d
             for p in range(self.P):
                 M[p * d : (p + 1) * d, p * d : (p + 1) * d] += A
-            self.M_cho = sla.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
+            M_cho = sla.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
+            if not np.all(np.isfinite(M_cho[0])):  # potri would map an infinite pivot to 0
+                raise np.linalg.LinAlgError("the u-step factorization is not finite")
+            # explicit inverse (LAPACK potri, in place, no extra memory): one dsymv per iteration
+            # instead of two memory-bound triangular solves (13-18 vs 80 ms at dP = 10 000)
+            M_inv, info = dpotri(M_cho[0], lower=1, overwrite_c=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"potri failed (info {info})")
+            self.M_inv = M_inv
         else:
             B = c * self._blocks + A[None, :, :]
             self.B_inv = np.linalg.inv(B)
@@ -571,7 +580,7 @@ class _ReducedSystem:
         if self.method == "woodbury":
             factors.append(self.C_inv)
         elif self.method == "cholesky":
-            factors.append(self.M_cho[0])
+            factors.append(self.M_inv)
         else:
             factors.append(self.B_inv)
         for f in factors:
@@ -606,7 +615,7 @@ class _ReducedSystem:
             zz = dsymv(self.c, self.C_inv, f, lower=1)
             return y0 - self.A_solve(self.F0t(zz))
         if self.method == "cholesky":
-            x = sla.cho_solve(self.M_cho, r.T.reshape(-1), check_finite=False)
+            x = dsymv(1.0, self.M_inv, r.T.reshape(-1), lower=1)
             return x.reshape(self.P, self.d).T
         return self._pcg(r)
 
