@@ -50,7 +50,9 @@ halving the dimension to ``d'P``. That reduced system is solved by
   through its Cholesky factor and applied with ``dsymv`` (6x faster per iteration than two
   memory-bound triangular solves at n = 2000), plus the inverse of the ``d' x d'`` ``A``;
 - ``"cholesky"``: the explicit ``d'P x d'P`` matrix, from a cached Gram :math:`F_0^TF_0` (one
-  ``dsyrk`` pass over row chunks, reused across penalties and beta);
+  ``dsyrk`` pass over row chunks, reused across penalties and beta), factored and inverted in
+  place (``potrf``, ``potri``) and applied with one ``dsymv`` (13-18 ms at ``d'P = 10 000``
+  against 80 ms for the two triangular solves);
 - ``"cg"``: matrix-free preconditioned CG (block-Jacobi preconditioner
   :math:`wX'^TD_iX' + A`, warm-started) when neither factor fits ``memory_limit_gb``.
 
@@ -62,8 +64,11 @@ What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta =
 ------------------------------------------------------------------------------------
 - u-step: Woodbury 8.3 ms/iteration at (n, d, P) = (2000, 50, 100) (11.8 ms with triangular
   solves); 0.6 ms at (500, 30, 50).
-- BLAS threads: 2 threads made the loop 20x slower on the shared 2-core machine (263 vs 11.8
-  ms/iteration); hence ``threads=1`` by default inside the loop.
+- BLAS threads (2-core machine, ms per iteration, 1 vs 2 threads): (500, 30, 50) 0.51 vs 11-13,
+  (2000, 50, 100) 7.0 vs 17-20, (5000, 50, 100) 22 vs 29-33, (10 000, 100, 100) 55 vs 77-79,
+  (50 000, 100, 100) 239-242 vs 234-247: a second thread never pays inside the loop (OpenBLAS
+  threads spinning between the calls compete with NumPy's single-threaded elementwise
+  work, probably), hence ``threads=1`` by default. An earlier, busier run measured 263 vs 11.8 ms.
 - Penalties: the cone block dominates; ``rho_u`` changes iterations by < 10 % over [0.3, 100]
   while ``rho_s`` changes them 3x. With row scaling of ``G``, ``rho_s = 30 mean(X'^2)`` was the
   best fixed value on a grid at both (500, 30, 50) and (2000, 50, 100) (the older
@@ -108,6 +113,34 @@ What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta =
   four products plus ``dsymv`` are ~3.1 ms of the ~6.4 ms. A residual check costs about one
   iteration of products (two ``X'^T`` products of width 2P for the dual residual, ``X'v`` for
   the objective): checking every 20 instead of 10 iterations saved ~5 %, every 50 ~15 %.
+
+Tried and not kept (measured on the benchmark instances, ``cvxnn.bench.make_case``)
+-----------------------------------------------------------------------------------
+The yardstick is the first iteration at which ``|f(v) - f*| <= 1e-4 |f*|`` *and* the relative
+cone violation of ``v`` is ``<= 1e-4`` (f* from Clarabel), on a plain loop with fixed penalties.
+
+- Optimal cone penalty differs by size: ``rho_s`` x (0.3, 1, 3) of the default took
+  (1000, 2000, 6100) iterations at (500, 30, 50); x (0.5, 1, 2, 4) took (> 6000, > 6000, 2070,
+  5220) at (2000, 50, 100). Small ``rho_s`` approaches from below (infeasible), large from above.
+  ``rho_u`` changed counts by < 10 % over ``[0.03, 0.3] c``.
+- Residual balancing with tolerance 1.5-2 every 100-200 iterations drove ``rho_s`` from 30 to
+  ~1.3 at (500, 30, 50) and needed 3400-5900 iterations (2000 without it): the residual ratio
+  that is best differs by instance (``r_d / r_p`` about 10 at the best penalty at (500, 30, 50),
+  about 25 at (2000, 50, 100)), so it is no signal for ``rho_s``.
+- Halpern anchoring with restarts (HPR-style, on the Douglas-Rachford state ``(v + lambda,
+  s + nu)``, ``alpha`` 1.8 or 2): 3790-4190 iterations instead of 2000.
+- Active-set polish (identify the support and each neuron's active cone rows, Newton on the
+  face, exact dual certificate by NNLS): the optimum is highly degenerate (97 of 100 neurons
+  active, each with 22-29 of its 30 possible rows active at (500, 30, 50)), and the identified
+  faces were wrong until ~5000 iterations, when the ADMM itself is at a 6e-7 gap. Equality
+  solves on a wrong face move far (relative violation 1e-2 .. 1).
+- Splitting ``q_j = E X' u_j`` with the loss and the signs in one row-separable prox (no
+  ``n x n`` or ``d'P`` factor, one ``d' x d'`` Cholesky, two products per iteration): the same
+  iteration counts as this splitting (1080-2000 at (500, 30, 50)), and the exact row prox (a
+  monotone piecewise-linear root per row, vectorized safeguarded Newton) took ~30 passes.
+- Looser residual tolerances are instance dependent: ``eps_rel=1e-3`` stopped at (500, 30, 50)
+  after 2200 iterations at a 6.5e-5 gap, but at (2000, 50, 100) after 1200 at -4.7e-3
+  (violation 5.5e-4).
 
 Certified stopping (duality gap)
 --------------------------------
@@ -218,8 +251,10 @@ class AdmmSettings:
     adaptive_rho_tolerance : float
         Update only when some block's primal/dual balance is off by more than this factor.
     adaptive_rho_fraction : float
-        Refactor only if the last factorization took at most this fraction of the iterate time
-        spent since it (so expensive factors are not redone early).
+        Refactor only if a factorization costs at most this fraction of the iterations run
+        since the last one (so expensive factors are not redone early). Costs come from a flop
+        model (:meth:`_Structure.factor_cost_in_iterations`), not from timings, so the
+        iterates do not depend on the machine's load.
     alpha : float
         Over-relaxation in (0, 2).
     anderson : int
@@ -714,7 +749,8 @@ class _Structure:
             return XU[:, 0].copy()
         P = self.P
         if self.kind == "relu":
-            return np.einsum("ij,ij->i", self.Df, XU[:, :P] - XU[:, P:])
+            # two passes instead of an (n, P) temporary (page faults at large n)
+            return np.einsum("ij,ij->i", self.Df, XU[:, :P]) - np.einsum("ij,ij->i", self.Df, XU[:, P:])
         return np.einsum("ij,ij->i", self.Df, XU)
 
     def Ft(self, z: np.ndarray) -> np.ndarray:
@@ -726,8 +762,9 @@ class _Structure:
     def G_from_XU(self, XU: np.ndarray) -> np.ndarray:
         return self.ES2 * XU
 
-    def Gt(self, Q: np.ndarray) -> np.ndarray:
-        return self.X.T @ (self.ES2 * Q)
+    def Gt(self, Q: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+        """:math:`G^TQ` (``d' x J``); ``scratch`` (the shape of ``Q``) avoids a temporary."""
+        return self.X.T @ np.multiply(self.ES2, Q, out=scratch)
 
     # the linear system
     def weight(self, rho_z: float) -> float:
@@ -739,6 +776,23 @@ class _Structure:
             A.flat[:: self.d + 1] += rho_u
             return A
         return rho_u * np.eye(self.d)
+
+    def factor_cost_in_iterations(self) -> float:
+        """A refactorization's cost in iterations, from flop counts (machine independent).
+
+        Factor: Woodbury :math:`n^2 d' + \tfrac43 n^3` (``K``, its Cholesky and inverse),
+        Cholesky :math:`m^3` with ``m = d'P`` (``potrf`` + ``potri``; the Gram is cached), CG
+        :math:`P d'^3`, counted at a third (BLAS-3 runs ~3x more flops per second than the
+        loop). Iteration: :math:`2nd'J + 2nd'P` for the products plus the solve's
+        :math:`n^2` / :math:`m^2` / ``10 n d' P``. Measured ratios were 70 at (2000, 50, 100)
+        (model 57) and ~100 at (50 000, 100, 100) (model 107).
+        """
+        n, d, P, J = self.n, self.d, self.P, self.J
+        m = d * P
+        factor = {"woodbury": n * n * d + 4.0 * n**3 / 3.0, "cholesky": float(m) ** 3, "cg": P * d**3}
+        solve = {"woodbury": n * n, "cholesky": m * m, "cg": 10 * n * d * P}
+        iteration = 2.0 * n * d * J + 2.0 * n * d * P + solve[self.method]
+        return factor[self.method] / 3.0 / iteration
 
     def factor(self, rho: dict[str, float]) -> bool:
         """Factor for the penalties ``rho``; returns False when the cached factor already fits."""
@@ -847,6 +901,10 @@ class _Structure:
         nu_prev: np.ndarray | None,
         beta: float,
         steps: int,
+        *,
+        nu_scale: float = 1.0,
+        out: np.ndarray | None = None,
+        scratch: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray | None]:
         r"""A tight lower bound on the optimum: :math:`\lambda` from the predictions, cone
         multipliers refined per block, then scaled to be dual feasible (weak duality).
@@ -861,7 +919,9 @@ class _Structure:
         :math:`\nu_j \ge 0`, all blocks at once (two ``n x d' x |blocks|`` products a step,
         step size :math:`1/\|X'^TE^2X'\|_2`). The norms are then recomputed from scratch and
         :meth:`dual_value` scales the point to feasibility, so the bound is valid whatever the
-        refinement achieved.
+        refinement achieved. The ADMM's multiplier is ``nu_scale * nu_admm``; ``out`` receives
+        the multipliers (it must not alias ``nu_prev``) and ``scratch`` (``n x J``) is working
+        space: without them, ``n x J`` temporaries cost page faults at large ``n``.
 
         Returns
         -------
@@ -877,11 +937,11 @@ class _Structure:
         # candidate 1: the best nonnegative multiple of the ADMM multiplier, per block
         t = _best_multiple(C, Gt_nu_admm)
         R = C + Gt_nu_admm * t
-        nu = nu_admm * t
+        nu = np.multiply(nu_admm, nu_scale * t, out=out)
         norms = np.linalg.norm(R, axis=0)
         # candidate 2: the previous certificate's multipliers
         if nu_prev is not None:
-            R2 = C + self.Gt(nu_prev)
+            R2 = C + self.Gt(nu_prev, scratch)
             n2 = np.linalg.norm(R2, axis=0)
             better = n2 < norms
             if np.any(better):
@@ -923,12 +983,17 @@ class _Structure:
             norms[active] = np.linalg.norm(R[:, active], axis=0)
         return self.dual_value(lam, float(np.max(norms)), beta), nu
 
-    def cone_violation(self, XU: np.ndarray) -> tuple[float, float]:
-        if not self.has_cones:
+    def cone_violation(self, XU: np.ndarray, scratch: np.ndarray | None = None) -> tuple[float, float]:
+        r"""Largest violation of :math:`(2D - 1) \odot X'U \ge 0`, absolute and relative to
+        ``max|X'U|``; ``scratch`` (the shape of ``XU``) avoids a temporary."""
+        if not self.has_cones or XU.size == 0:
             return 0.0, 0.0
-        SXU = np.hstack([self.S_sign, self.S_sign]) * XU
-        viol = float(np.max(np.maximum(-SXU, 0.0), initial=0.0))
-        scale = float(np.max(np.abs(XU), initial=0.0))
+        P = self.P
+        SXU = np.empty_like(XU) if scratch is None else scratch
+        np.multiply(self.S_sign, XU[:, :P], out=SXU[:, :P])
+        np.multiply(self.S_sign, XU[:, P:], out=SXU[:, P:])
+        viol = max(0.0, -float(SXU.min()))
+        scale = max(float(XU.max()), -float(XU.min()))
         return viol, (viol / scale if scale > 0 else 0.0)
 
     def values(self, U: np.ndarray) -> dict[str, np.ndarray]:
@@ -1203,11 +1268,10 @@ def _iterate(
     alpha = settings.alpha
     cones, split = st.has_cones, st.split_loss
     # the first factorization ran before the BLAS thread limit (BLAS-3 work profits from threads)
-    n_fact, last_factor_time = first_factor
-    t_factor = last_factor_time
-    first_factor_time = last_factor_time
+    n_fact, first_factor_time = first_factor
+    last_factor_k = 0
+    t_factor = first_factor_time
     t_loop0 = time.perf_counter()
-    iter_time_since_factor = 0.0
     last_adapt = 0
     hist: dict[str, list[float]] = {
         k: []
@@ -1236,9 +1300,12 @@ def _iterate(
     if printer is not None:
         printer.header(rho)
     XU = st.X @ U
-    t_iter_start = time.perf_counter()
     buf = np.empty_like(S)
     T = np.empty_like(S)
+    S_prev = np.empty_like(S)
+    certified = cones and settings.gap_tol is not None
+    cert_bufs = [np.empty_like(S), np.empty_like(S)] if certified else [None, None]
+    XV_buf = np.empty_like(XU)
     aES2 = alpha * st.ES2 if cones else None
     if cones:  # private copies: S and Nu are updated in place below
         S, Nu = S.copy(), Nu.copy()
@@ -1268,7 +1335,9 @@ def _iterate(
         U = st.solve(R)
         np.matmul(st.X, U, out=XU)  # into a fixed buffer: no (n, J) allocation (page faults) per iteration
         if check:
-            Zv_prev, S_prev, z_prev = Zv, (S.copy() if cones else S), z  # S is updated in place
+            Zv_prev, z_prev = Zv, z
+            if cones:  # S is updated in place below; keep its value in a fixed buffer
+                np.copyto(S_prev, S)
         # ---- v-update (prox of the regularizer), relaxed
         Uh = alpha * U + (1.0 - alpha) * Zv
         Zv = st.prox_reg(Uh + Lam, beta / rho["u"])
@@ -1292,19 +1361,26 @@ def _iterate(
         if not check:
             continue
         # ---- residuals, per constraint block A x - B z: (A x, B z, dual change, scaled multiplier)
-        parts = {"u": (U, Zv, rho["u"] * (Zv - Zv_prev), rho["u"] * Lam)}
+        # (squared norms of A x - B z, A x and B z; the dual change; the scaled multiplier)
+        parts = {"u": (*_squared_norms(U, Zv), rho["u"] * (Zv - Zv_prev), rho["u"] * Lam)}
         if cones:
-            GU = st.G_from_XU(XU)
-            both = st.X.T @ np.hstack([st.ES2 * (S - S_prev), st.ES2 * Nu])
-            ys = rho["s"] * both[:, st.J :]
-            parts["s"] = (GU, S, rho["s"] * both[:, : st.J], ys)
+            # in the scratch buffers buf and T (rewritten at the next iteration): no (n, 2P)
+            # temporaries, which cost more than the products at n = 50 000
+            np.subtract(S, S_prev, out=buf)
+            buf *= st.ES2
+            ds = rho["s"] * (st.X.T @ buf)
+            np.multiply(st.ES2, Nu, out=buf)
+            ys = rho["s"] * (st.X.T @ buf)
+            np.multiply(st.ES2, XU, out=T)  # G u
+            ab, zb = _dot(T, T), _dot(S, S)
+            T -= S
+            parts["s"] = (_dot(T, T), ab, zb, ds, ys)
         if split:
-            parts["z"] = (FU, z, rho["z"] * st.Ft(z - z_prev), rho["z"] * st.Ft(mu))
+            parts["z"] = (*_squared_norms(FU, z), rho["z"] * st.Ft(z - z_prev), rho["z"] * st.Ft(mu))
         sq_p = sq_ax = sq_bz = 0.0
         dual = ytil = 0.0
         blocks: dict[str, tuple[float, float, float, float]] = {}
-        for b, (ax, bz, db, yb) in parts.items():
-            rb, ab, zb = float(np.sum((ax - bz) ** 2)), float(np.sum(ax**2)), float(np.sum(bz**2))
+        for b, (rb, ab, zb, db, yb) in parts.items():
             sq_p += rb
             sq_ax += ab
             sq_bz += zb
@@ -1320,7 +1396,7 @@ def _iterate(
         r_d = float(np.linalg.norm(dual))
         eps_p = settings.eps_abs * math.sqrt(m_primal) + settings.eps_rel * math.sqrt(max(sq_ax, sq_bz))
         eps_d = settings.eps_abs * math.sqrt(U.size) + settings.eps_rel * float(np.linalg.norm(ytil))
-        XV = st.X @ Zv
+        XV = np.matmul(st.X, Zv, out=XV_buf)
         fv = st.Fu_from_XU(XV)
         obj = st.objective_from(Zv, XV, beta)
         certify = settings.gap_tol is not None and k - last_cert >= settings.certificate_interval
@@ -1330,10 +1406,14 @@ def _iterate(
                 fv,
                 -rho["z"] * mu if split else None,
                 -ys if cones else None,
-                -rho["s"] * Nu if cones else None,
+                Nu if cones else None,
                 nu_cert,
                 beta,
                 settings.certificate_steps,
+                nu_scale=-rho["s"],
+                # the buffer nu_cert does not hold, and buf (free here): no (n, 2P) temporaries
+                out=cert_bufs[1] if nu_cert is cert_bufs[0] else cert_bufs[0],
+                scratch=buf,
             )
         else:
             dual_obj = st.dual_objective(fv, -rho["z"] * mu if split else None, -ys if cones else None, beta)
@@ -1373,7 +1453,7 @@ def _iterate(
                 f"residual {r_d:.3g} <= {eps_d:.3g}."
             )
             break
-        viol_rel_k = st.cone_violation(XV)[1] if certify else float("nan")
+        viol_rel_k = st.cone_violation(XV, scratch=buf)[1] if certify else float("nan")
         if certify and gap <= settings.gap_tol * max(abs(obj), 1e-300):
             if viol_rel_k <= settings.cone_tol:
                 status = cp.OPTIMAL
@@ -1389,7 +1469,6 @@ def _iterate(
             break
         # ---- adaptive penalties (per block residual balancing)
         if settings.adaptive_rho and k - last_adapt >= settings.adaptive_rho_interval:
-            iter_time_since_factor = now - t_iter_start
             new_rho = dict(rho)
             off = False
             for b, (rp, sp, rd, sd) in blocks.items():
@@ -1399,7 +1478,7 @@ def _iterate(
                 if ratio > settings.adaptive_rho_tolerance or ratio < 1.0 / settings.adaptive_rho_tolerance:
                     off = True
                 new_rho[b] = float(np.clip(rho[b] * ratio, 1e-8, 1e8))
-            pays = last_factor_time <= settings.adaptive_rho_fraction * iter_time_since_factor
+            pays = st.factor_cost_in_iterations() <= settings.adaptive_rho_fraction * (k - last_factor_k)
             if off and pays:
                 Lam *= rho["u"] / new_rho["u"]
                 if cones:
@@ -1413,10 +1492,8 @@ def _iterate(
                 tf = time.perf_counter()
                 if st.factor(rho):
                     n_fact += 1
-                last_factor_time = time.perf_counter() - tf
-                t_factor += last_factor_time
-                t_iter_start = time.perf_counter()
-                last_adapt = k
+                t_factor += time.perf_counter() - tf
+                last_factor_k = last_adapt = k
                 if printer is not None:
                     printer.note(k, rho)
     t_end = time.perf_counter()
@@ -1444,11 +1521,13 @@ def _iterate(
             final_dual, _ = st.refined_dual(
                 st.Fu_from_XU(XV),
                 -rho["z"] * mu if split else None,
-                st.Gt(-rho["s"] * Nu) if cones else None,
-                -rho["s"] * Nu if cones else None,
+                -rho["s"] * st.Gt(Nu, buf) if cones else None,
+                Nu if cones else None,
                 nu_cert,
                 beta,
                 settings.certificate_steps,
+                nu_scale=-rho["s"],
+                scratch=buf,
             )
             best_dual = max(best_dual, final_dual)
     t_total = time.perf_counter() - t_start
@@ -1494,6 +1573,17 @@ def _iterate(
         duality_gap=objective - best_dual,
         _state=state,
     )
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` without a temporary (``a``, ``b`` C-contiguous)."""
+    return float(np.dot(a.ravel(), b.ravel()))
+
+
+def _squared_norms(ax: np.ndarray, bz: np.ndarray) -> tuple[float, float, float]:
+    """``(||ax - bz||^2, ||ax||^2, ||bz||^2)``."""
+    diff = ax - bz
+    return _dot(diff, diff), _dot(ax, ax), _dot(bz, bz)
 
 
 def _unpack(x: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
