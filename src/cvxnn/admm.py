@@ -778,7 +778,7 @@ class _Structure:
         return rho_u * np.eye(self.d)
 
     def factor_cost_in_iterations(self) -> float:
-        """A refactorization's cost in iterations, from flop counts (machine independent).
+        r"""A refactorization's cost in iterations, from flop counts (machine independent).
 
         Factor: Woodbury :math:`n^2 d' + \tfrac43 n^3` (``K``, its Cholesky and inverse),
         Cholesky :math:`m^3` with ``m = d'P`` (``potrf`` + ``potri``; the Gram is cached), CG
@@ -1360,8 +1360,8 @@ def _iterate(
             mu = mu + (FUh - z)
         if not check:
             continue
-        # ---- residuals, per constraint block A x - B z: (A x, B z, dual change, scaled multiplier)
-        # (squared norms of A x - B z, A x and B z; the dual change; the scaled multiplier)
+        # ---- residuals, per constraint block A x - B z: squared norms of A x - B z, A x and B z,
+        # the dual change and the scaled multiplier
         parts = {"u": (*_squared_norms(U, Zv), rho["u"] * (Zv - Zv_prev), rho["u"] * Lam)}
         if cones:
             # in the scratch buffers buf and T (rewritten at the next iteration): no (n, 2P)
@@ -1576,7 +1576,7 @@ def _iterate(
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """``sum(a * b)`` without a temporary (``a``, ``b`` C-contiguous)."""
+    """``sum(a * b)`` without an elementwise temporary (contiguous input is not copied)."""
     return float(np.dot(a.ravel(), b.ravel()))
 
 
