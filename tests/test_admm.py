@@ -387,3 +387,35 @@ def test_certificate_settings_validated():
     with pytest.raises(InvalidInputError, match="cone_tol"):
         AdmmSettings(cone_tol=0.0)
     assert AdmmSettings(gap_tol=None).gap_tol is None
+
+
+def test_iterates_do_not_depend_on_timings(rng, monkeypatch):
+    """Refactorization decisions come from a flop model, so a loaded machine (factorizations that
+    look slow on the clock) gives the same iterates. With wall-clock decisions this program took
+    540 or 3600 iterations depending on whether a refactorization "paid" in time."""
+    import cvxnn.admm as admm_module
+
+    settings = {"gap_tol": 1e-4, "eps_abs": 1e-14, "eps_rel": 1e-14, "max_iter": 30000}
+    calm = solve_admm(_program("relu", "squared", rng, n=60, d=4, P=10, beta=0.3), settings)
+
+    class SlowFactorClock:
+        now = 0.0
+
+        def perf_counter(self) -> float:
+            self.now += 1e-6
+            return self.now
+
+    clock = SlowFactorClock()
+    factor = admm_module._Structure.factor
+
+    def slow_factor(self, rho):
+        clock.now += 100.0  # every factorization seems to take 100 s
+        return factor(self, rho)
+
+    monkeypatch.setattr(admm_module, "time", clock)
+    monkeypatch.setattr(admm_module._Structure, "factor", slow_factor)
+    program = _program("relu", "squared", np.random.default_rng(12345), n=60, d=4, P=10, beta=0.3)
+    loaded = solve_admm(program, settings)
+    assert loaded.n_factorizations == calm.n_factorizations > 1  # it did refactor, both times
+    assert loaded.iterations == calm.iterations
+    assert loaded.objective == calm.objective
