@@ -187,6 +187,14 @@ def _record(solver, objective, violation, status="optimal", total=1.0):
     }
 
 
+def _report(case):
+    """A saved report around one scored case, as ``run`` writes it."""
+    report = {"machine": {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p"}, "versions": {}}
+    report.update(started_utc="t", cases=[{**case, "size": [1, 1, 1], "n_patterns_effective": 1}])
+    report["cases"][0].update(beta=1.0, lam_pyscnn=1.0, generic_attempted=True, generic_note="")
+    return report
+
+
 def test_reference_prefers_points_feasible_to_solver_precision(tmp_path):
     case = {
         "results": [
@@ -210,10 +218,7 @@ def test_reference_prefers_points_feasible_to_solver_precision(tmp_path):
     assert case["reference_objective"] == 99.97 and "<= 0.0001" in case["reference_source"]
     # --rescore applies the same rules to a saved report without solving
     saved = tmp_path / "saved.json"
-    report = {"machine": {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p"}, "versions": {}}
-    report.update(started_utc="t", cases=[{**case, "size": [1, 1, 1], "n_patterns_effective": 1}])
-    report["cases"][0].update(beta=1.0, lam_pyscnn=1.0, generic_attempted=True, generic_note="")
-    saved.write_text(__import__("json").dumps(report))
+    saved.write_text(__import__("json").dumps(_report(case)))
     assert bench.main(["--rescore", str(saved)]) == 0
     assert __import__("json").loads(saved.read_text())["cases"][0]["reference_objective"] == 99.97
 
@@ -223,7 +228,4 @@ def test_markdown_gives_the_admm_certificate_where_no_reference_exists():
     case = {"results": [admm]}
     bench.score_case(case)
     assert case["reference_objective"] is None  # 8e-3 violation: no trustworthy reference
-    report = {"machine": {"cpu": "x", "cores": 2, "memory_gib": 1, "platform": "p"}, "versions": {}}
-    report.update(started_utc="t", cases=[{**case, "size": [1, 1, 1], "n_patterns_effective": 1}])
-    report["cases"][0].update(beta=1.0, lam_pyscnn=1.0, generic_attempted=False, generic_note="skipped")
-    assert "certified rel. gap (objective - dual bound) 0.01" in bench.markdown_table(report)
+    assert "certified rel. gap (objective - dual bound) 0.01" in bench.markdown_table(_report(case))

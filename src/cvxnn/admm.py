@@ -189,6 +189,7 @@ loss, no ``1/n``, identical to the CVXPY objective) and its cone violation is re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -263,7 +264,7 @@ class AdmmSettings:
     adaptive_rho_fraction : float
         Refactor only if a factorization costs at most this fraction of the iterations run
         since the last one (so expensive factors are not redone early). Costs come from a flop
-        model (:meth:`_Structure.factor_cost_in_iterations`), not from timings, so the
+        model (:attr:`_Structure.factor_cost_in_iterations`), not from timings, so the
         iterates do not depend on the machine's load.
     alpha : float
         Over-relaxation in (0, 2).
@@ -787,6 +788,7 @@ class _Structure:
             return A
         return rho_u * np.eye(self.d)
 
+    @functools.cached_property
     def factor_cost_in_iterations(self) -> float:
         r"""A refactorization's cost in iterations, from flop counts (machine independent).
 
@@ -996,7 +998,7 @@ class _Structure:
     def cone_violation(self, XU: np.ndarray, scratch: np.ndarray | None = None) -> tuple[float, float]:
         r"""Largest violation of :math:`(2D - 1) \odot X'U \ge 0`, absolute and relative to
         ``max|X'U|``; ``scratch`` (the shape of ``XU``) avoids a temporary."""
-        if not self.has_cones or XU.size == 0:
+        if not self.has_cones:
             return 0.0, 0.0
         P = self.P
         SXU = np.empty_like(XU) if scratch is None else scratch
@@ -1488,7 +1490,7 @@ def _iterate(
                 if ratio > settings.adaptive_rho_tolerance or ratio < 1.0 / settings.adaptive_rho_tolerance:
                     off = True
                 new_rho[b] = float(np.clip(rho[b] * ratio, 1e-8, 1e8))
-            pays = st.factor_cost_in_iterations() <= settings.adaptive_rho_fraction * (k - last_factor_k)
+            pays = st.factor_cost_in_iterations <= settings.adaptive_rho_fraction * (k - last_factor_k)
             if off and pays:
                 Lam *= rho["u"] / new_rho["u"]
                 if cones:

@@ -873,10 +873,9 @@ def markdown_table(report: dict[str, Any]) -> str:
                 note = (note + "; " if note else "") + (
                     f"iterate within 1e-4 at {r['history_time_to_target_s']:.3g} s (history)"
                 )
-            dual = (r.get("extra") or {}).get("dual_objective")
-            if r["solver"] == "ADMM" and case.get("reference_objective") is None and dual is not None:
-                obj = r.get("objective")
-                if obj is not None and np.isfinite(dual) and abs(obj) > 0:
+            if r["solver"] == "ADMM" and case.get("reference_objective") is None:
+                dual, obj = (r.get("extra") or {}).get("dual_objective"), r.get("objective")
+                if dual is not None and obj is not None and np.isfinite(dual) and abs(obj) > 0:
                     note = (note + "; " if note else "") + (
                         f"certified rel. gap (objective - dual bound) {(obj - dual) / abs(obj):.2g}"
                     )
