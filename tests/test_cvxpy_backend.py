@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cvxnn import cvxpy_backend
-from cvxnn.admm import AdmmResult
+from cvxnn.admm import AdmmResult, AdmmSettings
 from cvxnn.cvxpy_backend import ADMM, SOLVER_NAME
 from cvxnn.exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from cvxnn.patterns import sample_patterns
@@ -87,8 +87,10 @@ def test_resolve_warm_starts(program):
     problem = program.problem
     problem.solve(method=ADMM, rho=3.0)
     first = problem.solver_stats.num_iters
+    assert first >= 3 * AdmmSettings().check_interval  # else the comparison below means nothing
     problem.solve(method=ADMM, rho=3.0)
-    assert problem.solver_stats.num_iters < first / 5
+    # warm from the converged state: stops at the first residual check
+    assert problem.solver_stats.num_iters == AdmmSettings().check_interval
     problem.solve(method=ADMM, rho=3.0, warm_start=False)
     assert problem.solver_stats.num_iters == first
 
