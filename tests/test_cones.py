@@ -47,7 +47,6 @@ def test_projection_is_exact_cold_and_warm(rng, binary):
     for step in range(6):  # a cold start, then warm starts from nearby inputs (as in the ADMM)
         U = proj.project(T)
         _assert_projection(X, signs, T, U, atol=1e-7)
-        np.testing.assert_allclose(proj.XnP * proj.shrink, proj.Xn @ U, atol=1e-9)
         T = T + 0.05 * rng.standard_normal(T.shape) if step % 2 else 3.0 * rng.standard_normal(T.shape)
 
 

@@ -62,7 +62,6 @@ class ConeProjector:
         self, X: np.ndarray, signs: np.ndarray, *, tol: float = 1e-10, max_steps: int | None = None
     ) -> None:
         norms = np.linalg.norm(X, axis=1)
-        self.row_norms = norms
         self.Xn = np.ascontiguousarray(X / np.where(norms > 0, norms, 1.0)[:, None])
         self.signs = np.ascontiguousarray(signs, dtype=np.float64)
         self.n, self.d = X.shape
@@ -85,8 +84,11 @@ class ConeProjector:
         self._eye = np.eye(d, dtype=bool)[None]
         self.n_fallbacks = 0
         self.n_steps = 0
-        self._G = np.empty((self.n, J))
-        self._g = np.empty((self.n, J))
+        # block-major copies for the verification: the rows of a subset of blocks are contiguous
+        self.XnT = np.ascontiguousarray(self.Xn.T)  # (d, n)
+        self.signsT = np.ascontiguousarray(self.signs.T)  # (J, n)
+        self._G = np.empty((J, self.n))
+        self._g = np.empty((J, self.n))
 
     # ------------------------------------------------------------------ working sets
     def _fresh(self, blocks: np.ndarray) -> np.ndarray:
@@ -244,10 +246,6 @@ class ConeProjector:
         A block stops as soon as the active-set iterate, :math:`u = t + B_W^Tz` with
         :math:`z \ge 0` (so :math:`\|p\| \le \|u\|`), has norm at most :math:`\tau_j`: its
         result is 0 whatever the exact projection. ``tau = 0`` gives the projection.
-
-        After the call, :attr:`XnP` holds :math:`\hat XP` for the projections ``P`` (zero columns
-        where the block stopped early) and :attr:`shrink` the factors with ``result = P * shrink``,
-        so :math:`X\,\mathrm{result}` is ``row_norms[:, None] * XnP * shrink``.
         """
         J = self.J
         self.exact = True
@@ -255,7 +253,7 @@ class ConeProjector:
         blocks = np.arange(J)
         self._settle(T, blocks)
         U = np.ascontiguousarray(self._point(T, blocks))
-        XnU = np.matmul(self.Xn, U, out=self._G)
+        UX = np.matmul(U.T, self.XnT, out=self._G)  # (J, n): row j is X-hat u_j
         scale = np.linalg.norm(T, axis=0)
         thr = self.tol * np.where(scale > 0, scale, 1.0)
         zero = np.zeros(J, dtype=bool)
@@ -266,20 +264,21 @@ class ConeProjector:
             small = norms <= tau[pending]
             zero[pending[small]] = True
             pending = pending[~small]
-            full = steps == 0  # the first check runs on whole arrays (no column gathers)
-            if full:
-                g = np.multiply(self.signs, XnU, out=self._g)
+            if steps == 0:  # the first check on whole arrays (no row gathers)
+                g = np.multiply(self.signsT, UX, out=self._g)
+                failed = g.min(axis=1)[pending] < -thr[pending]
+                rows = pending[failed]
             else:
-                g = self.signs[:, pending] * XnU[:, pending]
-            # column minima first (a contiguous reduction); the argmin only where one fails
-            failed = g.min(axis=0)[pending if full else slice(None)] < -thr[pending]
+                g = self.signsT[pending] * UX[pending]
+                failed = g.min(axis=1) < -thr[pending]
+                rows = np.flatnonzero(failed)
+            # row minima first (a contiguous reduction); the argmin only where one fails
             if not np.any(failed):
                 break
-            cols = pending[failed] if full else np.flatnonzero(failed)
+            worst = np.argmin(g[rows], axis=1)
             pending = pending[failed]
             steps += 1
             self.n_steps += 1
-            worst = np.argmin(g[:, cols], axis=0)
             if self.step_budget is not None and steps > self.step_budget:
                 self.exact = False  # leave these blocks at their active-set iterate for now
                 break
@@ -301,16 +300,11 @@ class ConeProjector:
                     self._nnls(T, int(j))
                 self._settle(T, pending[~full])
             U[:, pending] = self._point(T, pending)
-            XnU[:, pending] = self.Xn @ U[:, pending]
+            UX[pending] = U[:, pending].T @ self.XnT
             if steps > self.max_steps:
                 break
         norms = np.linalg.norm(U, axis=0)
         shrink = np.where(zero, 0.0, np.maximum(0.0, 1.0 - tau / np.where(norms > 0, norms, 1.0)))
-        if np.any(zero):
-            XnU[:, zero] = 0.0
-            U[:, zero] = 0.0
-        self.XnP = XnU
-        self.shrink = shrink
         return U * shrink
 
     def project(self, T: np.ndarray) -> np.ndarray:

@@ -317,11 +317,13 @@ class AdmmSettings:
         warm-started active sets), so every iterate ``v`` is feasible. ``"slack"``: the cones
         are split off as ``G u = s >= 0`` with their own penalty (the paper's Algorithm 3.1).
     projection_steps : int or None
-        Active-set steps per cone projection and iteration (``cone_method="projection"``). Early
-        iterations move the inputs far and a projection may need ~``d'`` steps, each a product
-        over the unsettled blocks; past this budget the v-step keeps the active-set iterate
-        (an inexact prox) and the next iteration continues from its working sets. The stopping
-        rules only fire after an exact projection. ``None``: always exact.
+        Active-set steps per cone projection in the first iterations (``cone_method=
+        "projection"``). Early iterations move the inputs far and a projection may need ~``d'``
+        steps, each a product over the unsettled blocks; past the budget the v-step keeps the
+        active-set iterate (an inexact prox) and the next iteration continues from its working
+        sets. The budget grows by one every 10 iterations, so the errors stop and the ADMM
+        converges (a fixed budget of 1 or 2 stalled at (2000, 50, 100)); the stopping rules only
+        fire after an exact projection. ``None``: always exact.
     threads : int or None
         BLAS threads inside the iteration loop (threadpoolctl); ``None`` leaves the library
         default. The first factorization (BLAS-3 work) always runs with the default threads.
@@ -1403,6 +1405,7 @@ def _iterate(
         # the certificate's projections may stop early too: any active-set iterate
         # t + B_W^T z (z >= 0) bounds ||Pi_K(t)|| from above, so the bound stays valid
         st.projector.step_budget = st.cert_projector.step_budget = settings.projection_steps
+    budget = settings.projection_steps if project else None
     aa = _Anderson(settings.anderson, settings.anderson_safeguard) if settings.anderson else None
     shapes = [Zv.shape, Lam.shape, S.shape, Nu.shape, z.shape, mu.shape]
     x_in = None
@@ -1427,7 +1430,8 @@ def _iterate(
         else:
             R += st.Fty
         U = st.solve(R)
-        np.matmul(st.X, U, out=XU)  # into a fixed buffer: no (n, J) allocation (page faults) per iteration
+        if cones or split:  # X'u feeds the s- and z-steps; the projection splitting never needs it
+            np.matmul(st.X, U, out=XU)  # a fixed buffer: no (n, J) allocation (page faults)
         if check:
             Zv_prev, z_prev = Zv, z
             if cones:  # S is updated in place below; keep its value in a fixed buffer
@@ -1435,6 +1439,8 @@ def _iterate(
         # ---- v-update (prox of the regularizer), relaxed
         Uh = alpha * U + (1.0 - alpha) * Zv
         if project:  # prox of beta ||.|| + I_K: soft-threshold of the exact cone projection
+            if budget is not None:  # grows, so that projections end up exact (and the ADMM converges)
+                st.projector.step_budget = budget + k // 10
             Zv = st.projector.prox(Uh + Lam, beta / rho["u"])
         else:
             Zv = st.prox_reg(Uh + Lam, beta / rho["u"])
