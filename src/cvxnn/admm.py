@@ -78,11 +78,35 @@ halving the dimension to ``d'P``. That reduced system is solved by
   :math:`wX'^TD_iX' + A`, warm-started) when neither factor fits ``memory_limit_gb``.
 
 ``"auto"`` picks Woodbury when ``n <= d'P`` and Cholesky otherwise, within the memory limit.
-Per iteration the cost is about six dense ``n x d' x P`` products plus one ``min(n, d'P)``
-square matrix-vector product.
+Per iteration the slack splitting costs about six dense ``n x d' x P`` products plus one
+``min(n, d'P)`` square matrix-vector product; the projection splitting four (two in the u-step,
+one width-2P verification of the projections) once its working sets have settled.
 
-What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta = 1)
-------------------------------------------------------------------------------------
+The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta = 1e-3 n)
+----------------------------------------------------------------------------------------
+- Penalty: ``rho_u`` x (0.1, 0.3, 1) of ``c`` reached a 1e-4 gap at a feasible point after 100 /
+  300 / > 400 iterations at (500, 30, 50) (``alpha = 1.8``); 0.1 c reached 5e-5 after 250 at
+  (2000, 50, 100). At (10 000, 50, 100), x 3 and x 0.3 of the default did not finish in 4000
+  iterations (the default: 1660).
+- Default settings, one BLAS thread: (500, 30, 50) 380 iterations, 0.45 s, true gap 9e-9;
+  (2000, 50, 100) 360 iterations, 4.2 s, gap 4.9e-7 (the slack splitting: 7980 iterations /
+  3.9 s and 5400 / 38.5 s at -2.4e-4 with violation 5e-5); (10 000, 50, 100) 1660 iterations,
+  37 s. Relative cone violation at the returned point ~1e-11 (the projections' tolerance).
+- Steady state at (2000, 50, 100): the projections 2.0 ms (one ``X'^T`` product of width 2P, the
+  sign check, batched ``d' x d'`` products), the Woodbury u-step 2.0 ms.
+- The transient: the first iterations move every block far, and a cold projection adds its
+  ~d' active rows one at a time (each step a product over the unsettled blocks). With exact
+  projections throughout the first 50 iterations took 2.6 s at (2000, 50, 100) (later ~5 ms per
+  iteration); ``projection_steps = 5`` (a budget growing by one per 10 iterations) halves it.
+  A fixed budget of 1 or 2 never converged (violation 2e-2 / 4e-3 after 20 000 iterations).
+  Adding several violated rows per step (up to d'/10) thrashed (16 600 steps instead of 1900).
+- Certificate: exact projections of :math:`F^T\lambda` every 50 iterations cost 0.5 s each at
+  (2000, 50, 100) (the working sets move between certificates), for a bound still first order in
+  the dual error (2e-2 when the true gap was 4e-7): the in-loop and final certificates use the
+  same step budget (valid, looser bounds), and the residual rule is what stops.
+
+What was measured for the slack splitting (2-core machine, one BLAS thread, Gaussian data)
+---------------------------------------------------------------------------------------------
 - u-step: Woodbury 8.3 ms/iteration at (n, d, P) = (2000, 50, 100) (11.8 ms with triangular
   solves); 0.6 ms at (500, 30, 50).
 - BLAS threads (2-core machine, ms per iteration, 1 vs 2 threads): (500, 30, 50) 0.51 vs 11-13,
@@ -139,8 +163,8 @@ What was measured (2-core shared machine, one BLAS thread, Gaussian data, beta =
   iteration of products (two ``X'^T`` products of width 2P for the dual residual, ``X'v`` for
   the objective): checking every 20 instead of 10 iterations saved ~5 %, every 50 ~15 %.
 
-Tried and not kept (measured on the benchmark instances, ``cvxnn.bench.make_case``)
------------------------------------------------------------------------------------
+Tried for the slack splitting and not kept (the benchmark instances, ``cvxnn.bench.make_case``)
+-------------------------------------------------------------------------------------------------
 The yardstick is the first iteration at which ``|f(v) - f*| <= 1e-4 |f*|`` *and* the relative
 cone violation of ``v`` is ``<= 1e-4`` (f* from Clarabel), on a plain loop with fixed penalties.
 
@@ -175,7 +199,9 @@ cone violation of ``v`` is ``<= 1e-4`` (f* from Clarabel), on a plain loop with 
 
 Certified stopping (duality gap)
 --------------------------------
-Every ``certificate_interval`` iterations (and at the end) :meth:`_Structure.refined_dual` builds a
+With ``cone_method="projection"`` the certificate is :meth:`_Structure.projected_dual` (the exact
+dual constraint through cone projections, see above). With the slack splitting, every
+``certificate_interval`` iterations (and at the end) :meth:`_Structure.refined_dual` builds a
 dual-feasible point: :math:`\lambda = -\nabla L(Fv)` (hinge: the loss multiplier clipped to its
 box), per block the better of two nonnegative cone multipliers (the best multiple of the ADMM's
 and the previous certificate's), optionally refined by ``certificate_steps`` FISTA steps on
@@ -271,14 +297,15 @@ class AdmmSettings:
         The refined certificate is evaluated every this many iterations (at a residual check)
         and once at the end.
     certificate_steps : int
-        Accelerated projected-gradient steps on the cone multipliers per certificate.
+        Accelerated projected-gradient steps on the cone multipliers per certificate
+        (``cone_method="slack"``).
     rho : float or None
         Initial penalty of every block; ``None`` picks one from the data (and, on a re-solve of
         the same program, the penalties the previous solve ended with). Adapted unless
         ``adaptive_rho=False``.
     rho_cone, rho_loss : float or None
-        With ``rho`` set, the initial penalty of the cone block (``s``) and of the loss split
-        (``z``) instead of ``rho``; not read when ``rho`` is None.
+        With ``rho`` set, the initial penalty of the cone block (``s``, ``cone_method="slack"``
+        only) and of the loss split (``z``) instead of ``rho``; not read when ``rho`` is None.
     adaptive_rho : bool
         Residual balancing per constraint block, refactoring only when it pays.
     adaptive_rho_interval : int
@@ -1576,7 +1603,8 @@ def _iterate(
             status = "time"
             break
         # ---- adaptive penalties (per block residual balancing)
-        if settings.adaptive_rho and k - last_adapt >= settings.adaptive_rho_interval:
+        # (truncated cone projections inflate the primal residual: no balancing on those)
+        if settings.adaptive_rho and exact and k - last_adapt >= settings.adaptive_rho_interval:
             new_rho = dict(rho)
             off = False
             for b, (rp, sp, rd, sd) in blocks.items():
