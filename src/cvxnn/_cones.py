@@ -31,8 +31,7 @@ Cost. The inverse Gram (:math:`|W| \times |W|`) is cached per block and changed 
 bordering / downdating (recomputed from the rows after an ill-conditioned pivot and every
 ``2 d'`` updates), so a settled projection costs three batched ``d' x d'`` matrix-vector products
 per block plus the verification, one ``n x d' x J`` product :math:`\hat XU` and a sign check.
-Active-set steps first check a per-block shortlist of the ``4 d'`` rows closest to violation,
-and all ``n`` rows only once those hold. A block that has not settled after ``max_steps`` steps,
+A block that has not settled after ``max_steps`` steps,
 or whose rows are numerically dependent, is solved by Lawson-Hanson NNLS from scratch
 (:func:`scipy.optimize.nnls`). Every returned projection is verified against all ``n`` rows to
 the relative tolerance ``tol``; the multipliers are nonnegative by construction.
@@ -92,12 +91,6 @@ class ConeProjector:
         self.XnT = np.ascontiguousarray(self.Xn.T)  # (d, n)
         self.signsT = np.ascontiguousarray(self.signs.T)  # (J, n)
         self._G = np.empty((J, self.n))
-        # per block, the rows closest to violation at the last full check: active-set steps
-        # check these first, and all n rows only once they are satisfied
-        m = min(self.n, max(4 * d, 64))
-        self.shortlist = np.zeros((J, m), dtype=np.intp)
-        self.Xs = np.zeros((J, m, d))
-        self.Ss = np.zeros((J, m))
         self._g = np.empty((J, self.n))
 
     # ------------------------------------------------------------------ working sets
@@ -267,15 +260,27 @@ class ConeProjector:
         UX = np.matmul(U.T, self.XnT, out=self._G)  # (J, n): row j is X-hat u_j
         scale = np.linalg.norm(T, axis=0)
         thr = self.tol * np.where(scale > 0, scale, 1.0)
-        g = np.multiply(self.signsT, UX, out=self._g)
-        zero = np.linalg.norm(U, axis=0) <= tau
-        failed = (g.min(axis=1) < -thr) & ~zero
-        pending = blocks[failed]
-        if pending.size:
-            self._shortlist(pending, g[pending])
-            worst = np.argmin(g[pending], axis=1)
+        zero = np.zeros(J, dtype=bool)
+        pending = blocks
         steps = 0
         while pending.size:
+            norms = np.linalg.norm(U[:, pending], axis=0)
+            small = norms <= tau[pending]
+            zero[pending[small]] = True
+            pending = pending[~small]
+            if steps == 0:  # the first check on whole arrays (no row gathers)
+                g = np.multiply(self.signsT, UX, out=self._g)
+                failed = g.min(axis=1)[pending] < -thr[pending]
+                rows = pending[failed]
+            else:
+                g = self.signsT[pending] * UX[pending]
+                failed = g.min(axis=1) < -thr[pending]
+                rows = np.flatnonzero(failed)
+            # row minima first (a contiguous reduction); the argmin only where one fails
+            if not np.any(failed):
+                break
+            worst = np.argmin(g[rows], axis=1)
+            pending = pending[failed]
             steps += 1
             self.n_steps += 1
             if self.step_budget is not None and steps > self.step_budget:
@@ -284,60 +289,27 @@ class ConeProjector:
             if steps > self.max_steps:
                 for j in pending:
                     self._nnls(T, int(j))
-                U[:, pending] = self._point(T, pending)
-                break
-            # a working-set row that looks violated means the updated inverse drifted:
-            # recompute it from the rows instead of adding the row twice
-            drift = np.any(self.W[pending] == worst[:, None], axis=1)
-            for j in self._fresh(pending[drift]):
-                self._nnls(T, int(j))
-            size = np.count_nonzero(self.W[pending] >= 0, axis=1)
-            full = (size >= self.d) & ~drift
-            for j in pending[full]:
-                self._nnls(T, int(j))
-            grow = ~full & ~drift
-            for j in self._add(pending[grow], worst[grow]):  # a dependent row: exact NNLS
-                self._nnls(T, int(j))
-            self._settle(T, pending[~full])
+            else:
+                # a working-set row that looks violated means the updated inverse drifted:
+                # recompute it from the rows instead of adding the row twice
+                drift = np.any(self.W[pending] == worst[:, None], axis=1)
+                for j in self._fresh(pending[drift]):
+                    self._nnls(T, int(j))
+                size = np.count_nonzero(self.W[pending] >= 0, axis=1)
+                full = (size >= self.d) & ~drift
+                for j in pending[full]:
+                    self._nnls(T, int(j))
+                grow = ~full & ~drift
+                for j in self._add(pending[grow], worst[grow]):  # a dependent row: exact NNLS
+                    self._nnls(T, int(j))
+                self._settle(T, pending[~full])
             U[:, pending] = self._point(T, pending)
-            small = np.linalg.norm(U[:, pending], axis=0) <= tau[pending]
-            zero[pending[small]] = True
-            pending = pending[~small]
-            if not pending.size:
+            UX[pending] = U[:, pending].T @ self.XnT
+            if steps > self.max_steps:
                 break
-            # cheap check on each block's shortlist of rows first; the full check (a product
-            # with all n rows) only for the blocks whose shortlist is satisfied
-            u = U[:, pending].T[:, :, None]
-            gs = self.Ss[pending] * np.matmul(self.Xs[pending], u)[:, :, 0]
-            short_fail = gs.min(axis=1) < -thr[pending]
-            worst_short = self.shortlist[pending, np.argmin(gs, axis=1)]
-            check = pending[~short_fail]
-            worst_full = np.empty(0, dtype=np.intp)
-            full_fail = np.zeros(check.size, dtype=bool)
-            if check.size:
-                UX[check] = U[:, check].T @ self.XnT
-                gc = self.signsT[check] * UX[check]
-                full_fail = gc.min(axis=1) < -thr[check]
-                if np.any(full_fail):
-                    self._shortlist(check[full_fail], gc[full_fail])
-                    worst_full = np.argmin(gc[full_fail], axis=1)
-            pending = np.concatenate([pending[short_fail], check[full_fail]])
-            worst = np.concatenate([worst_short[short_fail], worst_full])
         norms = np.linalg.norm(U, axis=0)
         shrink = np.where(zero, 0.0, np.maximum(0.0, 1.0 - tau / np.where(norms > 0, norms, 1.0)))
         return U * shrink
-
-    def _shortlist(self, blocks: np.ndarray, g: np.ndarray) -> None:
-        """Keep, per block, the rows with the smallest margins ``g`` (``(b, n)``) for cheap checks."""
-        m = self.shortlist.shape[1]
-        rows = (
-            np.argpartition(g, m - 1, axis=1)[:, :m]
-            if m < self.n
-            else np.broadcast_to(np.arange(self.n), (blocks.size, self.n))
-        )
-        self.shortlist[blocks] = rows
-        self.Xs[blocks] = self.Xn[rows]
-        self.Ss[blocks] = self.signsT[blocks[:, None], rows]
 
     def project(self, T: np.ndarray) -> np.ndarray:
         r""":math:`\Pi_{K_j}(t_j)` for every column of ``T`` (``(d, J)``); see :meth:`prox`."""
