@@ -122,7 +122,8 @@ class ConeProjector:
         inverse Gram by bordering: with :math:`b = \hat X_W\hat x_r`, :math:`q = G^{-1}b`,
         :math:`\sigma = 1 - b^Tq`, the new inverse is
         :math:`\begin{pmatrix} G^{-1} + qq^T/\sigma & -q/\sigma \\ -q^T/\sigma & 1/\sigma \end{pmatrix}`.
-        Returns the blocks where :math:`\sigma` is too small (a dependent row)."""
+        A pivot below ``ill_conditioned`` (a nearly dependent row) makes the block's inverse be
+        recomputed from its rows; returns the blocks whose recomputed Gram is not trusted."""
         slot = np.argmax(self.W[blocks] < 0, axis=1)
         x = self.Xn[rows]
         b = np.einsum("bmd,bd->bm", self.Xw[blocks], x)
@@ -202,8 +203,8 @@ class ConeProjector:
         self.Xw[j, : support.size] = self.Xn[support]
         self.Sw[j] = 0.0
         self.Sw[j, : support.size] = self.signs[support, j]
-        if self._fresh(np.array([j])).size:  # dependent rows: keep the multipliers, no inverse
-            self.Ginv[j] = 0.0
+        if self._fresh(np.array([j])).size:  # dependent rows: no trusted inverse, so the next
+            self.Ginv[j] = 0.0  # least-squares step drops rows (the full check still verifies)
 
     def _settle(self, T: np.ndarray, blocks: np.ndarray) -> None:
         """Lawson-Hanson inner loop: make the working-set solution nonnegative by moving from the
