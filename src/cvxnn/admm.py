@@ -100,6 +100,13 @@ The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta =
   iteration); ``projection_steps = 5`` (a budget growing by one per 10 iterations) halves it.
   A fixed budget of 1 or 2 never converged (violation 2e-2 / 4e-3 after 20 000 iterations).
   Adding several violated rows per step (up to d'/10) thrashed (16 600 steps instead of 1900).
+- (50 000, 100, 100), ``eps_abs = eps_rel = 1e-4``, two threads for the factor: default
+  settings stopped at the 600 s limit (85 s factor, 430 s for the first 400 iterations, then
+  0.10 s per iteration; residual balancing raised ``rho_u`` 38x at iteration ~280, after which the
+  dual residual crept: 18.5 vs 17.4 at the end, objective 14 592.5). With ``adaptive_rho=False``
+  the residual rule held after 800 iterations, 634 s on a machine loaded for ~100 s of it,
+  objective 14 626.3 (feasible, so 0.23 % worse than the other run's point): neither is clearly
+  the better default, so balancing stays on.
 - Certificate: exact projections of :math:`F^T\lambda` every 50 iterations cost 0.5 s each at
   (2000, 50, 100) (the working sets move between certificates), for a bound still first order in
   the dual error (2e-2 when the true gap was 4e-7): the in-loop and final certificates use the
