@@ -176,6 +176,18 @@ def test_warm_start_from_result_cuts_iterations(rng):
     assert _rel_gap(warm.objective, cold.objective) <= 1e-5
 
 
+@pytest.mark.parametrize(("first", "second"), [("slack", "projection"), ("projection", "slack")])
+def test_warm_start_across_cone_methods(first, second, rng):
+    """A result of one cone splitting warm-starts the other from its point (its multipliers and
+    penalties belong to the other splitting) and lands on the same optimum."""
+    program = _program("relu", "squared", rng)
+    ref = _clarabel(program)
+    before = solve_admm(program, {"cone_method": first})
+    after = solve_admm(program, {"cone_method": second}, warm_start=before)
+    assert after.status == cp.OPTIMAL, after.message
+    assert _rel_gap(after.objective, ref) <= 1e-4
+
+
 def test_warm_start_from_values_cuts_iterations(rng):
     program = _program("gated_relu", "logistic", rng)
     cold = solve_admm(program)
@@ -336,20 +348,29 @@ def test_medium_instance_matches_clarabel():
 
 
 # --------------------------------------------------------------------------- duality-gap certificate
-@pytest.mark.parametrize("loss", ["squared", "logistic", "hinge"])
-def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
-    """Weak duality at arbitrary (even poor) points: the refined certificate never exceeds the
-    optimum, whatever the predictions and warm-start multipliers it is handed."""
+def _structure_and_optimum(loss, rng, cone_method):
     from cvxnn.admm import _structure_for
 
     program = _program("relu", loss, rng, beta=0.3)
     ref = _clarabel(program)
-    st, _ = _structure_for(program, AdmmSettings())
-    beta = program.beta.value
+    st, _ = _structure_for(program, AdmmSettings(cone_method=cone_method))
+    return program, st, ref
+
+
+def _dual_probes(st, loss, rng):
+    """Predictions (and hinge loss multipliers) at points from zero to far off the optimum."""
     for scale in (0.0, 0.1, 1.0, 10.0):
-        U = scale * rng.standard_normal((st.d, st.J))
-        fv = st.Fu_from_XU(st.X @ U)
-        z_mult = rng.uniform(-1.0, 1.0, st.n) if loss == "hinge" else None
+        fv = st.Fu_from_XU(st.X @ (scale * rng.standard_normal((st.d, st.J))))
+        yield fv, (rng.uniform(-1.0, 1.0, st.n) if loss == "hinge" else None)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "hinge"])
+def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
+    """Weak duality at arbitrary (even poor) points: the refined certificate never exceeds the
+    optimum, whatever the predictions and warm-start multipliers it is handed."""
+    program, st, ref = _structure_and_optimum(loss, rng, "slack")
+    beta = program.beta.value
+    for fv, z_mult in _dual_probes(st, loss, rng):
         nu0 = rng.exponential(size=(st.n, st.J)) * rng.integers(0, 2, size=(st.n, st.J))
         for steps in (0, 50):
             dual, nu = st.refined_dual(fv, z_mult, st.Gt(nu0), nu0, None, beta, steps)
@@ -362,16 +383,10 @@ def test_refined_dual_is_a_lower_bound_anywhere(loss, rng):
 def test_projected_dual_is_a_lower_bound_anywhere(loss, rng):
     """The projection splitting's certificate (exact cone projections of F^T lambda) is a lower
     bound at arbitrary points, and tight at the optimum."""
-    from cvxnn.admm import _structure_for
-
-    program = _program("relu", loss, rng, beta=0.3)
-    ref = _clarabel(program)
-    st, _ = _structure_for(program, AdmmSettings())
+    program, st, ref = _structure_and_optimum(loss, rng, "projection")
     beta = program.beta.value
-    for scale in (0.0, 0.1, 1.0, 10.0):
-        U = scale * rng.standard_normal((st.d, st.J))
-        z_mult = rng.uniform(-1.0, 1.0, st.n) if loss == "hinge" else None
-        dual = st.projected_dual(st.Fu_from_XU(st.X @ U), z_mult, beta)
+    for fv, z_mult in _dual_probes(st, loss, rng):
+        dual = st.projected_dual(fv, z_mult, beta)
         assert np.isfinite(dual)
         assert dual <= ref + 1e-9 * abs(ref)
     if loss == "squared":  # at Clarabel's solution the bound is tight

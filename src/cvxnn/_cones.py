@@ -39,6 +39,8 @@ the relative tolerance ``tol``; the multipliers are nonnegative by construction.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from scipy.optimize import nnls
 
@@ -66,14 +68,28 @@ class ConeProjector:
     ) -> None:
         norms = np.linalg.norm(X, axis=1)
         self.Xn = np.ascontiguousarray(X / np.where(norms > 0, norms, 1.0)[:, None])
-        self.signs = np.ascontiguousarray(signs, dtype=np.float64)
         self.n, self.d = X.shape
         self.J = signs.shape[1]
         self.tol = tol
         self.max_steps = 4 * self.d if max_steps is None else max_steps
-        self.step_budget: int | None = None
-        self.exact = True
+        # block-major copies for the verification: the rows of a subset of blocks are contiguous
+        self.XnT = np.ascontiguousarray(self.Xn.T)  # (d, n)
+        self.signsT = np.ascontiguousarray(signs.T, dtype=np.float64)  # (J, n)
+        self._G = np.empty((self.J, self.n))
+        self._g = np.empty((self.J, self.n))
+        self._reset()
+
+    def twin(self) -> ConeProjector:
+        """A projector onto the same cones with its own working sets, sharing the data and the
+        ``(J, n)`` work buffers (no extra ``O(nJ)`` memory); calls must not interleave."""
+        other = copy.copy(self)
+        other._reset()
+        return other
+
+    def _reset(self) -> None:
+        """Empty working sets (a cold start)."""
         d, J = self.d, self.J
+        self.exact = True
         self.W = np.full((J, d), -1, dtype=np.intp)  # working sets, padded with -1
         self.Xw = np.zeros((J, d, d))  # their rows of X-hat (zero rows for padding)
         self.Ginv = np.zeros((J, d, d))  # inverse Gram, zero on the padding
@@ -87,11 +103,6 @@ class ConeProjector:
         self._eye = np.eye(d, dtype=bool)[None]
         self.n_fallbacks = 0
         self.n_steps = 0
-        # block-major copies for the verification: the rows of a subset of blocks are contiguous
-        self.XnT = np.ascontiguousarray(self.Xn.T)  # (d, n)
-        self.signsT = np.ascontiguousarray(self.signs.T)  # (J, n)
-        self._G = np.empty((J, self.n))
-        self._g = np.empty((J, self.n))
 
     # ------------------------------------------------------------------ working sets
     def _fresh(self, blocks: np.ndarray) -> np.ndarray:
@@ -140,7 +151,7 @@ class ConeProjector:
         self.Ginv[blocks] = Ginv
         self.W[blocks, slot] = rows
         self.Xw[blocks, slot] = x
-        self.Sw[blocks, slot] = self.signs[rows, blocks]
+        self.Sw[blocks, slot] = self.signsT[blocks, rows]
         self.Z[blocks, slot] = 0.0
         self.age[blocks] += 1
         # a small pivot (a nearly dependent row): recompute those inverses from the rows, since
@@ -191,7 +202,7 @@ class ConeProjector:
     def _nnls(self, T: np.ndarray, j: int) -> None:
         """Exact projection of block ``j`` by Lawson-Hanson NNLS from scratch; sets its working set."""
         self.n_fallbacks += 1
-        B = self.Xn * self.signs[:, j, None]
+        B = self.Xn * self.signsT[j][:, None]
         mu, _ = nnls(B.T, -T[:, j], maxiter=50 * self.n)
         support = np.flatnonzero(mu > 0)
         support = support[np.argsort(-mu[support])][: self.d]
@@ -202,7 +213,7 @@ class ConeProjector:
         self.Xw[j] = 0.0
         self.Xw[j, : support.size] = self.Xn[support]
         self.Sw[j] = 0.0
-        self.Sw[j, : support.size] = self.signs[support, j]
+        self.Sw[j, : support.size] = self.signsT[j, support]
         if self._fresh(np.array([j])).size:  # dependent rows: no trusted inverse, so the next
             self.Ginv[j] = 0.0  # least-squares step drops rows (the full check still verifies)
 
@@ -240,7 +251,7 @@ class ConeProjector:
                 drop[np.flatnonzero(has), slot] = False
 
     # ------------------------------------------------------------------ the projection
-    def prox(self, T: np.ndarray, tau: np.ndarray | float = 0.0) -> np.ndarray:
+    def prox(self, T: np.ndarray, tau: np.ndarray | float = 0.0, budget: int | None = None) -> np.ndarray:
         r"""The prox of :math:`\tau\|\cdot\|_2 + I_{K_j}` for every column of ``T``:
         :math:`(1 - \tau/\|p_j\|)_+\,p_j` with :math:`p_j = \Pi_{K_j}(t_j)` (``(d, J)`` in and out).
 
@@ -251,6 +262,10 @@ class ConeProjector:
         A block stops as soon as the active-set iterate, :math:`u = t + B_W^Tz` with
         :math:`z \ge 0` (so :math:`\|p\| \le \|u\|`), has norm at most :math:`\tau_j`: its
         result is 0 whatever the exact projection. ``tau = 0`` gives the projection.
+
+        ``budget`` caps the active-set steps of this call: the blocks still unsettled then keep
+        their active-set iterate (an inexact prox, a valid upper bound on the norm) and
+        :attr:`exact` is False; the next call continues from their working sets.
         """
         J = self.J
         self.exact = True
@@ -284,7 +299,7 @@ class ConeProjector:
             pending = pending[failed]
             steps += 1
             self.n_steps += 1
-            if self.step_budget is not None and steps > self.step_budget:
+            if budget is not None and steps > budget:
                 self.exact = False  # leave these blocks at their active-set iterate for now
                 break
             if steps > self.max_steps:

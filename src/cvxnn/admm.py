@@ -825,9 +825,7 @@ class _Structure:
             self.XtE2X = self.X.T @ (self.X * (e**2)[:, None])
             self.S_sign = S
         if self.project:
-            # two warm-started projectors: the v-step's, and the certificate's (other inputs)
-            self.projector = ConeProjector(self.X, np.hstack([S, S]))
-            self.cert_projector = ConeProjector(self.X, np.hstack([S, S]))
+            self.projector = ConeProjector(self.X, np.hstack([S, S]))  # the v-step's
         self.method = self._choose_method(settings)
         self.system = _ReducedSystem(self.X, self.Df, self.method, settings)
         self.Fty = self.Ft(self.y)
@@ -992,20 +990,28 @@ class _Structure:
             return float(np.sum(-xlogy(sigma, sigma) - xlogy(1.0 - sigma, 1.0 - sigma)))
         return float(np.sum(sigma))
 
-    def projected_dual(self, fv: np.ndarray, z_mult: np.ndarray | None, beta: float) -> float:
+    @functools.cached_property
+    def cert_projector(self) -> ConeProjector:
+        """The certificate's projector: its own working sets (other inputs than the v-step's)."""
+        return self.projector.twin()
+
+    def projected_dual(
+        self, fv: np.ndarray, z_mult: np.ndarray | None, beta: float, budget: int | None = None
+    ) -> float:
         r"""The exact dual bound for ``cone_method="projection"``: :math:`\lambda` from the
         predictions, and per block the exact dual constraint
         :math:`\min_{\nu \ge 0}\|F_j^T\lambda + G_j^T\nu\| = \|\Pi_{K_j}(F_j^T\lambda)\|
         \le \beta` (Moreau: the distance to the polar cone is the norm of the projection onto
         the cone). Each norm is bounded from above by an active-set iterate
         :math:`\|t + B_W^Tz\| \ge \|\Pi_K(t)\|` (``z >= 0``; exact once the working sets
-        settle, and below ``beta / 2`` not refined further); :meth:`dual_value` scales the
-        point to feasibility with the largest bound, so the result is a valid lower bound."""
+        settle, and below ``beta / 2`` not refined further; ``budget`` caps the steps);
+        :meth:`dual_value` scales the point to feasibility with the largest bound, so the result
+        is a valid lower bound."""
         lam = self.loss_multiplier(fv, z_mult)
         # only the largest norm matters: a block may stop once its norm is certified below
         # tau = beta / 2 (then tau bounds it); the others' norms are ||prox|| + tau exactly
         tau = 0.5 * beta
-        shrunk = self.cert_projector.prox(self.Ft(lam), tau)
+        shrunk = self.cert_projector.prox(self.Ft(lam), tau, budget)
         return self.dual_value(lam, float(np.max(np.linalg.norm(shrunk, axis=0))) + tau, beta)
 
     def cone_lipschitz(self) -> float:
@@ -1295,6 +1301,12 @@ def solve_admm(
             f"variables' values) or None; got {type(warm_start).__name__}."
         )
 
+    zeros_s = (n, J) if structure.slack else (0, 0)
+    if state is not None and state["S"].shape != zeros_s:
+        # a result of the other cone_method: its multipliers and penalties mean other things,
+        # so start from its point only, as from variable values
+        U0, state = state["Zv"].copy(), None
+
     if settings.rho is not None:
         rho = {"u": settings.rho, "s": settings.rho, "z": settings.rho}
         if settings.rho_cone is not None:
@@ -1308,11 +1320,6 @@ def solve_admm(
     else:
         rho = _default_rho(structure)
 
-    zeros_s = (n, J) if structure.slack else (0, 0)
-    if state is not None and state["S"].shape != zeros_s:  # from a solve with another cone_method
-        state = {**state, "S": np.zeros(zeros_s), "Nu": np.zeros(zeros_s)}
-        if structure.slack:
-            state["S"] = np.maximum(structure.G_from_XU(structure.X @ state["Zv"]), 0.0)
     if state is not None:
         U = state["U"].copy()
         Zv, Lam = state["Zv"].copy(), state["Lam"].copy() * (state["rho"]["u"] / rho["u"])
@@ -1443,11 +1450,9 @@ def _iterate(
     aES2 = alpha * st.ES2 if cones else None
     if cones:  # private copies: S and Nu are updated in place below
         S, Nu = S.copy(), Nu.copy()
-    if project:
-        # the certificate's projections may stop early too: any active-set iterate
-        # t + B_W^T z (z >= 0) bounds ||Pi_K(t)|| from above, so the bound stays valid
-        st.projector.step_budget = st.cert_projector.step_budget = settings.projection_steps
-    budget = settings.projection_steps if project else None
+    # the v-step's projections may stop early (a budget that grows with k); the certificate's
+    # too: any active-set iterate t + B_W^T z (z >= 0) bounds ||Pi_K(t)|| from above
+    budget = settings.projection_steps
     aa = _Anderson(settings.anderson, settings.anderson_safeguard) if settings.anderson else None
     shapes = [Zv.shape, Lam.shape, S.shape, Nu.shape, z.shape, mu.shape]
     x_in = None
@@ -1481,9 +1486,8 @@ def _iterate(
         # ---- v-update (prox of the regularizer), relaxed
         Uh = alpha * U + (1.0 - alpha) * Zv
         if project:  # prox of beta ||.|| + I_K: soft-threshold of the exact cone projection
-            if budget is not None:  # grows, so that projections end up exact (and the ADMM converges)
-                st.projector.step_budget = budget + k // 10
-            Zv = st.projector.prox(Uh + Lam, beta / rho["u"])
+            # the budget grows, so that projections end up exact (and the ADMM converges)
+            Zv = st.projector.prox(Uh + Lam, beta / rho["u"], None if budget is None else budget + k // 10)
         else:
             Zv = st.prox_reg(Uh + Lam, beta / rho["u"])
         Lam = Lam + (Uh - Zv)
@@ -1547,7 +1551,7 @@ def _iterate(
         certify = settings.gap_tol is not None and k - last_cert >= settings.certificate_interval
         if certify and project:
             last_cert = k
-            dual_obj = st.projected_dual(fv, -rho["z"] * mu if split else None, beta)
+            dual_obj = st.projected_dual(fv, -rho["z"] * mu if split else None, beta, budget)
         elif certify:
             last_cert = k
             dual_obj, nu_cert = st.refined_dual(
@@ -1563,6 +1567,8 @@ def _iterate(
                 out=cert_bufs[1] if nu_cert is cert_bufs[0] else cert_bufs[0],
                 scratch=buf,
             )
+        elif project:  # the bound without cone multipliers (nu = 0) is far too weak: no product
+            dual_obj = -math.inf
         else:
             dual_obj = st.dual_objective(fv, -rho["z"] * mu if split else None, -ys if cones else None, beta)
         best_dual = max(best_dual, dual_obj)  # every dual-feasible point bounds the optimum
@@ -1670,7 +1676,7 @@ def _iterate(
         if project and settings.gap_tol is not None and last_cert != k and np.all(np.isfinite(XV)):
             # with the same step budget: exact projections here cost ~20 % of a solve at
             # (2000, 50, 100) and still leave a first-order (loose) bound
-            final_dual = st.projected_dual(st.Fu_from_XU(XV), -rho["z"] * mu if split else None, beta)
+            final_dual = st.projected_dual(st.Fu_from_XU(XV), -rho["z"] * mu if split else None, beta, budget)
             best_dual = max(best_dual, final_dual)
         elif settings.gap_tol is not None and last_cert != k and np.all(np.isfinite(XV)):
             # the reported gap comes from a refined certificate at the returned point
