@@ -63,6 +63,20 @@ def test_warm_start_uses_the_active_sets_not_the_fallback(rng):
     assert proj.n_steps - steps <= 5 * T.shape[1]
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_fallback_on_candidate_rows_is_exact(rng, binary):
+    """With no active-set steps allowed every unsettled block goes to the NNLS fallback, which
+    solves on a growing candidate subset of the rows; its answer must be the exact projection."""
+    X, signs = _cones(rng, n=2000, d=10, P=8, binary=binary)
+    proj = ConeProjector(X, signs, max_steps=0)
+    T = 3.0 * rng.standard_normal((10, 16))
+    for _ in range(3):
+        U = proj.project(T)
+        _assert_projection(X, signs, T, U, atol=1e-7)
+        T = T + 0.3 * rng.standard_normal(T.shape)
+    assert proj.n_fallbacks > 0
+
+
 def test_points_inside_and_in_the_polar(rng):
     X, signs = _cones(rng)
     proj = ConeProjector(X, signs)

@@ -200,10 +200,39 @@ class ConeProjector:
         return T[:, b] + np.matmul(coef, self.Xw[b])[:, 0, :].T
 
     def _nnls(self, T: np.ndarray, j: int) -> None:
-        """Exact projection of block ``j`` by Lawson-Hanson NNLS from scratch; sets its working set."""
+        r"""Exact projection of block ``j`` by Lawson-Hanson NNLS (:func:`scipy.optimize.nnls`,
+        QR-based, so accurate where the inverse Gram is not); sets its working set.
+
+        The NNLS runs on a candidate subset ``C`` of the rows, not on all ``n``: the projection
+        onto :math:`K_C = \{u : B_Cu \ge 0\} \supseteq K_j` lies in :math:`K_j` exactly when it
+        is :math:`\Pi_{K_j}(t)`, so the rows violated by it are added to ``C`` and it is solved
+        again until none is. ``C`` starts from the working set and the rows that the current
+        active-set iterate violates or nearly meets (at most ``4 d'`` of the smallest), and
+        grows by the ``d'`` most violated rows per round (each round adds a row, so this ends;
+        after ``n / d'`` rounds every row is a candidate)."""
         self.n_fallbacks += 1
-        B = self.Xn * self.signsT[j][:, None]
-        mu, _ = nnls(B.T, -T[:, j], maxiter=50 * self.n)
+        t, s = T[:, j], self.signsT[j]
+        width = 4 * self.d
+        u = self._point(T, np.array([j]))[:, 0]
+        g = s * (self.Xn @ u)
+        near = np.flatnonzero(g <= 1e-6 * max(np.linalg.norm(t), np.finfo(float).tiny))
+        if near.size > width:
+            near = near[np.argpartition(g[near], width)[:width]]
+        cand = np.union1d(self.W[j][self.W[j] >= 0], near)
+        thr = self.tol * max(np.linalg.norm(t), np.finfo(float).tiny)
+        while True:
+            B = self.Xn[cand] * s[cand, None]
+            mu_c, _ = nnls(B.T, -t, maxiter=50 * max(cand.size, self.d))
+            g = s * (self.Xn @ (t + B.T @ mu_c))
+            violated = np.flatnonzero(g < -thr)
+            violated = violated[~np.isin(violated, cand)]  # rows of C are met to NNLS accuracy
+            if not violated.size:
+                break
+            if violated.size > self.d:
+                violated = violated[np.argpartition(g[violated], self.d)[: self.d]]
+            cand = np.union1d(cand, violated)
+        mu = np.zeros(self.n)
+        mu[cand] = mu_c
         support = np.flatnonzero(mu > 0)
         support = support[np.argsort(-mu[support])][: self.d]
         self.W[j] = -1
