@@ -317,8 +317,9 @@ class ConeProjector:
                 g = np.multiply(self.signsT, UX, out=self._g)
                 failed = g.min(axis=1)[pending] < -thr[pending]
                 rows = pending[failed]
-            else:
-                g = self.signsT[pending] * UX[pending]
+            else:  # the pending blocks' rows, compact, in the fixed buffers (no page faults)
+                g = np.matmul(U[:, pending].T, self.XnT, out=self._g[: pending.size])
+                g *= np.take(self.signsT, pending, axis=0, out=self._G[: pending.size])
                 failed = g.min(axis=1) < -thr[pending]
                 rows = np.flatnonzero(failed)
             # row minima first (a contiguous reduction); the argmin only where one fails
@@ -349,7 +350,6 @@ class ConeProjector:
                     self._nnls(T, int(j))
                 self._settle(T, pending[~full])
             U[:, pending] = self._point(T, pending)
-            UX[pending] = U[:, pending].T @ self.XnT
             if steps > self.max_steps:
                 break
         norms = np.linalg.norm(U, axis=0)
