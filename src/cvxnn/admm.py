@@ -101,13 +101,20 @@ The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta =
   iteration); ``projection_steps = 5`` (a budget growing by one per 10 iterations) halves it.
   A fixed budget of 1 or 2 never converged (violation 2e-2 / 4e-3 after 20 000 iterations).
   Adding several violated rows per step (up to d'/10) thrashed (16 600 steps instead of 1900).
-- (50 000, 100, 100), ``eps_abs = eps_rel = 1e-4``, two threads for the factor: default
-  settings stopped at the 600 s limit (85 s factor, 430 s for the first 400 iterations, then
-  0.10 s per iteration; residual balancing raised ``rho_u`` 38x at iteration ~280, after which the
-  dual residual crept: 18.5 vs 17.4 at the end, objective 14 592.5). With ``adaptive_rho=False``
-  the residual rule held after 800 iterations, 634 s on a machine loaded for ~100 s of it,
-  objective 14 626.3 (feasible, so 0.23 % worse than the other run's point): neither is clearly
-  the better default, so balancing stays on.
+- (50 000, 100, 100), ``eps_abs = eps_rel = 1e-4``, two threads for the factor. First: the
+  600 s limit (85 s factor, 430 s for the first 400 iterations, then 0.10 s per iteration).
+  Two causes. (1) 15 projections in the first 150 iterations fell back to NNLS over all 50 000
+  rows, 7 s each: the working set had the 99 rows of a one-dimensional face, and a 100th row
+  that the inverse Gram's rounding (its condition ~1e15) made look violated by 1e-8. The
+  fallback now solves on a candidate subset of the rows (:meth:`cvxnn._cones.ConeProjector._nnls`):
+  the loop over those 150 iterations took 87 s instead of 190 s, same iterates. (2) Residual
+  balancing raised ``rho_u`` 38x at iteration 280 and the dual residual then crept (18.5 vs
+  17.4 after 1260 iterations). An update now moves a penalty by at most
+  ``adaptive_rho_tolerance`` (10x): 400 iterations, 245 s, objective 14 596.0 (feasible). Fixed
+  penalties: ``rho_u = 0.1 c`` 800 iterations, 258 s, objective 14 626.3; ``0.5 c`` 200
+  iterations, 169 s, objective 14 611.9; so ``n > d'P`` wants a larger penalty than the
+  default, but four sizes are too few to fit a rule (0.3 c was already too large at
+  (10 000, 50, 100)), and the capped balancing gets there.
 - Certificate: exact projections of :math:`F^T\lambda` every 50 iterations cost 0.5 s each at
   (2000, 50, 100) (the working sets move between certificates), for a bound still first order in
   the dual error (2e-2 when the true gap was 4e-7): the in-loop and final certificates use the
