@@ -276,6 +276,20 @@ def test_cold_resolve_reuses_penalties_and_factor(rng):
     assert _rel_gap(again.objective, _clarabel(program)) <= 1e-4
 
 
+@pytest.mark.parametrize("rho", [1e-6, 1e6])
+def test_balancing_moves_a_penalty_at_most_the_tolerance_per_update(rng, rho):
+    """A far-off start needs several capped updates (each at most adaptive_rho_tolerance), and
+    still converges to Clarabel's optimum."""
+    program = _program("relu", "squared", rng)
+    settings = {"rho": rho, "adaptive_rho_interval": 10, "check_interval": 10, "adaptive_rho_fraction": 1e6}
+    result = solve_admm(program, {**settings, "max_iter": 20000})
+    steps = np.diff(np.log10(result.history["rho_u"]))
+    assert np.count_nonzero(steps) >= 2  # rho was 1e6 off the data scale: more than one update
+    assert np.all(np.abs(steps) <= np.log10(10.0) + 1e-12)
+    assert result.status == "optimal"
+    assert _rel_gap(result.objective, _clarabel(program)) <= 1e-4
+
+
 # --------------------------------------------------------------------------- input checks
 def test_robust_kind_refused(rng):
     program = _program("relu", "squared", rng)

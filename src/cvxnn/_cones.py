@@ -208,8 +208,8 @@ class ConeProjector:
         is :math:`\Pi_{K_j}(t)`, so the rows violated by it are added to ``C`` and it is solved
         again until none is. ``C`` starts from the working set and the rows that the current
         active-set iterate violates or nearly meets (at most ``4 d'`` of the smallest), and
-        grows by the ``d'`` most violated rows per round (each round adds a row, so this ends;
-        after ``n / d'`` rounds every row is a candidate)."""
+        grows by up to ``d'`` of the most violated rows per round (at least one new row per
+        round, so this ends, after at most ``n`` rounds)."""
         self.n_fallbacks += 1
         t, s = T[:, j], self.signsT[j]
         width = 4 * self.d

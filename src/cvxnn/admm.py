@@ -112,7 +112,7 @@ The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta =
   600 s limit (85 s factor, 430 s for the first 400 iterations, then 0.10 s per iteration).
   Two causes. (1) 15 projections in the first 150 iterations fell back to NNLS over all 50 000
   rows, 7 s each: the working set had the 99 rows of a one-dimensional face, and a 100th row
-  that the inverse Gram's rounding (its condition ~1e15) made look violated by 1e-8. The
+  that the inverse Gram's rounding (entries ~1e15) made look violated by 1e-8. The
   fallback now solves on a candidate subset of the rows (:meth:`cvxnn._cones.ConeProjector._nnls`):
   the loop over those 150 iterations took 87 s instead of 190 s, same iterates. (2) Residual
   balancing raised ``rho_u`` 38x at iteration 280 and the dual residual then crept (18.5 vs
@@ -1645,13 +1645,17 @@ def _iterate(
         if settings.adaptive_rho and exact and k - last_adapt >= settings.adaptive_rho_interval:
             new_rho = dict(rho)
             off = False
+            cap = settings.adaptive_rho_tolerance
             for b, (rp, sp, rd, sd) in blocks.items():
-                if rp <= 0 or rd <= 0 or sp <= 0 or sd <= 0:
-                    continue
-                ratio = math.sqrt((rp / sp) / (rd / sd))
-                if ratio > settings.adaptive_rho_tolerance or ratio < 1.0 / settings.adaptive_rho_tolerance:
+                rel_p = rp / sp if sp > 0 else (math.inf if rp > 0 else 0.0)
+                rel_d = rd / sd if sd > 0 else (math.inf if rd > 0 else 0.0)
+                if (rel_p == 0.0 and rel_d == 0.0) or (math.isinf(rel_p) and math.isinf(rel_d)):
+                    continue  # no direction to move
+                # a zero dual residual (e.g. a penalty so small that v stays 0) raises rho by
+                # the cap, a zero primal residual lowers it by the cap
+                ratio = math.inf if rel_d == 0.0 or math.isinf(rel_p) else math.sqrt(rel_p / rel_d)
+                if ratio > cap or ratio < 1.0 / cap:
                     off = True
-                cap = settings.adaptive_rho_tolerance
                 new_rho[b] = float(np.clip(rho[b] * min(max(ratio, 1.0 / cap), cap), 1e-8, 1e8))
             pays = st.factor_cost_in_iterations <= settings.adaptive_rho_fraction * (k - last_factor_k)
             if off and pays:
