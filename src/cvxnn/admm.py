@@ -123,7 +123,11 @@ The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta =
   default, but four sizes are too few to fit a rule (0.3 c was already too large at
   (10 000, 50, 100)), and the capped balancing gets there. Starting at ``0.25 c`` with
   balancing was worse: one 10x step to ``2.5 c``, then 1780 iterations, 323 s (objective
-  14 590.2, the best point known at this size).
+  14 590.2, the best point known at this size). Moving by the square root of the balance
+  ratio (capped) fixed that start (360 iterations, 191 s) and kept 400 from ``0.1 c``, but
+  at (500, 30, 50) it took 1560 instead of 900 iterations for relu-logistic and 360 instead of
+  180 for gated-squared, and the logistic slack splitting at (2000, 50, 100) hit a 60 s limit
+  (6840 iterations with the full step): not kept.
 - Certificate: exact projections of :math:`F^T\lambda` every 50 iterations cost 0.5 s each at
   (2000, 50, 100) (the working sets move between certificates), for a bound still first order in
   the dual error (2e-2 when the true gap was 4e-7): the in-loop and final certificates use the
