@@ -31,10 +31,10 @@ Cost. The inverse Gram (:math:`|W| \times |W|`) is cached per block and changed 
 bordering / downdating (recomputed from the rows after an ill-conditioned pivot and every
 ``2 d'`` updates), so a settled projection costs three batched ``d' x d'`` matrix-vector products
 per block plus the verification, one ``n x d' x J`` product :math:`\hat XU` and a sign check.
-A block that has not settled after ``max_steps`` steps,
-or whose rows are numerically dependent, is solved by Lawson-Hanson NNLS from scratch
-(:func:`scipy.optimize.nnls`). Every returned projection is verified against all ``n`` rows to
-the relative tolerance ``tol``; the multipliers are nonnegative by construction.
+A block that has not settled after ``max_steps`` steps, or whose rows are numerically
+dependent, is solved by Lawson-Hanson NNLS (:func:`scipy.optimize.nnls`) on a growing candidate
+subset of the rows (:meth:`ConeProjector._nnls`). Every returned projection is verified against
+all ``n`` rows to the relative tolerance ``tol``; the multipliers are nonnegative by construction.
 """
 
 from __future__ import annotations

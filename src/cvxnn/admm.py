@@ -839,14 +839,15 @@ class _Structure:
         self.slack = self.has_cones and not self.project
         self.split_loss = self.loss != "squared"
         if self.has_cones:
+            S = 2.0 * self.Df - 1.0
+            self.S_sign = S  # (n, P), for the cone violation
+        if self.slack:  # the scaled cone rows G (the projection splitting never forms them)
             row_norms = np.linalg.norm(self.X, axis=1)
             e = np.ones(self.n)
             if settings.scale_rows:
                 e = np.where(row_norms > 0, 1.0 / np.where(row_norms > 0, row_norms, 1.0), 1.0)
-            S = 2.0 * self.Df - 1.0
             self.ES2 = np.ascontiguousarray(np.hstack([S, S]) * e[:, None])  # (n, 2P)
             self.XtE2X = self.X.T @ (self.X * (e**2)[:, None])
-            self.S_sign = S
         if self.project:
             self.projector = ConeProjector(self.X, np.hstack([S, S]))  # the v-step's
         self.method = self._choose_method(settings)
