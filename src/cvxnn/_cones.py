@@ -74,7 +74,13 @@ class ConeProjector:
         self.max_steps = 4 * self.d if max_steps is None else max_steps
         # block-major copies for the verification: the rows of a subset of blocks are contiguous
         self.XnT = np.ascontiguousarray(self.Xn.T)  # (d, n)
-        self.signsT = np.ascontiguousarray(signs.T, dtype=np.float64)  # (J, n)
+        # (J', n): the distinct sign rows; block j uses row j % J' (the relu program's V and W
+        # blocks share their signs, so J' = J / 2 there: half the memory traffic of the checks)
+        half = self.J // 2
+        if self.J % 2 == 0 and np.array_equal(signs[:, :half], signs[:, half:]):
+            signs = signs[:, :half]
+        self.signsT = np.ascontiguousarray(signs.T, dtype=np.float64)
+        self.period = self.signsT.shape[0]
         self._G = np.empty((self.J, self.n))
         self._g = np.empty((self.J, self.n))
         self._reset()
@@ -151,7 +157,7 @@ class ConeProjector:
         self.Ginv[blocks] = Ginv
         self.W[blocks, slot] = rows
         self.Xw[blocks, slot] = x
-        self.Sw[blocks, slot] = self.signsT[blocks, rows]
+        self.Sw[blocks, slot] = self.signsT[blocks % self.period, rows]
         self.Z[blocks, slot] = 0.0
         self.age[blocks] += 1
         # a small pivot (a nearly dependent row): recompute those inverses from the rows, since
@@ -211,7 +217,7 @@ class ConeProjector:
         grows by up to ``d'`` of the most violated rows per round (at least one new row per
         round, so this ends, after at most ``n`` rounds)."""
         self.n_fallbacks += 1
-        t, s = T[:, j], self.signsT[j]
+        t, s = T[:, j], self.signsT[j % self.period]
         width = 4 * self.d
         u = self._point(T, np.array([j]))[:, 0]
         g = s * (self.Xn @ u)
@@ -242,7 +248,7 @@ class ConeProjector:
         self.Xw[j] = 0.0
         self.Xw[j, : support.size] = self.Xn[support]
         self.Sw[j] = 0.0
-        self.Sw[j, : support.size] = self.signsT[j, support]
+        self.Sw[j, : support.size] = self.signsT[j % self.period, support]
         if self._fresh(np.array([j])).size:  # dependent rows: no trusted inverse, so the next
             self.Ginv[j] = 0.0  # least-squares step drops rows (the full check still verifies)
 
@@ -314,12 +320,13 @@ class ConeProjector:
             zero[pending[small]] = True
             pending = pending[~small]
             if steps == 0:  # the first check on whole arrays (no row gathers)
-                g = np.multiply(self.signsT, UX, out=self._g)
+                g = UX.reshape(-1, self.period, self.n)  # signed in place (no second (J, n) array)
+                g = np.multiply(g, self.signsT, out=g).reshape(J, self.n)
                 failed = g.min(axis=1)[pending] < -thr[pending]
                 rows = pending[failed]
             else:  # the pending blocks' rows, compact, in the fixed buffers (no page faults)
                 g = np.matmul(U[:, pending].T, self.XnT, out=self._g[: pending.size])
-                g *= np.take(self.signsT, pending, axis=0, out=self._G[: pending.size])
+                g *= np.take(self.signsT, pending % self.period, axis=0, out=self._G[: pending.size])
                 failed = g.min(axis=1) < -thr[pending]
                 rows = np.flatnonzero(failed)
             # row minima first (a contiguous reduction); the argmin only where one fails
