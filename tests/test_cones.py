@@ -77,6 +77,23 @@ def test_fallback_on_candidate_rows_is_exact(rng, binary):
     assert proj.n_fallbacks > 0
 
 
+def test_an_untrusted_gram_after_the_fallback_is_dropped_not_divided(rng):
+    """When the fallback's support has a Gram it cannot trust, the block keeps a zero inverse and
+    the next call drops its rows one by one. Those downdates have a zero pivot; they must leave a
+    zero (not NaN) inverse, and the projections must stay exact, warm and cold."""
+    X, signs = _cones(rng)
+    proj = ConeProjector(X, signs, max_steps=0)
+    proj.max_inverse = 0.5  # no Gram is trusted (every inverse Gram has a diagonal >= 1)
+    T = rng.standard_normal((X.shape[1], signs.shape[1]))
+    with np.errstate(all="raise"):
+        for _ in range(4):
+            U = proj.project(T)
+            _assert_projection(X, signs, T, U, atol=1e-7)
+            T = T + 0.05 * rng.standard_normal(T.shape)
+    assert proj.n_fallbacks > 0
+    assert np.all(np.isfinite(proj.Ginv))
+
+
 def test_points_inside_and_in_the_polar(rng):
     X, signs = _cones(rng)
     proj = ConeProjector(X, signs)

@@ -175,8 +175,8 @@ class ConeProjector:
         ar = np.arange(blocks.size)
         Ginv = self.Ginv[blocks]
         col = Ginv[ar, :, slots]
-        piv = col[ar, slots]
-        Ginv -= col[:, :, None] * (col[:, None, :] / piv[:, None, None])
+        piv = col[ar, slots]  # > 0, except on an inverse zeroed after an untrusted Gram (_nnls)
+        Ginv -= col[:, :, None] * (col[:, None, :] / np.where(piv > 0, piv, 1.0)[:, None, None])
         Ginv[ar, :, slots] = 0.0
         Ginv[ar, slots, :] = 0.0
         self.Ginv[blocks] = Ginv
