@@ -1281,7 +1281,10 @@ def solve_admm(
         From :func:`~cvxnn.relu_program`, :func:`~cvxnn.gated_relu_program` or
         :func:`~cvxnn.scp_program`; ``program.beta.value`` is read now, so a beta path re-solves
         the same program (the factorization is cached per program and reused whenever the
-        penalties are unchanged, since the system matrix does not depend on beta).
+        penalties are unchanged, since the system matrix does not depend on beta; so are the
+        cone projections' working sets, which start the next solve's projections). A re-solve
+        therefore starts from what the previous one learned and may take a different number of
+        iterations than the first solve; each stops by the same rules.
     settings : AdmmSettings, dict or None
         See :class:`AdmmSettings`; unknown keys are rejected by name.
     warm_start : AdmmResult, dict, bool or None
