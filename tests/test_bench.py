@@ -229,3 +229,26 @@ def test_markdown_gives_the_admm_certificate_where_no_reference_exists():
     bench.score_case(case)
     assert case["reference_objective"] is None  # 8e-3 violation: no trustworthy reference
     assert "certified rel. gap (objective - dual bound) 0.01" in bench.markdown_table(_report(case))
+
+
+def test_per_iteration_script_measures_a_steady_state(tmp_path):
+    """``benchmarks/per_iteration.py`` end to end on a toy size: the warm-started runs must run
+    exactly the requested iterations (the script raises otherwise) and the record is complete."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "per_iteration.py"
+    spec = importlib.util.spec_from_file_location("per_iteration", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out, md = tmp_path / "p.json", tmp_path / "p.md"
+    argv = ["120,4,6", "--iterations", "20", "--repeats", "1", "--out", str(out), "--markdown", str(md)]
+    assert script.main(argv) == 0
+    record = json.loads(out.read_text())
+    (row,) = record["rows"]
+    assert row["size"] == [120, 4, 6] and row["m"] == min(120, 4 * row["patterns"])
+    assert row["cold_status"] == "optimal"
+    assert row["four_products_ms"] > 0 and row["symmetric_product_ms"] > 0
+    assert row["ratio"] == pytest.approx(row["iteration_ms"] / row["four_products_ms"], rel=0.05, abs=0.02)
+    assert record["command"].startswith("OMP_NUM_THREADS=1 python benchmarks/per_iteration.py 120,4,6")
+    assert "(120, 4, 6)" in md.read_text()

@@ -100,8 +100,15 @@ The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta =
   product of width 2P 1.0 ms, the sign check 0.4 ms, the working sets' least-squares multipliers
   and points 0.9 ms: two passes over the ``(2P, d', d')`` inverse Grams and rows, 8 MB, out of
   cache after the ``n x 2P`` buffers). So about 2 ms of the 5.1 are memory traffic that the
-  four-product floor does not count. No penalty in ``0.03 c``-``0.15 c`` and no ``alpha``
-  in 1.5-1.9 needed fewer than the default's 360 iterations (0.03 c: 620, 0.15 c: 520).
+  four-product floor does not count. Storing the V and W blocks' equal sign rows once and
+  signing the verification product in place: 4.74 -> 4.33 ms (A/B). Caching
+  ``H = G_W^{-1}X_W`` instead of the inverse Gram: the multipliers 0.6 -> 0.38 ms, the points
+  0.2 -> 0.37 ms (``X_W`` no longer in cache), no gain, not kept. Across sizes
+  (``benchmarks/per_iteration.py``): 3.4x / 2.5x / 3.0x the floor at n = 500 / 2000 / 5000
+  (``n <= d'P``), 1.14x / 0.95x / 0.65x at (10 000, 50, 100) / (20 000, 100, 100) /
+  (50 000, 100, 100); at n = d'P = 5000 the ``dsymv`` alone takes as long as the floor. No
+  penalty in ``0.03 c``-``0.15 c`` and no ``alpha`` in 1.5-1.9 needed fewer than the
+  default's 360 iterations (0.03 c: 620, 0.15 c: 520).
 - The transient: the first iterations move every block far, and a cold projection adds its
   ~d' active rows one at a time (each step a product over the unsettled blocks). With exact
   projections throughout the first 50 iterations took 2.6 s at (2000, 50, 100) (later ~5 ms per
