@@ -10,13 +10,15 @@ from scipy.optimize import nnls
 from cvxnn._cones import ConeProjector
 
 
-def _cones(rng, n=120, d=8, P=6, binary=False):
+def _cones(rng, n=120, d=8, P=6, binary=False, shared=True):
+    """Data and the signs of ``2P`` cones: as in the relu program (the V and W blocks share their
+    sign rows) or, with ``shared=False``, ``2P`` different patterns."""
     X = rng.standard_normal((n, d))
     if binary:  # many equal and dependent rows: the degenerate case
         X = (rng.random((n, d)) < 0.3).astype(float)
-    D = (X @ rng.standard_normal((d, P)) >= 0).astype(float)
-    S = 2.0 * D - 1.0
-    return X, np.hstack([S, S])
+    S = 2.0 * (X @ rng.standard_normal((d, P)) >= 0) - 1.0
+    other = 2.0 * (X @ rng.standard_normal((d, P)) >= 0) - 1.0 if not shared else S
+    return X, np.hstack([S, other])
 
 
 def _reference(X, signs, T):
@@ -39,10 +41,12 @@ def _assert_projection(X, signs, T, U, atol):
     np.testing.assert_allclose(U, _reference(X, signs, T), atol=atol * max(1.0, np.abs(T).max()))
 
 
+@pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("binary", [False, True])
-def test_projection_is_exact_cold_and_warm(rng, binary):
-    X, signs = _cones(rng, binary=binary)
+def test_projection_is_exact_cold_and_warm(rng, binary, shared):
+    X, signs = _cones(rng, binary=binary, shared=shared)
     proj = ConeProjector(X, signs)
+    assert proj.period == (signs.shape[1] // 2 if shared else signs.shape[1])  # sign rows stored once
     T = rng.standard_normal((X.shape[1], signs.shape[1]))
     for step in range(6):  # a cold start, then warm starts from nearby inputs (as in the ADMM)
         U = proj.project(T)
