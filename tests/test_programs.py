@@ -381,3 +381,17 @@ def test_bounded_variable_solvers_get_no_wrong_implied_bounds(kind, solver):
     prog = build(kind, X, y, "hinge", n_patterns=6)
     reference = prog.solve("CLARABEL")
     assert relative_gap(prog.solve(solver), reference) <= 1e-5
+
+
+def test_gurobi_over_its_size_limited_license_says_so():
+    """CVXPY reports only "Solver 'GUROBI' failed"; cvxnn names the license limit and the sizes."""
+    _skip_unusable("GUROBI")
+    X, y = make_data(13, n=300)
+    prog = build("relu", X, y, "squared", n_patterns=20)  # 12 000 cone rows: over 2000
+    try:
+        prog.solve("GUROBI")
+    except SolverUnavailableError as exc:
+        message = str(exc)
+    else:
+        pytest.skip("the GUROBI license here is not size-limited")
+    assert "size-limited license" in message and "linear" in message and "method=cvxnn.ADMM" in message

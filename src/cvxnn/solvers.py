@@ -8,6 +8,7 @@ Clarabel.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import cvxpy as cp
@@ -17,6 +18,7 @@ from .exceptions import SolverUnavailableError
 __all__ = [
     "DEFAULT_SOLVER",
     "bounded_variable_solvers",
+    "gurobi_size_error",
     "installed_solvers",
     "mosek_status",
     "resolve_solver",
@@ -27,6 +29,10 @@ __all__ = [
 
 #: The solver used when none is named.
 DEFAULT_SOLVER = "CLARABEL"
+#: The offline gurobipy license's documented size limit (variables and constraints).
+GUROBI_SIZE_LIMIT = 2000
+#: ... and the number of variables it allows once a quadratic (second-order cone) constraint appears.
+GUROBI_QUADRATIC_SIZE_LIMIT = 200
 
 
 def installed_solvers() -> list[str]:
@@ -134,15 +140,52 @@ def solver_interface(name: str) -> Any:
     return name
 
 
-def solve_problem(problem: cp.Problem, solver: str = DEFAULT_SOLVER, **kwargs: Any) -> float:
-    """``problem.solve(solver=...)`` with the solver validated and MOSEK's license error made clear.
+def gurobi_size_error(problem: cp.Problem) -> str | None:
+    """If GUROBI refuses ``problem`` for its size-limited license, say why; otherwise None.
 
-    Bounded-variable solvers go through :func:`solver_interface` (no implied bounds).
+    CVXPY swallows gurobipy's error and reports a generic failure, so the model CVXPY builds is
+    rebuilt here (``get_problem_data`` + the solver's ``solve_via_data``) and optimized once
+    more to read gurobipy's own message ("Model too large for size-limited license").
+    """
+    try:
+        data, chain, _ = problem.get_problem_data("GUROBI")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sol = chain.solver.solve_via_data(data, False, False, {})
+        model = sol.get("model")
+        sizes = (
+            f"{model.NumVars} variables, {model.NumConstrs} linear and "
+            f"{model.NumQConstrs} quadratic constraints"
+        )
+        model.optimize()
+    except Exception as exc:
+        if "size-limited" in str(exc):
+            return (
+                f"over the size-limited license: the GUROBI model has {sizes}; the gurobipy license allows "
+                f"{GUROBI_SIZE_LIMIT} variables and linear constraints, and only "
+                f"{GUROBI_QUADRATIC_SIZE_LIMIT} variables with quadratic (second-order-cone) constraints"
+            )
+    return None
+
+
+def solve_problem(problem: cp.Problem, solver: str = DEFAULT_SOLVER, **kwargs: Any) -> float:
+    """``problem.solve(solver=...)`` with the solver validated and license errors made clear.
+
+    Bounded-variable solvers go through :func:`solver_interface` (no implied bounds). A MOSEK
+    license error, or a GUROBI failure because the problem is over its size-limited license,
+    raises :class:`~cvxnn.exceptions.SolverUnavailableError` saying so (CVXPY's own error for
+    the latter is a bare "Solver 'GUROBI' failed").
     """
     name = resolve_solver(solver)
     try:
         return problem.solve(solver=solver_interface(name), **kwargs)
-    except cp.error.SolverError:
+    except cp.error.SolverError as exc:
+        size = gurobi_size_error(problem) if name == "GUROBI" else None
+        if size is not None:
+            raise SolverUnavailableError(
+                f"GUROBI cannot solve this problem here: {size}. Use another solver (CLARABEL, "
+                "the default, takes every cvxnn program) or method=cvxnn.ADMM."
+            ) from exc
         raise
     except Exception as exc:
         if type(exc).__module__.startswith("mosek"):

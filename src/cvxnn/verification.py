@@ -83,7 +83,13 @@ from cvxpy.reductions.solution import Solution
 
 from .exceptions import InvalidInputError, NotSolvedError, UnsupportedProblemError
 from .programs import ConvexProgram
-from .solvers import _without_implied_bounds, bounded_variable_solvers, installed_solvers, mosek_status
+from .solvers import (
+    _without_implied_bounds,
+    bounded_variable_solvers,
+    gurobi_size_error,
+    installed_solvers,
+    mosek_status,
+)
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -134,10 +140,6 @@ DEFAULT_VTOL: Mapping[str, float] = {
 _VIOLATION_FLOOR = 1e-9
 #: Floor of the denominator of the relative objective difference.
 _OBJECTIVE_FLOOR = 1e-12
-#: The offline gurobipy license's documented size limit (variables and constraints).
-GUROBI_SIZE_LIMIT = 2000
-#: ... and the number of variables it allows once a quadratic (second-order cone) constraint appears.
-GUROBI_QUADRATIC_SIZE_LIMIT = 200
 
 _OPTIMAL = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 
@@ -802,34 +804,6 @@ def _skip_reason(name: str, program: ConvexProgram, compatible: list[str]) -> st
     return None
 
 
-def _gurobi_size_error(program: ConvexProgram) -> str | None:
-    """If GUROBI refused ``program`` for its size-limited license, say so.
-
-    CVXPY swallows gurobipy's error and reports a generic failure, so the model CVXPY builds is
-    rebuilt here (``get_problem_data`` + the solver's ``solve_via_data``) and optimized once
-    more to read gurobipy's own message ("Model too large for size-limited license").
-    """
-    try:
-        data, chain, _ = program.problem.get_problem_data("GUROBI")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sol = chain.solver.solve_via_data(data, False, False, {})
-        model = sol.get("model")
-        sizes = (
-            f"{model.NumVars} variables, {model.NumConstrs} linear and "
-            f"{model.NumQConstrs} quadratic constraints"
-        )
-        model.optimize()
-    except Exception as exc:
-        if "size-limited" in str(exc):
-            return (
-                f"over the size-limited license: the GUROBI model has {sizes}; the gurobipy license allows "
-                f"{GUROBI_SIZE_LIMIT} variables and linear constraints, and only "
-                f"{GUROBI_QUADRATIC_SIZE_LIMIT} variables with quadratic (second-order-cone) constraints"
-            )
-    return None
-
-
 def _run_solver(
     program: ConvexProgram,
     name: str,
@@ -872,7 +846,7 @@ def _run_solver(
         except cp.error.SolverError as exc:
             wall = time.perf_counter() - start
             if name == "GUROBI":
-                size = _gurobi_size_error(program)
+                size = gurobi_size_error(program.problem)
                 if size is not None:
                     result.outcome, result.reason = SKIPPED, size
                     return result
