@@ -24,6 +24,7 @@ Steps 2-4 alternate ``--repeats`` times, so a busy spell of a shared machine hit
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -50,15 +51,18 @@ def _best_ms(fn: Callable[[], object], seconds: float = 0.5) -> float:
     return 1e3 * best
 
 
-_FLUSH = np.ones(16 << 20)  # 128 MB, larger than any last-level cache here
+@functools.cache
+def _flush_buffer() -> np.ndarray:
+    """128 MB, larger than any last-level cache here (allocated on first use, not at import)."""
+    return np.ones(16 << 20)
 
 
 def _cold_cache_ms(fn: Callable[[], object], calls: int = 5) -> float:
     """Best time of ``fn`` in milliseconds, each call after evicting the caches (as in the ADMM's
     loop, where the other iterates push the matrix out of cache between two uses)."""
-    best = np.inf
+    best, flush = np.inf, _flush_buffer()
     for _ in range(calls):
-        np.add(_FLUSH, 1.0, out=_FLUSH)
+        np.add(flush, 1.0, out=flush)
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
