@@ -104,8 +104,8 @@ The projection splitting, measured (bench data ``cvxnn.bench.make_case``, beta =
   signing the verification product in place: 4.74 -> 4.33 ms (A/B). Caching
   ``H = G_W^{-1}X_W`` instead of the inverse Gram: the multipliers 0.6 -> 0.38 ms, the points
   0.2 -> 0.37 ms (``X_W`` no longer in cache), no gain, not kept. Across sizes
-  (``benchmarks/per_iteration.py``): 3.4x / 2.5x / 3.0x the floor at n = 500 / 2000 / 5000
-  (``n <= d'P``), 1.14x / 0.95x / 0.65x at (10 000, 50, 100) / (20 000, 100, 100) /
+  (``benchmarks/per_iteration.py``): 3.5x / 2.7x / 2.8x the floor at n = 500 / 2000 / 5000
+  (``n <= d'P``), 1.06x / 0.90x / 0.63x at (10 000, 50, 100) / (20 000, 100, 100) /
   (50 000, 100, 100); at n = d'P = 5000 the ``dsymv`` alone takes as long as the floor. No
   penalty in ``0.03 c``-``0.15 c`` and no ``alpha`` in 1.5-1.9 needed fewer than the
   default's 360 iterations (0.03 c: 620, 0.15 c: 520).
