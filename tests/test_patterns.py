@@ -69,6 +69,19 @@ def test_exact_patterns_are_distinct_and_generated_by_their_gates():
     np.testing.assert_allclose(np.linalg.norm(patterns.gates, axis=0), 1.0)
 
 
+def test_enumeration_reports_progress_per_hyperplane():
+    X = np.random.default_rng(5).standard_normal((10, 3))
+    X[4] = 0.0  # a zero row is no hyperplane
+    calls = []
+    patterns = enumerate_patterns(X, progress=lambda *args: calls.append(args))
+    assert [done for done, _, _ in calls] == list(range(1, 10))
+    assert {total for _, total, _ in calls} == {9}
+    cells = [c for _, _, c in calls]
+    assert cells == sorted(cells) and cells[0] == 2 and cells[-1] == patterns.n_patterns
+    with pytest.raises(InvalidInputError, match="progress must be None or a callable"):
+        enumerate_patterns(X, progress="yes")
+
+
 def test_enumeration_cap_is_a_clear_error():
     X = np.random.default_rng(6).standard_normal((12, 3))
     with pytest.raises(PatternLimitError, match="max_patterns=20"):

@@ -574,14 +574,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"The training labels hold a single class {classes.tolist()}.")
         n_programs = 1 if classes.size == 2 else int(classes.size)
     target = _first_target(classes, y)
-    with Progress(1, "patterns", enabled=None if not args.quiet else False) as bar:
-        if args.exact:
-            patterns = enumerate_patterns(X, bias=settings.bias, max_patterns=args.max_patterns)
-        else:  # seeded exactly as the estimator seeds its sampling
+    enabled = None if not args.quiet else False
+    if args.exact:  # one step per hyperplane of the arrangement (the last ones cost the most)
+        hyperplanes = X.shape[0] if settings.bias else int(np.count_nonzero(np.any(X != 0, axis=1)))
+        with Progress(hyperplanes, "hyperplanes", enabled=enabled) as bar:
+            patterns = enumerate_patterns(
+                X,
+                bias=settings.bias,
+                max_patterns=args.max_patterns,
+                progress=lambda done, total, cells: bar.set(done, f"{cells} cells"),
+            )
+    else:  # seeded exactly as the estimator seeds its sampling
+        with Progress(1, "patterns", enabled=enabled) as bar:
             patterns = sample_patterns(
                 X, settings.n_patterns, random_state=check_rng(args.seed), bias=settings.bias
             )
-        bar.update(1, f"P={patterns.n_patterns}")
+            bar.update(1, f"P={patterns.n_patterns}")
     program = est._build(X, target, patterns, settings)
     print(program.summary())
     if n_programs > 1:

@@ -21,6 +21,7 @@ the same predictions, so the exact program's optimum is unchanged.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -241,6 +242,7 @@ def enumerate_patterns(
     bias: bool = False,
     max_patterns: int = DEFAULT_MAX_PATTERNS,
     tol: float = 1e-9,
+    progress: Callable[[int, int, int], object] | None = None,
 ) -> ActivationPatterns:
     r"""Enumerate every activation pattern of ``X`` exactly (all cells of the arrangement).
 
@@ -263,6 +265,10 @@ def enumerate_patterns(
         exceeds this cap.
     tol : float
         A cell exists when its maximal margin exceeds ``tol``.
+    progress : callable or None
+        Called as ``progress(done, total, cells)`` after each hyperplane: ``done`` of the
+        ``total`` nonzero rows are processed and the arrangement has ``cells`` cells so far (the
+        last hyperplanes cost the most: each splits every cell). ``None``: silent.
 
     Returns
     -------
@@ -273,6 +279,11 @@ def enumerate_patterns(
     """
     Xa = add_bias_column(check_X(X), bool(bias))
     max_patterns = check_positive_int(max_patterns, "max_patterns")
+    if progress is not None and not callable(progress):
+        raise InvalidInputError(
+            "progress must be None or a callable progress(done, total, cells); "
+            f"got {type(progress).__name__}."
+        )
     n, d = Xa.shape
     row_norms = np.linalg.norm(Xa, axis=1)
     nonzero = np.flatnonzero(row_norms > 0)
@@ -309,6 +320,8 @@ def enumerate_patterns(
             )
         signs = np.array(new_signs)
         witnesses = np.array(new_witnesses)
+        if progress is not None:
+            progress(k + 1, A.shape[0], signs.shape[0])
 
     D = np.ones((n, signs.shape[0]), dtype=bool)
     D[nonzero] = signs.T > 0
