@@ -514,3 +514,25 @@ def test_a_residual_stop_far_from_the_certificate_says_so():
     tight = solve_admm(gated_relu_program(X, y, patterns, beta=beta, loss="hinge"), {"eps_rel": 1e-7})
     assert (tight.objective - reference) / reference <= 1e-4
     assert "certified gap bound" not in tight.message
+
+
+def test_residual_balancing_cannot_slide_the_penalties_to_zero():
+    """Logistic loss, small beta: residual balancing kept lowering both penalties, 10x per update,
+    down to 1e-8, and the iterates blew up (objective 3e8 against 7.24 after 20 000 iterations).
+    Each penalty now stays within RHO_BAND of its data-derived default."""
+    from cvxnn.admm import RHO_BAND, _default_rho, _structure_for
+
+    rng = np.random.default_rng(589)  # one instance of a random stress run, drawn as there
+    n, d, P = int(rng.integers(8, 60)), int(rng.integers(1, 6)), int(rng.integers(1, 8))
+    X = (rng.random((n, d)) < 0.4).astype(float)
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    beta = 10.0 ** rng.uniform(-3, 1)
+    patterns = sample_patterns(X, P, random_state=589)
+    reference = gated_relu_program(X, y, patterns, beta=beta, loss="logistic").solve("CLARABEL")
+    program = gated_relu_program(X, y, patterns, beta=beta, loss="logistic")
+    result = solve_admm(program, {"max_iter": 20_000})
+    assert result.status == cp.OPTIMAL
+    assert abs(result.objective - reference) <= 1e-4 * abs(reference)
+    default = _default_rho(_structure_for(program, AdmmSettings())[0])
+    for block, value in result.rho.items():
+        assert default[block] / RHO_BAND * (1 - 1e-12) <= value <= default[block] * RHO_BAND * (1 + 1e-12)
