@@ -1693,8 +1693,6 @@ def _iterate(
                 # a zero dual residual (e.g. a penalty so small that v stays 0) raises rho by
                 # the cap, a zero primal residual lowers it by the cap
                 ratio = math.inf if rel_d == 0.0 or math.isinf(rel_p) else math.sqrt(rel_p / rel_d)
-                if ratio > cap or ratio < 1.0 / cap:
-                    off = True
                 # within a band of RHO_BAND around the data-derived penalty (never pushed out of
                 # it, never pulled into it by more than the cap), and within [1e-8, 1e8]
                 lo, hi = band[b]
@@ -1702,6 +1700,9 @@ def _iterate(
                 moved = rho[b] * step
                 moved = max(moved, min(rho[b], lo)) if step < 1.0 else min(moved, max(rho[b], hi))
                 new_rho[b] = float(np.clip(moved, 1e-8, 1e8))
+                # off balance, and able to move (a penalty held at the band's edge is no update)
+                if (ratio > cap or ratio < 1.0 / cap) and new_rho[b] != rho[b]:
+                    off = True
             pays = st.factor_cost_in_iterations <= settings.adaptive_rho_fraction * (k - last_factor_k)
             if off and pays:
                 Lam *= rho["u"] / new_rho["u"]
