@@ -527,7 +527,7 @@ def test_residual_balancing_cannot_slide_the_penalties_to_zero():
     """Logistic loss, small beta: residual balancing kept lowering both penalties, 10x per update,
     down to 1e-8, and the iterates blew up (objective 3e8 against 7.24 after 20 000 iterations).
     Each penalty now stays within RHO_BAND of its data-derived default."""
-    from cvxnn.admm import RHO_BAND, _default_rho, _structure_for
+    from cvxnn.admm import RHO_BAND, _structure_for
 
     program = _random_program(589)  # the gated logistic program of the stress run
     reference = _random_program(589).solve("CLARABEL")
@@ -537,7 +537,7 @@ def test_residual_balancing_cannot_slide_the_penalties_to_zero():
     # its residual stop comes with a certified bound above gap_tol (loose here: the true gap is
     # ~1e-6), and the message says so
     assert "certified gap bound" in result.message and "eps_rel" in result.message
-    default = _default_rho(_structure_for(program, AdmmSettings())[0])
+    default = _structure_for(program, AdmmSettings())[0].default_rho
     for block, value in result.rho.items():
         assert default[block] / RHO_BAND * (1 - 1e-12) <= value <= default[block] * RHO_BAND * (1 + 1e-12)
 

@@ -289,6 +289,7 @@ import functools
 import math
 import sys
 import time
+import types
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -935,6 +936,13 @@ class _Structure:
         return rho_u * np.eye(self.d)
 
     @functools.cached_property
+    def default_rho(self) -> Mapping[str, float]:
+        """The data-derived initial penalties (:func:`_default_rho`), computed once per program
+        (an ``n x d' x P`` product): the start of a cold solve and the centre of the band that
+        residual balancing keeps each penalty in."""
+        return types.MappingProxyType(_default_rho(self))
+
+    @functools.cached_property
     def factor_cost_in_iterations(self) -> float:
         r"""A refactorization's cost in iterations, from flop counts (machine independent).
 
@@ -1373,9 +1381,9 @@ def solve_admm(
     elif state is not None:
         rho = dict(state["rho"])
     elif entry.get("rho") is not None:
-        rho = {**_default_rho(structure), **entry["rho"]}
+        rho = {**structure.default_rho, **entry["rho"]}
     else:
-        rho = _default_rho(structure)
+        rho = dict(structure.default_rho)
 
     if state is not None:
         U = state["U"].copy()
@@ -1462,7 +1470,15 @@ def _iterate(
     first_factor: tuple[int, float],
 ) -> AdmmResult:
     alpha = settings.alpha
-    band = {b: (v / RHO_BAND, v * RHO_BAND) for b, v in _default_rho(st).items()}
+    band = {b: (v / RHO_BAND, v * RHO_BAND) for b, v in st.default_rho.items()}
+    # with the hinge loss the objective error is first order in the residuals: their rule alone
+    # stopped up to 4e-2 above the optimum (random stress), so a stop needs the certificate too
+    needs_certificate = st.loss == "hinge" and settings.gap_tol is not None
+
+    def gap_within(factor: float = 1.0) -> bool:
+        """Whether the certified gap of the current check is within ``factor * gap_tol``."""
+        return settings.gap_tol is not None and gap <= factor * settings.gap_tol * max(abs(obj), 1e-300)
+
     # ``cones``: the slack splitting's s-block; with cone_method="projection" the cones live in
     # the v-step and there is no s-block
     cones, split, project = st.slack, st.split_loss, st.project
@@ -1660,27 +1676,21 @@ def _iterate(
             break
         # with cone projections truncated early in the run, only an exact last step may stop
         exact = not project or st.projector.exact
-        # with the hinge loss the objective error is first order in the residuals: their rule
-        # alone stopped up to 4e-2 above the optimum (random stress), so it needs the certificate
-        certified_enough = not (st.loss == "hinge" and settings.gap_tol is not None) or (
-            gap <= settings.gap_tol * max(abs(obj), 1e-300)
-        )
-        if exact and r_p <= eps_p and r_d <= eps_d and certified_enough:
+        if exact and r_p <= eps_p and r_d <= eps_d and (gap_within() or not needs_certificate):
             status = cp.OPTIMAL
             message = (
                 f"Converged in {k} iterations: primal residual {r_p:.3g} <= {eps_p:.3g}, dual "
                 f"residual {r_d:.3g} <= {eps_d:.3g}."
             )
-            if settings.gap_tol is not None and math.isfinite(gap) and gap > settings.gap_tol * abs(obj):
+            if settings.gap_tol is not None and math.isfinite(gap) and not gap_within():
                 message += (
                     f" The certified gap bound is {gap / max(abs(obj), 1e-300):.2g} relative, above gap_tol "
                     f"= {settings.gap_tol:g}: the objective may be up to that far above the optimum (the "
-                    "bound can be loose; with a piecewise-linear loss it is often tight). A smaller "
-                    "eps_rel makes sure."
+                    "bound is often loose). A smaller eps_rel makes sure."
                 )
             break
         viol_rel_k = st.cone_violation(XV, scratch=buf if cones else None)[1] if certify else float("nan")
-        if exact and certify and gap <= settings.gap_tol * max(abs(obj), 1e-300):
+        if exact and certify and gap_within():
             if viol_rel_k <= settings.cone_tol:
                 status = cp.OPTIMAL
                 message = (
@@ -1740,8 +1750,8 @@ def _iterate(
     if status is None or status == "time":
         why = "time limit" if status == "time" else "iteration limit"
         close = r_p <= eps_viol * eps_p and r_d <= eps_viol * eps_d
-        if st.loss == "hinge" and settings.gap_tol is not None:  # residuals say little here (above)
-            close = close and gap <= eps_viol * settings.gap_tol * max(abs(obj), 1e-300)
+        if needs_certificate:  # the residuals say little about the objective here (above)
+            close = close and gap_within(eps_viol)
         status = cp.OPTIMAL_INACCURATE if close else cp.USER_LIMIT
         message = (
             f"ADMM stopped at the {why} after {k} iterations without meeting the tolerances: primal "

@@ -576,13 +576,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     target = _first_target(classes, y)
     enabled = None if not args.quiet else False
     if args.exact:  # one step per hyperplane of the arrangement (the last ones cost the most)
-        hyperplanes = X.shape[0] if settings.bias else int(np.count_nonzero(np.any(X != 0, axis=1)))
-        with Progress(hyperplanes, "hyperplanes", enabled=enabled) as bar:
+        with Progress(1, "hyperplanes", enabled=enabled) as bar:
+
+            def report(done: int, total: int, cells: int) -> None:
+                bar.total = total  # the nonzero rows, as enumerate_patterns counts them
+                bar.set(done, f"{cells} cells")
+
             patterns = enumerate_patterns(
-                X,
-                bias=settings.bias,
-                max_patterns=args.max_patterns,
-                progress=lambda done, total, cells: bar.set(done, f"{cells} cells"),
+                X, bias=settings.bias, max_patterns=args.max_patterns, progress=report
             )
     else:  # seeded exactly as the estimator seeds its sampling
         with Progress(1, "patterns", enabled=enabled) as bar:
