@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from cvxnn.cli import Progress, _AdmmTableToProgress, main
+from cvxnn.cli import Progress, main
+from cvxnn.cli.progress import AdmmTableToProgress
 from cvxnn.io import load_estimator, load_model
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -277,9 +278,9 @@ def test_bench_and_verify_are_forwarded(capsys, monkeypatch):
         seen["argv"] = argv
         return 0
 
-    fake = types.ModuleType("cvxnn.bench")
+    fake = types.ModuleType("cvxnn_bench")
     fake.main = fake_main
-    monkeypatch.setitem(sys.modules, "cvxnn.bench", fake)
+    monkeypatch.setitem(sys.modules, "cvxnn_bench", fake)
     assert main(["bench", "--quick", "x"]) == 0
     assert seen["argv"] == ["--quick", "x"]
 
@@ -298,7 +299,7 @@ def test_progress_is_silent_off_a_terminal():
 def test_progress_bar_and_admm_table_parser():
     stream = io.StringIO()
     bar = Progress(100, "ADMM", enabled=True, stream=stream)
-    table = _AdmmTableToProgress(bar)
+    table = AdmmTableToProgress(bar)
     table.write("cvxnn ADMM: kind=relu loss=squared n=30 d=4 P=8 linear_solver=woodbury\n")
     table.write("   iter      objective    r_prim ...\n")
     table.write("     10      1.2345678  1.00e-02 1.0e-04 2.0e-02 1.0e-04 1 1 - 0.01\n")
@@ -332,9 +333,9 @@ def test_outputs_are_checked_before_the_work(capsys, files, fitted):
 
 
 def test_admm_fit_shows_iteration_progress_on_a_terminal(capsys, files, monkeypatch):
-    import cvxnn.cli as cli
+    import cvxnn.cli.progress as progress
 
-    monkeypatch.setattr(cli, "_isatty", lambda stream: True)  # pretend stdout/stderr are terminals
+    monkeypatch.setattr(progress, "isatty", lambda stream: True)  # pretend stdout/stderr are terminals
     out_path = files / "admm_model.npz"
     code, out, err = _main(
         capsys,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 import cvxnn
+from cvxnn.cli import main
 from cvxnn.exceptions import InvalidInputError, NotSolvedError
 from cvxnn.losses import loss_value
 from cvxnn.solvers import installed_solvers, mosek_status
@@ -20,7 +20,6 @@ from cvxnn.verification import (
     DEFAULT_SOLVERS,
     SolverResult,
     VerificationReport,
-    add_verify_subcommand,
     check_point,
     implied_bound_errors,
     verify,
@@ -334,57 +333,34 @@ def test_json_round_trip_and_table(data):
 
 
 # --------------------------------------------------------------------------- CLI
-def _parser():
-    parser = argparse.ArgumentParser(prog="cvxnn")
-    sub = parser.add_subparsers(dest="command")
-    add_verify_subcommand(sub)
-    return parser
-
-
 def test_cli_agreement_and_json(tmp_path, capsys):
     out = tmp_path / "report.json"
-    args = _parser().parse_args(
-        [
-            "verify",
-            "sklearn:breast_cancer",
-            "--loss",
-            "logistic",
-            "--max-samples",
-            "12",
-            "--patterns",
-            "3",
-            "--solvers",
-            "CLARABEL,ECOS",
-            "--json",
-            str(out),
-        ]
-    )
-    assert args.func(args) == 0
+    argv = "verify sklearn:breast_cancer --loss logistic --max-samples 12 --patterns 3"
+    assert main([*argv.split(), "--solvers", "CLARABEL,ECOS", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "verdict: AGREE" in printed and "logistic loss, n=12" in printed
     saved = json.loads(out.read_text())
     assert saved["agree"] is True and saved["program"]["kind"] == "relu"
 
 
+def test_cli_uses_the_fit_defaults(capsys):
+    """verify, inspect and fit share one option set: same beta, patterns and bias by default."""
+    assert main("verify sklearn:breast_cancer --max-samples 12 --solvers CLARABEL".split()) == 0
+    printed = capsys.readouterr().out
+    assert "+bias, beta=1" in printed and "training samples (standardized)" in printed
+
+
 def test_cli_disagreement_and_bad_input_exit_codes(capsys):
-    parser = _parser()
-    args = parser.parse_args(
-        "verify sklearn:iris --max-samples 12 --patterns 3 --solvers CLARABEL,ECOS "
-        "--rtol 1e-15 --formulation gated".split()
-    )
-    assert args.func(args) == 1
+    argv = "verify sklearn:iris --max-samples 12 --patterns 3 --rtol 1e-15 --formulation gated"
+    assert main([*argv.split(), "--solvers", "CLARABEL,ECOS"]) == 1
     assert "verdict: DISAGREE" in capsys.readouterr().out
-    args = parser.parse_args(["verify", "sklearn:iris", "--loss", "hinge", "--max-samples", "12"])
-    assert args.func(args) == 2
-    assert "two classes" in capsys.readouterr().err
+    assert main(["verify", "sklearn:diabetes", "--loss", "hinge", "--max-samples", "12"]) == 2
+    assert "needs class labels" in capsys.readouterr().err
 
 
 def test_cli_robust(capsys):
-    args = _parser().parse_args(
-        "verify sklearn:digits-2v8 --loss hinge --eps 0.05 --norm 2 --max-samples 10 --patterns 3 "
-        "--solvers CLARABEL,ECOS --bias".split()
-    )
-    assert args.func(args) == 0
+    argv = "verify sklearn:digits-2v8 --loss hinge --eps 0.05 --norm 2 --max-samples 10 --patterns 3"
+    assert main([*argv.split(), "--solvers", "CLARABEL,ECOS", "--bias"]) == 0
     printed = capsys.readouterr().out
     assert "robust_relu program" in printed and "eps=0.05 (l_2)" in printed
 

@@ -27,6 +27,7 @@ __all__ = [
     "plot_convergence",
     "plot_objective_vs_patterns",
     "plot_robust_accuracy",
+    "require_matplotlib",
 ]
 
 
@@ -47,6 +48,14 @@ def _figure(ncols: int = 1, width: float = 5.0) -> tuple[Any, list[Any]]:
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
     return fig, axes
+
+
+def require_matplotlib() -> None:
+    """Raise :class:`~cvxnn.exceptions.MissingDependencyError` now if matplotlib is missing.
+
+    For callers that write a plot after long work (``cvxnn fit --plot``) and must fail first.
+    """
+    _figure()
 
 
 def _finish(fig: Any, path: Any) -> Any:

@@ -114,7 +114,13 @@ def bounded_variable_solvers() -> frozenset[str]:
 
 
 @functools.cache
-def _without_implied_bounds(name: str) -> Any:
+def without_implied_bounds(name: str) -> Any:
+    """A CVXPY solver interface for ``name`` that receives no implied variable bounds.
+
+    The same solver class with ``BOUNDED_VARIABLES = False`` (named ``NAME_NO_IMPLIED_BOUNDS``),
+    so CVXPY passes no interval bounds of auxiliary variables; see :func:`solver_interface`.
+    Cached: one instance per solver name.
+    """
     from cvxpy.reductions.solvers import defines
 
     base = defines.SOLVER_MAP_CONIC.get(name) or defines.SOLVER_MAP_QP.get(name)
@@ -136,7 +142,7 @@ def solver_interface(name: str) -> Any:
     passed by name.
     """
     if name in bounded_variable_solvers():
-        return _without_implied_bounds(name)
+        return without_implied_bounds(name)
     return name
 
 
