@@ -48,6 +48,7 @@ from .recovery import (
     relu_network_from_blocks,
     relu_network_from_scp,
 )
+from .sample_weight import check_sample_weight
 from .solvers import DEFAULT_SOLVER, solve_problem, usable_solvers
 
 __all__ = ["KINDS", "ConvexProgram", "gated_relu_program", "relu_program", "scp_program"]
@@ -91,6 +92,8 @@ class ConvexProgram:
         The perturbation radius of a robust program.
     norm : str or None
         The perturbation norm of a robust program (``"inf"``, ``"2"`` or ``"1"``).
+    sample_weight : ndarray of shape (n,) or None
+        The weights of the samples' losses, ``None`` when every sample weighs 1.
     """
 
     problem: cp.Problem
@@ -108,6 +111,7 @@ class ConvexProgram:
     gates: np.ndarray | None = None
     eps: cp.Parameter | None = None
     norm: str | None = None
+    sample_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", MappingProxyType(dict(self.variables)))
@@ -334,7 +338,13 @@ def relu_blocks(
 
 # --------------------------------------------------------------------------- builders
 def relu_program(
-    X: Any, y: Any, patterns: ActivationPatterns, *, beta: float, loss: str = "squared"
+    X: Any,
+    y: Any,
+    patterns: ActivationPatterns,
+    *,
+    beta: float,
+    loss: str = "squared",
+    sample_weight: Any = None,
 ) -> ConvexProgram:
     r"""The convex ReLU training program (CVX) of MATH.md §3.
 
@@ -358,6 +368,9 @@ def relu_program(
     beta : float
         Weight decay, > 0 (stored as ``program.beta``, a ``cvxpy.Parameter``).
     loss : {"squared", "logistic", "hinge"}
+    sample_weight : array_like of shape (n,), optional
+        Weights :math:`s_k \ge 0` of each sample's loss (:func:`~cvxnn.losses.loss_expression`);
+        ``None`` (default) weighs every sample 1. The ADMM does not take weighted programs.
 
     Returns
     -------
@@ -368,7 +381,8 @@ def relu_program(
     V, W, yhat, reg = relu_blocks(Xa, patterns)
     S = patterns.signs
     beta_p = _beta_parameter(beta)
-    loss_term = loss_expression(yhat, y, loss)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(
         cp.Minimize(loss_term + beta_p * reg),
         [cp.multiply(S, Xa @ V) >= 0, cp.multiply(S, Xa @ W) >= 0],
@@ -385,12 +399,19 @@ def relu_program(
         yhat=yhat,
         loss_term=loss_term,
         regularizer=reg,
+        sample_weight=weights,
         patterns=patterns,
     )
 
 
 def gated_relu_program(
-    X: Any, y: Any, patterns: ActivationPatterns, *, beta: float, loss: str = "squared"
+    X: Any,
+    y: Any,
+    patterns: ActivationPatterns,
+    *,
+    beta: float,
+    loss: str = "squared",
+    sample_weight: Any = None,
 ) -> ConvexProgram:
     r"""The gated ReLU relaxation (Mishkin et al. 2022), MATH.md §3.
 
@@ -399,7 +420,8 @@ def gated_relu_program(
 
     No cone constraints: its optimum is a lower bound on the ReLU program's with the same
     patterns. The recovered predictor is a :class:`~cvxnn.recovery.GatedReLUNetwork` that gates
-    new inputs with the patterns' gates.
+    new inputs with the patterns' gates. ``sample_weight`` weighs each sample's loss, as in
+    :func:`relu_program`.
 
     Returns
     -------
@@ -411,7 +433,8 @@ def gated_relu_program(
     yhat = cp.sum(cp.multiply(patterns.D.astype(np.float64), Xa @ U), axis=1)
     reg = cp.sum(cp.norm(U, 2, axis=0))
     beta_p = _beta_parameter(beta)
-    loss_term = loss_expression(yhat, y, loss)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg))
     return ConvexProgram(
         problem=problem,
@@ -425,6 +448,7 @@ def gated_relu_program(
         yhat=yhat,
         loss_term=loss_term,
         regularizer=reg,
+        sample_weight=weights,
         patterns=patterns,
     )
 
@@ -468,6 +492,7 @@ def scp_program(
     beta: float,
     loss: str = "squared",
     bias: bool | None = None,
+    sample_weight: Any = None,
 ) -> ConvexProgram:
     r"""The unconstrained sampled convex program (SCP) of MATH.md §5.
 
@@ -485,6 +510,8 @@ def scp_program(
         Gate directions (``d' = d + 1`` with bias). Patterns bring their own bias flag.
     bias : bool or None
         Only for an array of gates: whether its last row is a bias (default False).
+    sample_weight : array_like of shape (n,), optional
+        Weights of each sample's loss, as in :func:`relu_program`.
 
     Returns
     -------
@@ -499,7 +526,8 @@ def scp_program(
     yhat = H @ a
     reg = cp.norm1(a)
     beta_p = _beta_parameter(beta)
-    loss_term = loss_expression(yhat, y, loss)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg))
     return ConvexProgram(
         problem=problem,
@@ -513,5 +541,6 @@ def scp_program(
         yhat=yhat,
         loss_term=loss_term,
         regularizer=reg,
+        sample_weight=weights,
         gates=G,
     )

@@ -62,9 +62,7 @@ def fit_plot(args: argparse.Namespace, est: Any, prep: Prepared, quiet: bool) ->
     solved = est._programs[0]  # the fit's first program, kept by warm_start (see _cmd_fit)
     if settings.solver == "ADMM":
         result = solved.problem.solver_stats.extra_stats  # the fit's AdmmResult
-        plotting.plot_convergence(
-            result, args.plot, title=f"ADMM on the {kind} program ({prep.data.name})"
-        )
+        plotting.plot_convergence(result, args.plot, title=f"ADMM on the {kind} program ({prep.data.name})")
         return {
             "kind": "ADMM convergence (first program, as solved by the fit)",
             "iterations": int(result.iterations),
