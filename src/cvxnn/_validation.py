@@ -41,8 +41,16 @@ def _as_float_array(value: Any, name: str) -> np.ndarray:
     if value is None:
         raise InvalidInputError(f"{name} is None; expected a numeric array.")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if raw.dtype.kind == "c" or (raw.dtype == object and any(isinstance(v, complex) for v in raw.flat)):
+            raise InvalidInputError(
+                f"{name} holds complex numbers (dtype {raw.dtype}); only real numbers are allowed "
+                f"(pass {name}.real if the imaginary parts are meant to be dropped)."
+            )
+        arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
         raise InvalidInputError(
             f"{name} must be a numeric array (got {type(value).__name__}: {exc})."
         ) from None

@@ -18,6 +18,7 @@ Pruning: a block is dropped when its norm is at most ``prune_tol`` times the lar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "GatedReLUNetwork",
     "ReLUNetwork",
     "gated_network_from_blocks",
+    "register_saver",
     "relu_network_from_blocks",
     "relu_network_from_scp",
 ]
@@ -57,15 +59,25 @@ def _check_inputs(X: Any, n_features: int) -> np.ndarray:
     return X
 
 
+_SAVER: list[Callable[[Any, Any], Any]] = []
+
+
+def register_saver(saver: Callable[[Any, Any], Any]) -> None:
+    """Install the function ``net.save(path)`` calls (``cvxnn.io`` registers ``save_network``;
+    recovery does not import io, which imports recovery)."""
+    _SAVER[:] = [saver]
+
+
 class _SaveMixin:
     def save(self, path: Any) -> Any:
         """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
 
-        Returns the path written; read it back with :func:`cvxnn.load_network`.
+        Returns the path written; read it back with :func:`cvxnn.load_network`. Same as
+        ``cvxnn.save_network(net, path)``.
         """
-        from .io import save_network
-
-        return save_network(self, path)
+        if not _SAVER:  # pragma: no cover - cvxnn/__init__ imports cvxnn.io
+            raise RuntimeError("cvxnn.io is not imported; call cvxnn.save_network(net, path).")
+        return _SAVER[0](self, path)
 
 
 @dataclass(frozen=True, eq=False)
