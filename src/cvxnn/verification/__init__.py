@@ -44,9 +44,12 @@ robust programs those bounds are wrong (``0 * inf`` in its interval arithmetic b
 those solvers return "optimal" points of a different problem. :func:`implied_bound_errors`
 detects this at the reference point; the disagreeing solver gets a note and is re-run once with
 the implied bounds turned off (``"GUROBI (no implied bounds)"``), which shows whether the solver
-itself agrees. The plain run still counts as a disagreement: it is what a plain
-``problem.solve(solver="GUROBI")`` returns (cvxnn's own ``ConvexProgram.solve`` always uses the
-interface without implied bounds, :func:`cvxnn.solvers.solver_interface`).
+itself agrees. When it does, the plain run (what a plain ``problem.solve(solver="GUROBI")``
+returns) is reported as *worked around* (outcome ``"worked around"``): cvxnn's own
+``ConvexProgram.solve`` always uses the interface without implied bounds
+(:func:`cvxnn.solvers.solver_interface`), so it is a warning (``report.warnings``, naming the
+defect), not a disagreement: ``report.agree`` stays True and ``report.strict_agree`` is False.
+``docs/known_issues.md`` holds a CVXPY-only reproducer of the defect.
 
 After :func:`verify` the program holds the reference solution (variables, constraint duals,
 ``problem.status`` and ``problem.value``, set through ``cvxpy.Problem.unpack``), so it is usable

@@ -18,11 +18,13 @@ from .results import (
     AGREES,
     DISAGREES,
     FAILED,
+    IMPLIED_BOUNDS_DEFECT,
     OBJECTIVE_FLOOR,
     OPTIMAL_STATUSES,
     REFERENCE,
     SKIPPED,
     VIOLATION_FLOOR,
+    WORKED_AROUND,
     SolverResult,
 )
 
@@ -71,6 +73,26 @@ class VerificationReport:
         return [r.name for r in self.results if r.outcome == DISAGREES]
 
     @property
+    def worked_around(self) -> list[str]:
+        """Names of the results that disagree only through the CVXPY implied-bounds defect."""
+        return [r.name for r in self.results if r.outcome == WORKED_AROUND]
+
+    @property
+    def strict_agree(self) -> bool:
+        """:attr:`agree`, and no result disagrees at all (not even through a worked-around defect)."""
+        return self.agree and not self.worked_around
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per worked-around disagreement, naming the defect and the workaround."""
+        return [
+            f"{name} disagrees as run by a plain problem.solve(solver={name!r}): {IMPLIED_BOUNDS_DEFECT}. "
+            f"Re-run without implied bounds, as cvxnn's ConvexProgram.solve runs it, it agrees "
+            f"('{name} (no implied bounds)')."
+            for name in self.worked_around
+        ]
+
+    @property
     def skipped(self) -> dict[str, str]:
         """Solvers that did not run, with the reason."""
         return {r.name: r.reason or "" for r in self.results if r.outcome == SKIPPED}
@@ -89,11 +111,22 @@ class VerificationReport:
             if res.outcome == SKIPPED or (res.outcome == FAILED and not res.ran):
                 continue
             res.outcome, res.reason = compare(res, ref, self.program_info.get("kind"))
+        for res in self.results:  # a disagreement the solve path already works around: a warning
+            retry = f"{res.name} (no implied bounds)"
+            if res.outcome == DISAGREES and res.implied_bounds_defect and retry in self:
+                if self[retry].outcome in (AGREES, REFERENCE):
+                    res.outcome = WORKED_AROUND
         self.agree = ref is not None and not self.disagreeing
         self.verdict = self._verdict_line(ref)
 
     def _verdict_line(self, ref: SolverResult | None) -> str:
         extra = []
+        if self.worked_around:
+            verb = "disagrees" if len(self.worked_around) == 1 else "disagree"
+            extra.append(
+                f"warning: {', '.join(self.worked_around)} {verb} only through the CVXPY "
+                "implied-bounds defect, worked around"
+            )
         if self.failed:
             extra.append("failed: " + ", ".join(self.failed))
         if self.skipped:
@@ -148,6 +181,8 @@ class VerificationReport:
             "reference": self.reference,
             "agree": bool(self.agree),
             "verdict": self.verdict,
+            "strict_agree": bool(self.strict_agree),
+            "warnings": self.warnings,
             "results": [r.to_dict() for r in self.results],
         }
 
@@ -244,6 +279,7 @@ class VerificationReport:
             )
         for r in self.results:
             lines.extend(f"note ({r.name}): {note}" for note in r.notes)
+        lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("verdict: " + self.verdict)
         return "\n".join(lines)
 

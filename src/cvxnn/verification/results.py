@@ -58,6 +58,16 @@ DISAGREES = "disagrees"
 FAILED = "failed"
 SKIPPED = "skipped"
 UNCHECKED = "unchecked"
+#: A disagreement caused by the known CVXPY implied-bounds defect that cvxnn's own solve path
+#: avoids: the same solver re-run without the implied bounds agrees. A warning, not a
+#: disagreement (``VerificationReport.agree`` stays True; ``strict_agree`` is False).
+WORKED_AROUND = "worked around"
+
+#: The name of the CVXPY defect, as reports and warnings quote it.
+IMPLIED_BOUNDS_DEFECT = (
+    "CVXPY implied-bounds defect: CVXPY gives auxiliary variables of pos/maximum/abs wrong interval "
+    "bounds (0 * inf taken as 0) when the solver accepts bounded variables (GUROBI, HIGHS, SCIPY)"
+)
 
 
 # =========================================================================== results
@@ -105,6 +115,8 @@ class SolverResult:
         Warnings raised during the solve.
     notes : list of str
         Diagnoses cvxnn adds (e.g. wrong CVXPY-implied bounds behind a disagreement).
+    implied_bounds_defect : bool
+        True when the wrong CVXPY-implied bounds were found behind this result's disagreement.
     values : dict of str to ndarray
         The point (every problem variable by name); not part of :meth:`to_dict`.
     """
@@ -128,6 +140,7 @@ class SolverResult:
     vtol: float = DEFAULT_VTOL["default"]
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    implied_bounds_defect: bool = False
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _duals: dict[int, Any] = field(default_factory=dict, repr=False)
     _ids: dict[str, int] = field(default_factory=dict, repr=False)

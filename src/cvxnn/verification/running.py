@@ -315,6 +315,7 @@ def _diagnose_bounds(
     )
     for res in suspects:
         res.notes.append(note)
+        res.implied_bounds_defect = True
         instance = without_implied_bounds(res.name) if retry else None
         if instance is None:
             continue
@@ -335,7 +336,7 @@ def verify(
     vtol: float | Mapping[str, float] | None = None,
     solver_options: Mapping[str, Mapping[str, Any]] | None = None,
     restore: bool = True,
-    retrywithout_implied_bounds: bool = True,
+    retry_without_implied_bounds: bool = True,
 ) -> VerificationReport:
     r"""Solve one program with several solvers and check that they agree (see the module doc).
 
@@ -364,7 +365,7 @@ def verify(
         Put the reference solution back into the program at the end (default; when no solver
         returned an optimal point, the variable values it had before). Otherwise the
         variables keep the last solver's values.
-    retrywithout_implied_bounds : bool
+    retry_without_implied_bounds : bool
         When a solver that accepts bounded variables (GUROBI, HIGHS, SCIPY) disagrees and
         CVXPY's implied bounds on auxiliary variables exclude the reference point (see
         :func:`implied_bound_errors`; CVXPY 1.9 does this for hinge and robust programs), run
@@ -411,7 +412,7 @@ def verify(
 
     report = VerificationReport(program_info=program_info(program), results=results, program=program)
     report.judge()
-    _diagnose_bounds(program, report, options, bool(retrywithout_implied_bounds))
+    _diagnose_bounds(program, report, options, bool(retry_without_implied_bounds))
     if restore and report.reference is not None:
         _restore(program, report[report.reference])
     elif restore:
