@@ -60,10 +60,17 @@ def require_matplotlib() -> None:
 
 def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
-        from .io import _check_destination
-
         path = Path(os.fspath(path))
-        _check_destination(path, f"Cannot write plot {str(path)!r}")
+        parent = path.parent if str(path.parent) else Path(".")
+        if path.is_dir() or not parent.is_dir():
+            raise InvalidInputError(
+                f"Cannot write plot {str(path)!r}: "
+                + (
+                    "it is a directory; give a file path."
+                    if path.is_dir()
+                    else f"directory {str(parent)!r} does not exist."
+                )
+            )
         fig.savefig(path, dpi=120)
     return fig
 

@@ -23,7 +23,7 @@ from .cases import (
 )
 from .report import markdown_report, markdown_table
 from .scoring import score_case
-from .suite import run_suite
+from .suite import run_suite, settings_for_size
 
 
 # --------------------------------------------------------------------------- command line
@@ -144,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.lam > 0:
         parser.error(f"--lam must be positive; got {args.lam}")
     sizes = args.sizes or (list(QUICK_SIZES) if args.quick else list(DEFAULT_SIZES))
+    if args.admm_settings:  # refuse unknown keys now (exit 2), not as a failed row of the table
+        from cvxnn.admm import AdmmSettings
+        from cvxnn.exceptions import CvxnnError
+
+        for size in sizes:
+            try:
+                AdmmSettings.coerce(settings_for_size(args.admm_settings, size))
+            except (CvxnnError, TypeError, ValueError) as exc:
+                parser.error(f"--admm-settings: {exc}")
     timeout: dict[str, float | None] = {"*": 120.0 if args.quick else DEFAULT_TIMEOUT}
     timeout.update(args.timeout or [])
     if args.rescore is not None:

@@ -1,4 +1,9 @@
-"""``cvxnn attack``: clean and robust (attacked) accuracy of a saved classifier."""
+"""``cvxnn attack``: clean and robust (attacked) accuracy of a saved classifier.
+
+Binary models are attacked on the margin :math:`y f(x)`; one-vs-rest models on the predicted
+class margin (:func:`cvxnn.multiclass.classifier_robust_accuracy`). ``--eps`` is measured on the
+networks' input: the standardized features of a ``cvxnn fit`` model.
+"""
 
 from __future__ import annotations
 
@@ -7,116 +12,110 @@ from typing import Any
 
 import numpy as np
 
-from cvxnn.datasets import load_dataset, split_indices, standardize
+from cvxnn.datasets import Dataset, load_dataset, split_indices
 from cvxnn.exceptions import InvalidInputError
+from cvxnn.multiclass import classifier_robust_accuracy
 
+from .models import CliModel, load_for_cli
 from .options import EXIT_OK, nonneg_float, positive_int, seed
-from .output import check_outputs, write_json
+from .output import check_outputs, check_plot_path, write_json
 
 __all__ = ["add_parser", "run"]
 
 
-def _model_for_attack(path: str) -> tuple[Any, np.ndarray | None, dict[str, Any], str]:
-    """(network, classes or None, metadata, description) of a binary classifier model file."""
-    from cvxnn.io import load_model
-
-    saved = load_model(path)
-    meta = saved.metadata
-    if saved.kind == "estimator":
-        est = saved.obj
-        if not hasattr(est, "classes_"):
-            raise InvalidInputError(
-                f"{path!r} holds a {type(est).__name__}; attack measures classification accuracy and "
-                "needs a classifier."
-            )
-        if len(est.networks_) != 1:
-            raise InvalidInputError(
-                f"{path!r} holds a {len(est.classes_)}-class model ({len(est.networks_)} one-vs-rest "
-                "networks); attack supports binary classifiers."
-            )
-        desc = f"{type(est).__name__} ({est.formulation}, loss {est.loss}, eps {est.eps})"
-        return est.networks_[0], np.asarray(est.classes_), meta, desc
-    if saved.kind == "networks":
-        raise InvalidInputError(f"{path!r} holds {len(saved.obj)} networks; attack supports one network.")
-    if meta.get("task") == "regression":
-        raise InvalidInputError(f"{path!r} is a regression model; attack needs a binary classifier.")
-    classes = meta.get("classes")
-    return saved.obj, None if classes is None else np.asarray(classes), meta, repr(saved.obj)
-
-
-def _labels_pm(y: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-    present = np.unique(y)
-    if classes is None:
-        if np.all(np.isin(present, (-1.0, 1.0))):
-            return np.asarray(y, dtype=np.float64)
-        if present.size != 2:
-            raise InvalidInputError(
-                f"The labels hold {present.size} classes {present[:5].tolist()}; a network file without "
-                "class information needs labels in {-1, +1} or exactly two classes (the larger is +1)."
-            )
-        classes = present
-    unknown = present[~np.isin(present, classes)]
-    if unknown.size:
+def _check_classifier(model: CliModel) -> None:
+    if model.task == "regression":
         raise InvalidInputError(
-            f"The data has labels {unknown[:5].tolist()} the model was not trained on (its classes: "
-            f"{np.asarray(classes).tolist()})."
+            f"{model.path!r} holds a regression model; attack measures classification accuracy and "
+            "needs a classifier."
         )
-    return np.where(y == classes[1], 1.0, -1.0)
+    if len(model.networks) > 1 and model.classes is None:
+        raise InvalidInputError(
+            f"{model.path!r} holds {len(model.networks)} networks without class labels in its metadata "
+            "(metadata['classes']); attack needs them to know which network is which class."
+        )
+
+
+def _binary_classes(model: CliModel, y: np.ndarray) -> np.ndarray:
+    """Classes of a one-network model: its own, or for a bare network the labels (-1/+1 or two)."""
+    if model.classes is not None:
+        return model.classes
+    present = np.unique(y)
+    if np.all(np.isin(present, (-1.0, 1.0))):
+        return np.array([-1.0, 1.0])
+    if present.size != 2:
+        raise InvalidInputError(
+            f"The labels hold {present.size} classes {present[:5].tolist()}; a network file without "
+            "class information needs labels in {-1, +1} or exactly two classes (the larger is +1)."
+        )
+    return present
+
+
+def _split_rows(
+    args: argparse.Namespace, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, name: str
+) -> Any:
+    """The rows of the fit's train or test split (``--split``), from the model's metadata."""
+    needed = ("dataset", "n_samples", "test_size", "seed")
+    missing = [key for key in needed if meta.get(key) is None]
+    if missing:
+        raise InvalidInputError(
+            f"--split {args.split} needs a model written by `cvxnn fit` (it records the split); the "
+            f"metadata of {args.model!r} lacks {missing}. Use --split all."
+        )
+    if X.shape[0] != meta["n_samples"]:
+        raise InvalidInputError(
+            f"--split {args.split} reproduces the fit's split of {meta['dataset']!r} "
+            f"({meta['n_samples']} samples), but {args.data!r} has {X.shape[0]}; pass the same DATA."
+        )
+    same = Dataset(X, y, name, bool(meta.get("stratify", meta.get("task") == "classification")))
+    train, test = split_indices(same, float(meta["test_size"]), int(meta["seed"]))
+    idx = test if args.split == "test" else train
+    if idx.size == 0:
+        raise InvalidInputError(f"The model was fitted with --test-size 0: there is no {args.split} split.")
+    return idx
 
 
 def run(args: argparse.Namespace) -> int:
-    from cvxnn.attacks import robust_accuracy
-
+    """Run ``cvxnn attack``: clean and robust accuracy (and a curve over eps with ``--plot``)."""
     check_outputs({"--report": args.report, "--plot": args.plot}, {"MODEL": args.model, "DATA": args.data})
-    if args.plot:
-        from cvxnn.plotting import require_matplotlib
-
-        require_matplotlib()  # fail before the attack if matplotlib is missing
-    network, classes, meta, desc = _model_for_attack(args.model)
+    check_plot_path("--plot", args.plot)
+    model = load_for_cli(args.model)
+    _check_classifier(model)
     data = load_dataset(args.data)
     X, y = data.X, data.y
     if args.split != "all":
-        if meta.get("dataset") is None:
-            raise InvalidInputError(
-                "--split train/test needs a model written by `cvxnn fit` (it records the split)."
-            )
-
-        from cvxnn.datasets import Dataset
-
-        if X.shape[0] != meta.get("n_samples", X.shape[0]):
-            raise InvalidInputError(
-                f"--split {args.split} reproduces the fit's split of {meta['dataset']!r} "
-                f"({meta['n_samples']} samples), but {args.data!r} has {X.shape[0]}; pass the same DATA."
-            )
-        same = Dataset(X, y, data.name, bool(meta.get("stratify", meta.get("task") == "classification")))
-        train, test = split_indices(same, float(meta["test_size"]), int(meta["seed"]))
-        idx = test if args.split == "test" else train
-        if idx.size == 0:
-            raise InvalidInputError(
-                f"The model was fitted with --test-size 0: there is no {args.split} split."
-            )
+        idx = _split_rows(args, model.metadata, X, y, data.name)
         X, y = X[idx], y[idx]
-    prep = meta.get("preprocessing")
-    if X.shape[1] != network.n_features:
+    if X.shape[1] != model.n_features:
         raise InvalidInputError(
-            f"{args.data!r} has {X.shape[1]} features but the model takes {network.n_features}."
+            f"{args.data!r} has {X.shape[1]} features but the model takes {model.n_features}."
         )
-    X = standardize(X, prep)
-    y_pm = _labels_pm(y, classes)
+    X = model.features(X)
+    classes = model.classes if len(model.networks) > 1 else _binary_classes(model, y)
     kwargs: dict[str, Any] = {}
     if args.attack == "pgd":
         kwargs = {"steps": args.steps, "restarts": args.restarts, "random_state": args.seed}
-    clean = float(np.mean(y_pm * network.predict(X) > 0))
-    robust = robust_accuracy(network, X, y_pm, eps=args.eps, norm=args.norm, attack=args.attack, **kwargs)
+
+    def accuracy(eps: float) -> float:
+        return classifier_robust_accuracy(
+            model.networks, classes, X, y, eps=eps, norm=args.norm, attack=args.attack, **kwargs
+        )
+
+    clean = accuracy(0.0)
+    robust = accuracy(args.eps)
     result = {
         "model": args.model,
         "data": args.data,
         "split": args.split,
         "n": int(X.shape[0]),
+        "classes": len(classes),
         "attack": args.attack,
+        "target": "the predicted class margin (one attack per competing class)"
+        if len(model.networks) > 1
+        else "the margin y f(x)",
         "norm": args.norm,
         "eps": args.eps,
-        "standardized": prep is not None,
+        "standardized": model.transform is not None,
         "clean_accuracy": clean,
         "robust_accuracy": float(robust),
     }
@@ -125,20 +124,18 @@ def run(args: argparse.Namespace) -> int:
 
         grid = np.linspace(0.0, args.eps, args.plot_points) if args.eps > 0 else np.array([0.0])
         known = {0.0: clean, args.eps: robust}  # the ends are the accuracies already measured
-        accs = [
-            known[e]
-            if e in known
-            else robust_accuracy(network, X, y_pm, eps=float(e), norm=args.norm, attack=args.attack, **kwargs)
-            for e in grid
-        ]
+        accs = [known[e] if e in known else accuracy(float(e)) for e in grid]
         plot_robust_accuracy(grid, {args.attack.upper(): accs}, args.plot, clean=clean, norm=args.norm)
         result["curve"] = {"eps": grid.tolist(), "robust_accuracy": [float(a) for a in accs]}
     if args.report:
         write_json(args.report, result)
     steps = f", {args.steps} steps, {args.restarts} restart(s)" if args.attack == "pgd" else ""
-    print(f"model            {args.model}: {desc}")
-    print(f"data             {args.data} ({args.split}, n={X.shape[0]})" + (", standardized" if prep else ""))
+    scaled = ", standardized" if model.transform is not None else ""
+    print(f"model            {args.model}: {model.description}")
+    print(f"data             {args.data} ({args.split}, n={X.shape[0]}){scaled}")
     print(f"attack           {args.attack}, l_{args.norm}, eps={args.eps:g}{steps}")
+    if len(model.networks) > 1:
+        print(f"target           the predicted class margin ({len(classes)} classes, one-vs-rest)")
     print(f"clean accuracy   {clean:.4f}")
     print(f"robust accuracy  {robust:.4f}")
     return EXIT_OK
@@ -148,8 +145,8 @@ def add_parser(sub: Any) -> None:
     """Add ``cvxnn attack`` to the subparsers ``sub``."""
     att = sub.add_parser(
         "attack",
-        help="clean and robust accuracy of a saved binary classifier",
-        description="Clean and robust (attacked) accuracy of a saved binary classifier on DATA.",
+        help="clean and robust accuracy of a saved classifier (binary or one-vs-rest)",
+        description="Clean and robust (attacked) accuracy of a saved classifier on DATA.",
     )
     att.add_argument(
         "model", metavar="MODEL", help="model file from `cvxnn fit` or save_network/save_estimator"

@@ -13,13 +13,21 @@ from typing import Any
 
 import numpy as np
 
-from cvxnn.datasets import Dataset, load_dataset, split_indices, standardize, standardizer
+from cvxnn.datasets import Dataset, load_dataset, split_indices
 from cvxnn.exceptions import InvalidInputError
 from cvxnn.programs import ConvexProgram
 
 from .progress import Progress
 
-__all__ = ["Prepared", "first_program", "first_target", "is_classification", "make_estimator", "prepare"]
+__all__ = [
+    "Prepared",
+    "first_program",
+    "first_target",
+    "is_classification",
+    "make_estimator",
+    "prepare",
+    "scaler_stats",
+]
 
 
 @dataclass
@@ -34,8 +42,10 @@ class Prepared:
         The task (``--task``, or guessed from the labels).
     train, test : ndarray of int
         Row indices of the split.
-    scaler : dict or None
-        ``{"mean": (d,), "scale": (d,)}`` of the training rows, ``None`` with ``--no-standardize``.
+    scaler : sklearn.preprocessing.StandardScaler or None
+        Fitted on the raw training rows (``mean_``, ``scale_`` of shape (d,); constant features
+        keep scale 1), ``None`` with ``--no-standardize``. ``fit`` saves it as the first step of
+        the model's ``Pipeline``, so the saved model predicts on raw data.
     X_train, y_train, X_test, y_test : ndarray
         The standardized features and the labels of each part.
     """
@@ -44,7 +54,7 @@ class Prepared:
     classification: bool
     train: np.ndarray
     test: np.ndarray
-    scaler: dict[str, Any] | None
+    scaler: Any
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
@@ -63,18 +73,33 @@ def prepare(args: argparse.Namespace) -> Prepared:
     data = load_dataset(args.data)
     classification = is_classification(args, data)
     train, test = split_indices(data, args.test_size, args.seed)
-    scaler = None if args.no_standardize else standardizer(data.X[train])
+    X_train, X_test = data.X[train], data.X[test]
+    scaler = None
+    if not args.no_standardize:
+        from sklearn.preprocessing import StandardScaler
+
+        # fit_transform, exactly as Pipeline([("scale", StandardScaler()), ...]).fit does
+        scaler = StandardScaler()
+        X_train = scaler.fit_transform(X_train)
+        X_test = scaler.transform(X_test) if X_test.shape[0] else X_test
     return Prepared(
         data=data,
         classification=classification,
         train=train,
         test=test,
         scaler=scaler,
-        X_train=standardize(data.X[train], scaler),
+        X_train=X_train,
         y_train=data.y[train],
-        X_test=standardize(data.X[test], scaler),
+        X_test=X_test,
         y_test=data.y[test],
     )
+
+
+def scaler_stats(scaler: Any) -> dict[str, list[float]] | None:
+    """``{"mean": [...], "scale": [...]}`` of a fitted ``StandardScaler`` (``None`` for None)."""
+    if scaler is None:
+        return None
+    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
 
 
 def make_estimator(args: argparse.Namespace, classification: bool) -> Any:
@@ -156,3 +181,56 @@ def first_program(
             )
             bar.update(1, f"P={patterns.n_patterns}")
     return est._build(X, target, patterns, settings), n_programs
+
+
+def read_features(spec: str, n_features: int) -> tuple[np.ndarray, bool]:
+    """Features to predict on from DATA, with or without a label column.
+
+    A CSV (a non-numeric first line is a header) or an ``.npz`` (array ``X``; ``y`` optional)
+    with ``n_features`` columns is all features; with ``n_features + 1`` columns (CSV) the last
+    is a label and is dropped. ``sklearn:NAME`` gives its features. Returns ``(X, had_labels)``.
+    """
+    from cvxnn._validation import check_X
+
+    if spec.startswith("sklearn:"):
+        X, had_labels = load_dataset(spec).X, True
+    elif spec.lower().endswith(".npz"):
+        try:
+            with np.load(spec, allow_pickle=False) as archive:
+                if "X" not in archive.files:
+                    raise InvalidInputError(f"{spec!r} has no array 'X' (found {archive.files}).")
+                X, had_labels = np.asarray(archive["X"]), "y" in archive.files
+        except InvalidInputError:
+            raise
+        except Exception as exc:
+            raise InvalidInputError(f"Cannot read .npz {spec!r}: {exc}") from None
+        if X.dtype.kind not in "biuf":
+            raise InvalidInputError(f"{spec!r}: array 'X' has dtype {X.dtype}; X must be real numbers.")
+    elif spec.lower().endswith(".csv"):
+        X = _read_csv(spec)
+        had_labels = X.shape[1] == n_features + 1
+        if had_labels:
+            X = X[:, :-1]
+    else:
+        raise InvalidInputError(f"DATA must be a .csv, an .npz or sklearn:NAME; got {spec!r}.")
+    X = check_X(np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1))
+    if X.shape[1] != n_features:
+        raise InvalidInputError(
+            f"{spec!r} has {X.shape[1]} feature column(s) but the model takes {n_features} "
+            "(a CSV may add one label column at the end)."
+        )
+    return X, had_labels
+
+
+def _read_csv(spec: str) -> np.ndarray:
+    try:
+        with open(spec, encoding="utf-8-sig") as fh:
+            first = fh.readline()
+        try:
+            [float(tok) for tok in first.strip().split(",") if tok.strip()]
+            skip = 0
+        except ValueError:
+            skip = 1  # a header line
+        return np.loadtxt(spec, delimiter=",", skiprows=skip, ndmin=2, encoding="utf-8-sig")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"Cannot read CSV {spec!r}: {exc}") from None

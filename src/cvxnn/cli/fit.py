@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from cvxnn._version import __version__
 
-from .data import Prepared, first_target, make_estimator, prepare
+from .data import Prepared, first_target, make_estimator, prepare, scaler_stats
 from .options import (
     EXIT_OK,
     add_data_options,
@@ -23,7 +24,7 @@ from .options import (
     positive_int,
     solver_option,
 )
-from .output import check_outputs, write_json
+from .output import OutputWriteError, check_outputs, check_plot_path, write_json
 from .progress import AdmmTableToProgress, Progress
 
 __all__ = ["add_parser", "run"]
@@ -124,10 +125,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.quiet
     out = Path(args.out)
     check_outputs({"--out": args.out, "--report": args.report, "--plot": args.plot}, {"DATA": args.data})
-    if args.plot:
-        from cvxnn.plotting import require_matplotlib
-
-        require_matplotlib()  # fail before the long work if matplotlib is missing
+    check_plot_path("--plot", args.plot)  # matplotlib and the format, before the long work
     stages = ["load data", "fit", "evaluate", "save"]
     timings: dict[str, float] = {}
     with Progress(len(stages), "cvxnn fit", enabled=None if not quiet else False) as bar:
@@ -158,12 +156,17 @@ def run(args: argparse.Namespace) -> int:
         train_metrics = metrics(est, prep.X_train, prep.y_train, classification)
         test_metrics = metrics(est, prep.X_test, prep.y_test, classification)
         robust = None
-        if classification and args.eps > 0 and len(est.networks_) == 1 and prep.X_test.shape[0]:
-            from cvxnn.attacks import robust_accuracy
+        if classification and args.eps > 0 and prep.X_test.shape[0]:
+            from cvxnn.multiclass import classifier_robust_accuracy
 
-            y_pm = np.where(prep.y_test == est.classes_[1], 1.0, -1.0)
-            robust = robust_accuracy(
-                est.networks_[0], prep.X_test, y_pm, eps=args.eps, norm=args.norm, random_state=args.seed
+            robust = classifier_robust_accuracy(
+                est.networks_,
+                est.classes_,
+                prep.X_test,
+                prep.y_test,
+                eps=args.eps,
+                norm=args.norm,
+                random_state=args.seed,
             )
         timings["evaluate"] = time.perf_counter() - t
         bar.update(1, "saving")
@@ -181,10 +184,12 @@ def run(args: argparse.Namespace) -> int:
                 "n_test": int(prep.test.size),
                 "classes": est.classes_.tolist() if classification else None,
                 "standardized": prep.scaler is not None,
+                "scaler": scaler_stats(prep.scaler),
             },
             "model": {
                 "path": str(out),
                 "estimator": type(est).__name__,
+                "pipeline": ["scale", "model"] if prep.scaler is not None else None,
                 "formulation": args.formulation,
                 "kind": kind,
                 "loss": args.loss,
@@ -217,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         metadata = {
             "created_by": "cvxnn fit",
             "task": report["data"]["task"],
-            "preprocessing": prep.scaler,
+            "input": "raw features (the model file holds the scaler)",
             "dataset": args.data,
             "seed": args.seed,
             "test_size": args.test_size,
@@ -226,7 +231,11 @@ def run(args: argparse.Namespace) -> int:
             "report": json.dumps(report, sort_keys=True),
         }
         t = time.perf_counter()
-        save_model(est, out, metadata=metadata)
+        model = est if prep.scaler is None else Pipeline([("scale", prep.scaler), ("model", est)])
+        try:
+            save_model(model, out, metadata=metadata)
+        except OSError as exc:  # a late failure (disk full): the fit is lost, say so plainly
+            raise OutputWriteError(f"could not write {str(out)!r}: {exc.strerror or exc}") from None
         timings["save"] = time.perf_counter() - t
         bar.update(1, "done")
     plot_info = None

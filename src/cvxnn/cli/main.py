@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from cvxnn._version import __version__
 from cvxnn.exceptions import CvxnnError
 
-from . import attack, bench, fit, inspect, verify
+from . import attack, bench, fit, inspect, predict, verify
 from .options import EXIT_FAILURE, EXIT_USAGE
 from .output import OutputWriteError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (fit, inspect, verify, attack, bench)
+COMMANDS = (fit, predict, inspect, verify, attack, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

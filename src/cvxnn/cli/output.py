@@ -19,7 +19,14 @@ from typing import Any
 
 from cvxnn.exceptions import CvxnnError, InvalidInputError
 
-__all__ = ["OutputWriteError", "check_outputs", "check_writable", "write_json", "write_text"]
+__all__ = [
+    "OutputWriteError",
+    "check_outputs",
+    "check_plot_path",
+    "check_writable",
+    "write_json",
+    "write_text",
+]
 
 
 class OutputWriteError(CvxnnError):
@@ -43,8 +50,13 @@ def check_writable(option: str, value: str) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInputError(f"{prefix}: directory {str(parent)!r} does not exist.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"{prefix}: directory {str(parent)!r} is not writable.")
+    try:  # a real probe: permissions, read-only mounts and root alike
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise InvalidInputError(
+            f"{prefix}: directory {str(parent)!r} is not writable ({exc.strerror or exc})."
+        ) from None
     if path.exists() and not os.access(path, os.W_OK):
         raise InvalidInputError(f"{prefix}: the file exists and is read-only.")
     return path
@@ -84,6 +96,25 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
                     f"{opt} {value!r} is the input {name} {source!r}; refusing to overwrite it "
                     "(give another output path)."
                 )
+
+
+def check_plot_path(option: str, value: str | None) -> None:
+    """Refuse a plot path before the work: matplotlib missing, or an extension it cannot write."""
+    if value is None:
+        return
+    from cvxnn.plotting import require_matplotlib
+
+    require_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    ext = Path(value).suffix.lower().lstrip(".")
+    if ext not in formats:
+        what = f".{ext} files" if ext else "a file without an extension"
+        raise InvalidInputError(
+            f"{option} {value!r}: matplotlib cannot write {what}; use one of "
+            f"{', '.join('.' + f for f in sorted(formats))}."
+        )
 
 
 def write_text(path: str | Path, text: str) -> None:
