@@ -1,4 +1,4 @@
-"""The ``cvxnn`` command line: ``fit``, ``inspect``, ``attack``, ``bench`` and ``verify``.
+"""The ``cvxnn`` command line: ``fit``, ``predict``, ``inspect``, ``verify``, ``attack`` and ``bench``.
 
 Run ``cvxnn --help`` (or ``python -m cvxnn --help``) and ``cvxnn COMMAND --help``.
 
@@ -8,14 +8,15 @@ label or target; a non-numeric first line is a header), an ``.npz`` with arrays 
 ``breast_cancer``, ``iris``, ``wine``, ``digits``, ``diabetes``).
 
 Preprocessing: unless ``--no-standardize``, features are standardized with the *training*
-split's mean and standard deviation (constant features keep scale 1). The scaler is stored in
-the model file (``load_model(path).metadata["preprocessing"]``) and ``cvxnn attack`` applies
-it, so ``--eps`` is measured on the standardized features. Targets are used as they are.
+split's mean and standard deviation (a ``StandardScaler``; constant features keep scale 1). The
+model file holds ``Pipeline([("scale", scaler), ("model", estimator)])``, which predicts on raw
+features; ``cvxnn attack`` attacks the networks behind the scaler, so ``--eps`` is measured on
+the standardized features. Targets are used as they are.
 
-Modules: one per command (:mod:`.fit`, :mod:`.inspect`, :mod:`.verify`, :mod:`.attack`,
-:mod:`.bench`), the shared options (:mod:`.options`), the shared data path (:mod:`.data`),
-output files (:mod:`.output`), progress bars (:mod:`.progress`) and the entry point
-(:mod:`.main`).
+Modules: one per command (:mod:`.fit`, :mod:`.predict`, :mod:`.inspect`, :mod:`.verify`,
+:mod:`.attack`, :mod:`.bench`), the shared options (:mod:`.options`), the shared data path
+(:mod:`.data`), model files (:mod:`.models`), output files (:mod:`.output`, checked before any
+work), progress bars (:mod:`.progress`) and the entry point (:mod:`.main`).
 
 Exit codes: 0 success; 1 a solver failed or ended without a usable solution (or, for
 ``verify``, the solvers disagree); 2 bad input (file, option, data), reported as
