@@ -42,7 +42,9 @@ from .losses import loss_expression
 from .patterns import ActivationPatterns
 from .recovery import (
     DEFAULT_PRUNE_TOL,
+    PRUNE_OBJECTIVE_RTOL,
     GatedReLUNetwork,
+    ObjectiveData,
     ReLUNetwork,
     gated_network_from_blocks,
     relu_network_from_blocks,
@@ -203,27 +205,29 @@ class ConvexProgram:
             self._value_of(name)
         return np.asarray(self.yhat.value, dtype=np.float64).ravel()
 
-    def network(self, prune_tol: float = DEFAULT_PRUNE_TOL) -> ReLUNetwork | GatedReLUNetwork:
+    def network(
+        self, prune_tol: float = DEFAULT_PRUNE_TOL, objective_rtol: float = PRUNE_OBJECTIVE_RTOL
+    ) -> ReLUNetwork | GatedReLUNetwork:
         """Recover the network from the current variable values (see :mod:`cvxnn.recovery`).
 
         ReLU, robust and SCP programs give a :class:`~cvxnn.recovery.ReLUNetwork` whose
         non-convex objective equals the convex objective; the gated program gives a
-        :class:`~cvxnn.recovery.GatedReLUNetwork`.
+        :class:`~cvxnn.recovery.GatedReLUNetwork`. Blocks below ``prune_tol`` times the largest
+        are dropped, smallest first, only while the network's (nominal) training objective
+        changes by at most ``objective_rtol`` relative.
         """
+        data = ObjectiveData(self.design, self.y, self.loss, float(self.beta.value))
+        opts = {"bias": self.bias, "prune_tol": prune_tol, "data": data, "objective_rtol": objective_rtol}
         if self.kind in ("relu", "robust_relu"):
-            return relu_network_from_blocks(
-                self._value_of("V"), self._value_of("W"), bias=self.bias, prune_tol=prune_tol
-            )
+            return relu_network_from_blocks(self._value_of("V"), self._value_of("W"), **opts)
         if self.kind == "scp":
-            return relu_network_from_scp(self._value_of("a"), self.gates, bias=self.bias, prune_tol=prune_tol)
+            return relu_network_from_scp(self._value_of("a"), self.gates, **opts)
         if self.patterns is None or self.patterns.gates is None:
             raise UnsupportedProblemError(
                 "The gated network needs the patterns' gates to predict on new data; build the "
                 "program from sample_patterns/enumerate_patterns output."
             )
-        return gated_network_from_blocks(
-            self._value_of("U"), self.patterns.gates, bias=self.bias, prune_tol=prune_tol
-        )
+        return gated_network_from_blocks(self._value_of("U"), self.patterns.gates, **opts)
 
     # ----------------------------------------------------------------- inspection
     def summary(self) -> str:
