@@ -50,7 +50,7 @@ from .recovery import (
     relu_network_from_blocks,
     relu_network_from_scp,
 )
-from .solvers import DEFAULT_SOLVER, solve_problem, usable_solvers
+from .solvers import solve_with_fallback, usable_solvers
 
 __all__ = ["KINDS", "ConvexProgram", "gated_relu_program", "relu_program", "scp_program"]
 
@@ -162,19 +162,23 @@ class ConvexProgram:
         """Objective value of the last solve."""
         return self.problem.value
 
-    def solve(self, solver: str = DEFAULT_SOLVER, **kwargs: Any) -> float:
+    def solve(self, solver: str | None = None, **kwargs: Any) -> float:
         """Solve with a named CVXPY solver (default Clarabel), or ``solver="ADMM"``.
 
         ``solver="ADMM"`` runs ``problem.solve(method=cvxnn.ADMM, **kwargs)``; any other name
         is validated against the installed, usable CVXPY solvers
         (:class:`~cvxnn.exceptions.SolverUnavailableError` lists them) and passed to
-        ``problem.solve(solver=...)`` with ``kwargs``. Returns the optimal value.
+        ``problem.solve(solver=...)`` with ``kwargs``. If that solver fails (an error, e.g.
+        Clarabel's InsufficientProgress on some logistic programs, or no solution), the other
+        installed solvers of :data:`~cvxnn.solvers.FALLBACK_SOLVERS` are tried with a warning
+        before ``cvxpy.error.SolverError`` is raised (:func:`~cvxnn.solvers.solve_with_fallback`).
+        Returns the optimal value.
         """
         if isinstance(solver, str) and solver.strip().upper() == "ADMM":
             from .cvxpy_backend import ADMM
 
             return self.problem.solve(method=ADMM, **kwargs)
-        return solve_problem(self.problem, solver, **kwargs)
+        return solve_with_fallback(self.problem, solver, **kwargs)
 
     def compatible_solvers(self) -> list[str]:
         """Usable CVXPY solvers that accept this program's cones (e.g. OSQP only for QPs/LPs)."""
