@@ -23,7 +23,7 @@ def _logistic_program(seed: int) -> cvxnn.ConvexProgram:
 
 
 @pytest.mark.skipif("SCS" not in cvxnn.usable_solvers(), reason="needs SCS as the fallback")
-@pytest.mark.parametrize("named", [False, True])
+@pytest.mark.parametrize("named", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_failed_clarabel_solve_falls_back_with_a_warning(named):
     prog = _logistic_program(24)
     with pytest.raises(cp.error.SolverError):

@@ -506,13 +506,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _check_output_path(option: str, value: str | None) -> None:
     """Refuse an output path that cannot be written, before any long work."""
     if value is not None:
-        from .io import _check_destination
+        from .io import check_destination as _check_destination
 
         _check_destination(Path(value), f"{option} {value!r}")
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
-    from .io import _atomic_write, _check_destination
+    from .io import atomic_write as _atomic_write
+    from .io import check_destination as _check_destination
 
     target = Path(path)
     _check_destination(target, f"Cannot write {path!r}")

@@ -51,7 +51,7 @@ def _figure(ncols: int = 1, width: float = 5.0) -> tuple[Any, list[Any]]:
 
 def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
-        from .io import _check_destination
+        from .io import check_destination as _check_destination
 
         path = Path(os.fspath(path))
         _check_destination(path, f"Cannot write plot {str(path)!r}")
