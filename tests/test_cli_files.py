@@ -222,14 +222,14 @@ def test_a_late_write_error_is_exit_1_without_traceback(files, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("cvxnn: error: could not write") and "No space left" in err
     monkeypatch.undo()
-    mkstemp = output.tempfile.mkstemp
+    write = output.atomic_write
 
-    def full_for_the_report(*args, **kwargs):
-        if str(kwargs.get("prefix", "")).startswith(".r.json"):
+    def full_for_the_report(path, *args, **kwargs):
+        if Path(path).name == "r.json":
             full()
-        return mkstemp(*args, **kwargs)
+        return write(path, *args, **kwargs)
 
-    monkeypatch.setattr(output.tempfile, "mkstemp", full_for_the_report)
+    monkeypatch.setattr(output, "atomic_write", full_for_the_report)
     argv = [
         "fit",
         str(files / "bin.csv"),

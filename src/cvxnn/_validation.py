@@ -17,6 +17,7 @@ from .exceptions import InvalidInputError
 __all__ = [
     "LABELLED_LOSSES",
     "LOSSES",
+    "MAX_SAMPLED_PATTERNS",
     "add_bias_column",
     "check_X",
     "check_beta",
@@ -163,9 +164,21 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+#: Largest number of gates :func:`cvxnn.sample_patterns` draws (memory stays bounded by the
+#: chunked sampling; this caps the time).
+MAX_SAMPLED_PATTERNS = 10**8
+
+
 def check_n_patterns(n_patterns: Any) -> int:
-    """Validate a requested number of patterns (an integer >= 1)."""
-    return check_positive_int(n_patterns, "n_patterns")
+    """Validate a requested number of sampled patterns: an integer in [1, MAX_SAMPLED_PATTERNS]."""
+    value = check_positive_int(n_patterns, "n_patterns")
+    if value > MAX_SAMPLED_PATTERNS:
+        raise InvalidInputError(
+            f"n_patterns must be at most {MAX_SAMPLED_PATTERNS:.0e} gates to draw; got {value}. A sampled "
+            "program rarely needs more than a few thousand; use enumerate_patterns for every pattern "
+            "of a small data set."
+        )
+    return value
 
 
 #: Perturbation norms accepted by the robust programs and attacks, with their canonical names.

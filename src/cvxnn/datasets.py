@@ -5,9 +5,10 @@ Specifications accepted by :func:`load_dataset` (and the CLI):
 - ``sklearn:NAME`` for a data set bundled with scikit-learn (no network needed):
   ``digits-2v8`` (digits 2 vs 8, the offline stand-in for the paper's MNIST 2-vs-8),
   ``digits`` (10 classes), ``breast_cancer``, ``iris``, ``wine``, ``diabetes`` (regression);
-- ``PATH.csv``: numeric CSV, last column the label/target; a first line that is not numeric is
-  treated as a header;
-- ``PATH.npz``: arrays ``X`` (n, d) and ``y`` (n,).
+- ``PATH.csv``: numeric CSV, last column the label/target; a first line with a field that is
+  not a number is treated as a header; a UTF-8 byte-order mark is ignored;
+- ``PATH.npz``: real numeric arrays ``X`` (n, d) and ``y`` (n,) (complex or string arrays are
+  refused).
 """
 
 from __future__ import annotations

@@ -77,6 +77,8 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "SavedModel",
+    "atomic_write",
+    "check_destination",
     "content_digest",
     "load_estimator",
     "load_model",
@@ -135,8 +137,14 @@ def _umask() -> int:
     return mask
 
 
-def _save_path(path: Any) -> Path:
-    """Validate a destination path: a str or os.PathLike naming a file whose directory exists."""
+def check_destination(path: Any, prefix: str | None = None) -> Path:
+    """Validate a destination path before writing; return it as a ``Path``.
+
+    It must be a str or os.PathLike (not None), non-empty, without a NUL byte, with a file name
+    the file system allows, not a directory, in an existing directory. Otherwise
+    :class:`~cvxnn.exceptions.InvalidInputError` whose message starts with ``prefix`` (default
+    ``"Cannot save to '<path>'"``).
+    """
     if path is None or isinstance(path, bool):
         raise InvalidInputError(f"path must be a file name (str or os.PathLike); got {path!r}.")
     try:
@@ -145,7 +153,7 @@ def _save_path(path: Any) -> Path:
         raise InvalidInputError(
             f"path must be a str or os.PathLike; got {type(path).__name__} ({exc})."
         ) from None
-    prefix = f"Cannot save to {name!r}"
+    prefix = prefix or f"Cannot save to {name!r}"
     if not name:
         raise InvalidInputError(f"{prefix}: the path is empty; give a file name.")
     if "\x00" in name:
@@ -158,7 +166,7 @@ def _save_path(path: Any) -> Path:
         limit = 255
     if len(os.fsencode(p.name)) > limit:
         raise InvalidInputError(
-            f"{prefix[:60]}...: the file name is {len(os.fsencode(p.name))} bytes long; this file system "
+            f"{prefix[:80]}...: the file name is {len(os.fsencode(p.name))} bytes long; this file system "
             f"allows at most {limit}."
         )
     try:
@@ -207,7 +215,7 @@ def _remove_stale(path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write ``path`` atomically: ``write`` fills a temporary file in the same directory, which is
     flushed to disk, given the usual permissions and renamed over ``path``; on failure nothing
     is left behind and a previous file is untouched. Stale temporary files of earlier,
@@ -230,7 +238,7 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 
 def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    path = _save_path(path)
+    path = check_destination(path)
     order = sorted(arrays)
     header = dict(header)
     header["arrays"] = {k: {"dtype": arrays[k].dtype.str, "shape": list(arrays[k].shape)} for k in order}
@@ -241,7 +249,7 @@ def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
         _CHECKSUM: np.frombuffer(checksum.encode("ascii"), dtype=np.uint8),
         **arrays,
     }
-    _atomic_write(path, lambda fh: np.savez_compressed(fh, allow_pickle=False, **members))
+    atomic_write(path, lambda fh: np.savez_compressed(fh, allow_pickle=False, **members))
     return path
 
 

@@ -60,17 +60,10 @@ def require_matplotlib() -> None:
 
 def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
+        from .io import check_destination
+
         path = Path(os.fspath(path))
-        parent = path.parent if str(path.parent) else Path(".")
-        if path.is_dir() or not parent.is_dir():
-            raise InvalidInputError(
-                f"Cannot write plot {str(path)!r}: "
-                + (
-                    "it is a directory; give a file path."
-                    if path.is_dir()
-                    else f"directory {str(parent)!r} does not exist."
-                )
-            )
+        check_destination(path, f"Cannot write plot {str(path)!r}")
         fig.savefig(path, dpi=120)
     return fig
 

@@ -42,14 +42,16 @@ from .losses import loss_expression
 from .patterns import ActivationPatterns
 from .recovery import (
     DEFAULT_PRUNE_TOL,
+    PRUNE_OBJECTIVE_RTOL,
     GatedReLUNetwork,
+    ObjectiveData,
     ReLUNetwork,
     gated_network_from_blocks,
     relu_network_from_blocks,
     relu_network_from_scp,
 )
 from .sample_weight import check_sample_weight
-from .solvers import DEFAULT_SOLVER, solve_problem, usable_solvers
+from .solvers import solve_with_fallback, usable_solvers
 
 __all__ = ["KINDS", "ConvexProgram", "gated_relu_program", "relu_program", "scp_program"]
 
@@ -164,19 +166,23 @@ class ConvexProgram:
         """Objective value of the last solve."""
         return self.problem.value
 
-    def solve(self, solver: str = DEFAULT_SOLVER, **kwargs: Any) -> float:
+    def solve(self, solver: str | None = None, **kwargs: Any) -> float:
         """Solve with a named CVXPY solver (default Clarabel), or ``solver="ADMM"``.
 
         ``solver="ADMM"`` runs ``problem.solve(method=cvxnn.ADMM, **kwargs)``; any other name
         is validated against the installed, usable CVXPY solvers
         (:class:`~cvxnn.exceptions.SolverUnavailableError` lists them) and passed to
-        ``problem.solve(solver=...)`` with ``kwargs``. Returns the optimal value.
+        ``problem.solve(solver=...)`` with ``kwargs``. If that solver fails (an error, e.g.
+        Clarabel's InsufficientProgress on some logistic programs, or no solution), the other
+        installed solvers of :data:`~cvxnn.solvers.FALLBACK_SOLVERS` are tried with a warning
+        before ``cvxpy.error.SolverError`` is raised (:func:`~cvxnn.solvers.solve_with_fallback`).
+        Returns the optimal value.
         """
         if isinstance(solver, str) and solver.strip().upper() == "ADMM":
             from .cvxpy_backend import ADMM
 
             return self.problem.solve(method=ADMM, **kwargs)
-        return solve_problem(self.problem, solver, **kwargs)
+        return solve_with_fallback(self.problem, solver, **kwargs)
 
     def compatible_solvers(self) -> list[str]:
         """Usable CVXPY solvers that accept this program's cones (e.g. OSQP only for QPs/LPs)."""
@@ -207,27 +213,29 @@ class ConvexProgram:
             self._value_of(name)
         return np.asarray(self.yhat.value, dtype=np.float64).ravel()
 
-    def network(self, prune_tol: float = DEFAULT_PRUNE_TOL) -> ReLUNetwork | GatedReLUNetwork:
+    def network(
+        self, prune_tol: float = DEFAULT_PRUNE_TOL, objective_rtol: float = PRUNE_OBJECTIVE_RTOL
+    ) -> ReLUNetwork | GatedReLUNetwork:
         """Recover the network from the current variable values (see :mod:`cvxnn.recovery`).
 
         ReLU, robust and SCP programs give a :class:`~cvxnn.recovery.ReLUNetwork` whose
         non-convex objective equals the convex objective; the gated program gives a
-        :class:`~cvxnn.recovery.GatedReLUNetwork`.
+        :class:`~cvxnn.recovery.GatedReLUNetwork`. Blocks below ``prune_tol`` times the largest
+        are dropped, smallest first, only while the network's (nominal) training objective
+        changes by at most ``objective_rtol`` relative.
         """
+        data = ObjectiveData(self.design, self.y, self.loss, float(self.beta.value))
+        opts = {"bias": self.bias, "prune_tol": prune_tol, "data": data, "objective_rtol": objective_rtol}
         if self.kind in ("relu", "robust_relu"):
-            return relu_network_from_blocks(
-                self._value_of("V"), self._value_of("W"), bias=self.bias, prune_tol=prune_tol
-            )
+            return relu_network_from_blocks(self._value_of("V"), self._value_of("W"), **opts)
         if self.kind == "scp":
-            return relu_network_from_scp(self._value_of("a"), self.gates, bias=self.bias, prune_tol=prune_tol)
+            return relu_network_from_scp(self._value_of("a"), self.gates, **opts)
         if self.patterns is None or self.patterns.gates is None:
             raise UnsupportedProblemError(
                 "The gated network needs the patterns' gates to predict on new data; build the "
                 "program from sample_patterns/enumerate_patterns output."
             )
-        return gated_network_from_blocks(
-            self._value_of("U"), self.patterns.gates, bias=self.bias, prune_tol=prune_tol
-        )
+        return gated_network_from_blocks(self._value_of("U"), self.patterns.gates, **opts)
 
     # ----------------------------------------------------------------- inspection
     def summary(self) -> str:

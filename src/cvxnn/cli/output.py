@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cvxnn.exceptions import CvxnnError, InvalidInputError
+from cvxnn.io import atomic_write, check_destination
 
 __all__ = [
     "OutputWriteError",
@@ -43,13 +44,9 @@ def check_writable(option: str, value: str) -> Path:
     value : str
         The path given.
     """
-    path = Path(value)
     prefix = f"{option} {value!r}"
-    if path.is_dir():
-        raise InvalidInputError(f"{prefix}: it is a directory; give a file path.")
+    path = check_destination(value, prefix)  # a file name, not a directory, in an existing directory
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InvalidInputError(f"{prefix}: directory {str(parent)!r} does not exist.")
     try:  # a real probe: permissions, read-only mounts and root alike
         with tempfile.TemporaryFile(dir=parent):
             pass
@@ -118,27 +115,16 @@ def check_plot_path(option: str, value: str | None) -> None:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file renamed over it).
+    """Write ``text`` to ``path`` atomically with :func:`cvxnn.io.atomic_write` (a temporary file
+    renamed over it; stale temporary files of an interrupted earlier write are removed).
 
     On failure nothing is left behind, an existing file is untouched, and
     :class:`OutputWriteError` names the file and the system's reason.
     """
     target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, target)
+        atomic_write(target, lambda fh: fh.write(text.encode()))
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise OutputWriteError(f"could not write {str(target)!r}: {exc.strerror or exc}") from None
 
 
