@@ -165,3 +165,11 @@ def test_pruning_keeps_the_identity_for_gated_and_scp_programs(kind):
         )
     prog.solve("CLARABEL")
     assert prog.network().objective(X, y, 1e-3, "hinge") == pytest.approx(prog.value, rel=1e-7)
+
+
+def test_complex_weights_and_gates_are_refused(rng):
+    with pytest.raises(InvalidInputError, match="U holds complex"):
+        ReLUNetwork(U=np.ones((2, 1)) + 1j, b=np.zeros(1), alpha=np.ones(1))
+    X = rng.standard_normal((6, 2))
+    with pytest.raises(InvalidInputError, match="gates holds complex"):
+        cvxnn.scp_program(X, X[:, 0], np.ones((2, 3)) + 0j, beta=0.1)
