@@ -3,7 +3,8 @@
 Builds small Gaussian classification programs (n = 60, d = 6, P = 40 sampled patterns with a
 bias, beta log-uniform in [0.005, 0.02]) and solves each with Clarabel and ECOS in several
 algebraically equal forms of the summed logistic loss, counting failures (a SolverError, a
-status other than optimal, or a value 1e-5 off the median of the others) per solver and form. Run: ``python benchmarks/logistic_forms.py [N_PROGRAMS]``.
+status other than optimal, or a value 1e-5 off the median of the others) per solver and form.
+Run: ``python benchmarks/logistic_forms.py [N_PROGRAMS]``; results in ``benchmarks/NOTES.md``.
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ NETWORK_FORGERIES = {
     "array table entry a list": lambda h, a: json.dumps({**h, "arrays": {k: [1, 2] for k in a}}).encode(),
     "network entry a list": lambda h, a: h.update({"content": {"$ReLUNetwork": [1, 2, 3]}}),
     "array reference a list": lambda h, a: h["content"]["$ReLUNetwork"].update({"U": [[1.0, 2.0]]}),
+    "array name a list": lambda h, a: h["content"]["$ReLUNetwork"].update({"U": {"$array": ["a0"]}}),
+    "object flag not a bool": lambda h, a: h["content"]["$ReLUNetwork"]["U"].update({"object": "yes"}),
     "extra network key": lambda h, a: h["content"]["$ReLUNetwork"].update({"x": 1}),
     "string array as weights": lambda h, a: a.update({"a0": np.array([["a"] * 4] * 3)}),
     "complex weights": lambda h, a: a.update({"a0": a["a0"] + 1j}),

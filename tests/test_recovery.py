@@ -165,3 +165,34 @@ def test_pruning_keeps_the_identity_for_gated_and_scp_programs(kind):
         )
     prog.solve("CLARABEL")
     assert prog.network().objective(X, y, 1e-3, "hinge") == pytest.approx(prog.value, rel=1e-7)
+
+
+def test_complex_weights_and_gates_are_refused(rng):
+    with pytest.raises(InvalidInputError, match="U holds complex"):
+        ReLUNetwork(U=np.ones((2, 1)) + 1j, b=np.zeros(1), alpha=np.ones(1))
+    X = rng.standard_normal((6, 2))
+    with pytest.raises(InvalidInputError, match="gates holds complex"):
+        cvxnn.scp_program(X, X[:, 0], np.ones((2, 3)) + 0j, beta=0.1)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "hinge"])
+@pytest.mark.parametrize("kind", ["relu", "gated", "scp"])
+def test_recovery_identity_on_random_programs(kind, loss):
+    """Random small programs over data scales 1e-2..1e2 and beta over four decades: the
+    recovered network's objective equals the program's value within 1e-7 relative."""
+    for seed in range(6):
+        rng = np.random.default_rng(100 * seed + len(kind) + len(loss))
+        n, d = int(rng.integers(8, 25)), int(rng.integers(1, 4))
+        X = rng.standard_normal((n, d)) * 10 ** rng.uniform(-2, 2)
+        y = np.where(rng.standard_normal(n) > 0, 1.0, -1.0) if loss != "squared" else rng.standard_normal(n)
+        beta = float(10 ** rng.uniform(-4, 0))
+        pats = cvxnn.sample_patterns(X, 12, random_state=seed, bias=True)
+        if kind == "relu":
+            prog = cvxnn.relu_program(X, y, pats, beta=beta, loss=loss)
+        elif kind == "gated":
+            prog = cvxnn.gated_relu_program(X, y, pats, beta=beta, loss=loss)
+        else:
+            prog = cvxnn.scp_program(X, y, pats, beta=beta, loss=loss)
+        prog.solve()
+        net = prog.network()
+        assert net.objective(X, y, beta, loss) == pytest.approx(prog.value, rel=1e-7, abs=1e-12)

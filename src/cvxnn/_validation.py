@@ -19,6 +19,7 @@ __all__ = [
     "LOSSES",
     "MAX_SAMPLED_PATTERNS",
     "add_bias_column",
+    "as_real_array",
     "check_X",
     "check_beta",
     "check_eps",
@@ -36,6 +37,12 @@ __all__ = [
 LOSSES: tuple[str, ...] = ("squared", "logistic", "hinge")
 #: Losses that need labels in {-1, +1}.
 LABELLED_LOSSES: tuple[str, ...] = ("logistic", "hinge")
+
+
+def as_real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float64 array; :class:`InvalidInputError` for None, non-numeric or complex
+    input (NumPy would silently drop imaginary parts). Shape and finiteness are not checked."""
+    return _as_float_array(value, name)
 
 
 def _as_float_array(value: Any, name: str) -> np.ndarray:

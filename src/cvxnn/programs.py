@@ -36,7 +36,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ._validation import add_bias_column, check_beta, check_loss, check_X, check_y
+from ._validation import add_bias_column, as_real_array, check_beta, check_loss, check_X, check_y
 from .exceptions import InvalidInputError, NotSolvedError, UnsupportedProblemError
 from .losses import loss_expression
 from .patterns import ActivationPatterns
@@ -471,7 +471,7 @@ def _check_gates(gates: Any, bias: bool | None, n_features: int) -> tuple[np.nda
             )
         return np.array(gates.gates), gates.bias
     bias = bool(bias)
-    G = np.asarray(gates, dtype=np.float64) if gates is not None else None
+    G = as_real_array(gates, "gates") if gates is not None else None
     if G is None or G.ndim != 2:
         raise InvalidInputError(
             "gates must be a (d', N) array (d' = d + 1 with bias) or ActivationPatterns; got "

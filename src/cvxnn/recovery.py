@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_beta, check_loss, check_matrix, check_y
+from ._validation import as_real_array, check_beta, check_loss, check_matrix, check_y
 from .exceptions import InvalidInputError
 from .losses import loss_per_sample, loss_value
 
@@ -76,7 +76,7 @@ class ObjectiveData:
 
 
 def _frozen(arr: Any, ndim: int, name: str) -> np.ndarray:
-    arr = np.array(arr, dtype=np.float64, copy=True)
+    arr = np.array(as_real_array(arr, name), dtype=np.float64, copy=True)
     if arr.ndim != ndim:
         raise InvalidInputError(f"{name} must be {ndim}-D; got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
