@@ -54,7 +54,7 @@ def _draw(seed: int) -> tuple[cvxnn.ConvexProgram, dict[str, str], str]:
         program = scp_program(X, y, patterns, beta=beta, loss=loss)
     return (
         program,
-        {"cone_method": cone_method},
+        {"cone_method": cone_method, "max_iter": 5000},
         f"{kind}/{loss}/{cone_method} n={n} scale={scale:.2g} beta={beta:.2g}",
     )
 
