@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def test_admm_search_objective_never_rises() -> None:
     )
     objs = [r.objective for r in res.history]
     assert seen == list(res.history)
-    assert all(b <= a for a, b in zip(objs, objs[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(objs))
     assert res.objective == objs[-1]
     assert res.program.n_patterns == res.patterns.n_patterns
     assert res.warm_start_objective is not None and res.objective <= res.warm_start_objective
@@ -69,7 +71,9 @@ def test_convex_optimum_over_a_networks_patterns_is_at_most_its_objective() -> N
     X, y = _data(3, n=40, d=3)
     beta = 0.2
     for seed in range(3):
-        net = train_adam(X, y, n_neurons=6, beta=beta, loss="squared", bias=True, epochs=150, random_state=seed)
+        net = train_adam(
+            X, y, n_neurons=6, beta=beta, loss="squared", bias=True, epochs=150, random_state=seed
+        )
         Xa = np.hstack([X, np.ones((X.shape[0], 1))])
         D, G, V, W = network_blocks(net, Xa, bias=True)
         # the network's point in the program has at most its objective (AM-GM)
