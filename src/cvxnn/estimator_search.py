@@ -30,9 +30,12 @@ PATTERN_MODES: tuple[str, ...] = ("search", "sample")
 
 #: ``search_patterns`` defaults of the estimators (a short search: ``fit`` is called often).
 SEARCH_DEFAULTS: dict[str, Any] = {
-    "warm_start_steps": 300,
-    "warm_start_neurons": 32,
-    "max_rounds": 10,
+    "warm_start_steps": 200,
+    "warm_start_neurons": 16,
+    "max_rounds": 3,
+    "patterns_per_round": 10,
+    "max_patterns": 48,
+    "n_starts": 50,
     "n_fresh": 20,
     "exact_limit": 0,
 }
