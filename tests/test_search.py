@@ -201,3 +201,23 @@ def test_bad_data_and_solver() -> None:
         search_patterns(X, y[:-1], beta=1.0)
     with pytest.raises(SolverUnavailableError):
         search_patterns(X, y, beta=1.0, solver="NOPE")
+
+
+def test_estimators_search_patterns_by_default() -> None:
+    from cvxnn import ConvexReLUClassifier, ConvexReLURegressor
+
+    X, y = _data(7, n=40, d=3)
+    options = {"warm_start_steps": 50, "max_rounds": 2, "n_fresh": 0}
+    reg = ConvexReLURegressor(beta=0.5, random_state=0, search_options=options).fit(X, y)
+    assert reg.get_params()["patterns"] == "search"
+    assert len(reg.certificates_) == 1 and reg.certificates_[0].lower_bound <= reg.objective_ + 1e-6
+    sampled = ConvexReLURegressor(beta=0.5, random_state=0, patterns="sample").fit(X, y)
+    assert sampled.certificates_ is None
+    labels = np.where(y > np.median(y), "a", "b")
+    clf = ConvexReLUClassifier(beta=0.5, loss="logistic", random_state=0, search_options=options)
+    clf.fit(X, labels)
+    assert clf.score(X, labels) > 0.7
+    with pytest.raises(InvalidInputError, match="patterns must be"):
+        ConvexReLURegressor(patterns="grid").fit(X, y)
+    with pytest.raises(InvalidInputError, match="may not set"):
+        ConvexReLURegressor(search_options={"beta": 2.0}).fit(X, y)
