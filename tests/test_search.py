@@ -12,8 +12,9 @@ from cvxnn.baselines import train_adam
 from cvxnn.certificate import conjugate, dual_lower_bound
 from cvxnn.exceptions import InvalidInputError, SolverUnavailableError
 from cvxnn.losses import loss_gradient, loss_value
+from cvxnn.pattern_pool import network_blocks
 from cvxnn.pricing import dual_norm_bound, dual_norm_exact, pattern_keys, price, select_new_patterns
-from cvxnn.search import network_blocks, search_patterns
+from cvxnn.search import search_patterns
 
 FAST = dict(warm_start_steps=100, warm_start_neurons=8, n_initial=5, n_starts=30, n_fresh=20)
 

@@ -47,9 +47,10 @@ from ._validation import (
 from .baselines import train_adam
 from .certificate import SearchCertificate, dual_lower_bound
 from .exceptions import ConvergenceWarning, InvalidInputError, PatternLimitError
-from .losses import loss_gradient, loss_value
+from .losses import loss_gradient
+from .pattern_pool import PatternPool, network_blocks, pool_objective
 from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
-from .pricing import dual_norm_bound, dual_norm_exact, pattern_keys, price, select_new_patterns
+from .pricing import dual_norm_bound, dual_norm_exact, price, select_new_patterns
 from .programs import ConvexProgram, relu_program
 from .recovery import ReLUNetwork
 from .solvers import resolve_solver
@@ -181,72 +182,6 @@ def _check_options(options: Any) -> dict[str, Any]:
     return dict(options)
 
 
-# --------------------------------------------------------------------------- the pattern pool
-class _Pool:
-    """Distinct patterns with gates and the current point ``(V, W)`` over them."""
-
-    def __init__(self, Xa: np.ndarray) -> None:
-        self.Xa = Xa
-        d = Xa.shape[1]
-        self.D = np.zeros((Xa.shape[0], 0), dtype=bool)
-        self.G = np.zeros((d, 0))
-        self.V = np.zeros((d, 0))
-        self.W = np.zeros((d, 0))
-        self.index: dict[bytes, int] = {}
-
-    @property
-    def size(self) -> int:
-        return self.D.shape[1]
-
-    def add(
-        self, D: np.ndarray, G: np.ndarray, V: np.ndarray | None = None, W: np.ndarray | None = None
-    ) -> int:
-        """Add patterns; a repeated pattern merges its ``v``/``w`` into the existing column
-        (the sum stays in the cone, the prediction is unchanged and the norm can only drop)."""
-        V = np.zeros_like(G) if V is None else V
-        W = np.zeros_like(G) if W is None else W
-        new_cols: list[int] = []
-        for j, key in enumerate(pattern_keys(D)):
-            i = self.index.get(key)
-            if i is None:
-                self.index[key] = self.size + len(new_cols)
-                new_cols.append(j)
-            else:
-                if i >= self.size:  # repeated inside this batch: merge into its first copy
-                    first = new_cols[i - self.size]
-                    V[:, first] += V[:, j]
-                    W[:, first] += W[:, j]
-                else:
-                    self.V[:, i] += V[:, j]
-                    self.W[:, i] += W[:, j]
-        cols = np.asarray(new_cols, dtype=int)
-        self.D = np.hstack([self.D, D[:, cols]])
-        self.G = np.hstack([self.G, G[:, cols]])
-        self.V = np.hstack([self.V, V[:, cols]])
-        self.W = np.hstack([self.W, W[:, cols]])
-        return cols.size
-
-    def prune(self) -> None:
-        """Drop the patterns whose ``v`` and ``w`` are exactly zero (the objective is unchanged)."""
-        keep = np.flatnonzero(np.any(self.V != 0, axis=0) | np.any(self.W != 0, axis=0))
-        if keep.size == 0 or keep.size == self.size:
-            return
-        self.D, self.G, self.V, self.W = self.D[:, keep], self.G[:, keep], self.V[:, keep], self.W[:, keep]
-        self.index = {key: i for i, key in enumerate(pattern_keys(self.D))}
-
-    def patterns(self, bias: bool) -> ActivationPatterns:
-        norms = np.linalg.norm(self.G, axis=0)
-        return ActivationPatterns(D=self.D, gates=self.G / np.where(norms > 0, norms, 1.0), bias=bias)
-
-    def predictions(self, V: np.ndarray, W: np.ndarray) -> np.ndarray:
-        return np.sum(self.D * (self.Xa @ (V - W)), axis=1)
-
-
-def _objective(pool: _Pool, V: np.ndarray, W: np.ndarray, y: np.ndarray, beta: float, loss: str) -> float:
-    reg = float(np.sum(np.linalg.norm(V, axis=0)) + np.sum(np.linalg.norm(W, axis=0)))
-    return loss_value(pool.predictions(V, W), y, loss) + beta * reg
-
-
 def _warm_start_network(
     X: np.ndarray,
     y: np.ndarray,
@@ -270,29 +205,6 @@ def _warm_start_network(
         learning_rate=lr,
         random_state=rng,
     )
-
-
-def network_blocks(network: ReLUNetwork, Xa: np.ndarray, bias: bool) -> tuple[np.ndarray, ...]:
-    r"""The convex-program point of a ReLU network (MATH "warm starts"): patterns and blocks.
-
-    Neuron :math:`j` with augmented weights :math:`u_j` (``[u_j; b_j]`` with a bias) goes to the
-    pattern :math:`1[X'u_j \ge 0]` as :math:`v = |\alpha_j| u_j` when :math:`\alpha_j > 0`, else
-    as :math:`w`. The cones hold by construction, the predictions are the network's and
-    :math:`\|v\| = |\alpha_j|\|u_j\| \le (\|u_j\|^2 + \alpha_j^2)/2`, so the convex objective at
-    this point is at most the network's training objective.
-
-    Returns ``(D, gates, V, W)`` with shapes (n, m), (d', m), (d', m), (d', m), dead neurons
-    (zero ``u`` or ``alpha``) removed.
-    """
-    Ua = np.vstack([network.U, network.b[None, :]]) if bias else np.asarray(network.U)
-    alpha = np.asarray(network.alpha)
-    live = (np.linalg.norm(Ua, axis=0) > 0) & (alpha != 0)
-    Ua, alpha = Ua[:, live], alpha[live]
-    D = Xa @ Ua >= 0
-    scaled = Ua * np.abs(alpha)
-    V = np.where(alpha > 0, scaled, 0.0)
-    W = np.where(alpha < 0, scaled, 0.0)
-    return D, Ua, V, W
 
 
 def _arrangement_size(Xa: np.ndarray) -> int:
@@ -438,7 +350,7 @@ def search_patterns(
         )
 
     Xa = add_bias_column(X, bias)
-    pool = _Pool(Xa)
+    pool = PatternPool(Xa)
     warm_objective = None
     if warm_start:
         net = _warm_start_network(
@@ -467,7 +379,7 @@ def search_patterns(
     threshold = beta * (1.0 + tol)
 
     history: list[SearchRound] = []
-    best_obj = _objective(pool, pool.V, pool.W, y, beta, loss)
+    best_obj = pool_objective(pool, pool.V, pool.W, y, beta, loss)
     stop_reason = "max_rounds"
     status = ""
     program: ConvexProgram | None = None
@@ -480,7 +392,7 @@ def search_patterns(
         if status != "error":
             V1 = np.asarray(program.variables["V"].value, dtype=np.float64)
             W1 = np.asarray(program.variables["W"].value, dtype=np.float64)
-            obj1 = _objective(pool, V1, W1, y, beta, loss)
+            obj1 = pool_objective(pool, V1, W1, y, beta, loss)
             if np.isfinite(obj1) and obj1 <= best_obj:
                 best_obj, pool.V, pool.W = obj1, V1, W1
         yhat = pool.predictions(pool.V, pool.W)
@@ -547,7 +459,7 @@ def search_patterns(
 
 def _solve(
     program: ConvexProgram,
-    pool: _Pool,
+    pool: PatternPool,
     solver: str,
     options: dict[str, Any],
     time_limit: float | None,
@@ -574,7 +486,7 @@ def _solve(
     return str(program.status)
 
 
-def _pricing_starts(pool: _Pool, rng: np.random.Generator, n_starts: int) -> np.ndarray:
+def _pricing_starts(pool: PatternPool, rng: np.random.Generator, n_starts: int) -> np.ndarray:
     """The current neurons (nonzero ``v``/``w`` columns), the gates and Gaussian directions."""
     live_v = pool.V[:, np.any(pool.V != 0, axis=0)]
     live_w = pool.W[:, np.any(pool.W != 0, axis=0)]
@@ -589,7 +501,7 @@ def _certificate(
     X: np.ndarray,
     Xa: np.ndarray,
     y: np.ndarray,
-    pool: _Pool,
+    pool: PatternPool,
     beta: float,
     loss: str,
     bias: bool,
