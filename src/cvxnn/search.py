@@ -274,7 +274,8 @@ def search_patterns(
         Stop adding patterns at this many (``None``: ``max(200, 10 n_initial)`` plus what the
         warm start brings, at most 2000).
     time_limit : float or None
-        Wall-clock budget in seconds; checked between rounds and handed to the ADMM.
+        Wall-clock budget in seconds, counted from the call; checked between rounds and handed
+        to the ADMM (the warm start's ``warm_start_steps`` are not interrupted).
     solver : str
         ``"ADMM"`` (cvxnn's structured ADMM, warm-started every round) or a CVXPY solver name.
     progress : callable or None
