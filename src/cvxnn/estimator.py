@@ -9,9 +9,9 @@ They pass :func:`sklearn.utils.estimator_checks.parametrize_with_checks` and wor
 
 What ``fit`` does, for data :math:`X \in \mathbb R^{n \times d}`:
 
-1. sample ``n_patterns`` Gaussian gates and form the distinct activation patterns
-   :math:`D_i = \operatorname{diag}(1[X' g_i \ge 0])` with :math:`X' = [X, \mathbf 1]` when
-   ``bias`` (:func:`cvxnn.sample_patterns`, seeded by ``random_state``);
+1. find the activation patterns :math:`D_i = \operatorname{diag}(1[X' g_i \ge 0])`,
+   :math:`X' = [X, \mathbf 1]` when ``bias``: by :func:`cvxnn.search_patterns` (``patterns=
+   "search"``, default) or from ``n_patterns`` Gaussian gates (``"sample"``), seeded by ``random_state``;
 2. build one convex program per binary problem on those *shared* patterns — regression and
    binary classification have one, a ``K``-class problem has ``K`` one-vs-rest programs with
    targets :math:`y^{(k)} \in \{-1, +1\}^n` — chosen by ``formulation``:
@@ -88,8 +88,9 @@ from ._validation import (
     check_positive_real,
     check_rng,
 )
+from .estimator_search import check_patterns_mode, check_search_options, fit_patterns
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
-from .patterns import ActivationPatterns, sample_patterns
+from .patterns import ActivationPatterns
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
 from .robust import robust_relu_program
 from .sample_weight import same_weights, weighted_rows
@@ -133,6 +134,8 @@ class _Settings:
 
     formulation: str
     n_patterns: int
+    patterns: str
+    search_options: dict[str, Any]
     beta: float
     loss: str
     eps: float
@@ -151,7 +154,8 @@ class _Settings:
 
     def structure(self) -> tuple[Any, ...]:
         """What must match for a warm start to reuse a previous fit's patterns and solution."""
-        return (self.kind, self.n_patterns, self.loss, self.norm if self.eps > 0 else None, self.bias)
+        norm = self.norm if self.eps > 0 else None
+        return (self.kind, self.n_patterns, self.patterns, self.loss, norm, self.bias)
 
 
 def _check_bool(value: Any, name: str) -> bool:
@@ -225,6 +229,8 @@ class _ConvexReLUBase(BaseEstimator):
         *,
         formulation: str = "relu",
         n_patterns: int = 16,
+        patterns: str = "search",
+        search_options: dict[str, Any] | None = None,
         beta: float = 1.0,
         loss: str = "squared",
         eps: float = 0.0,
@@ -239,6 +245,8 @@ class _ConvexReLUBase(BaseEstimator):
     ) -> None:
         self.formulation = formulation
         self.n_patterns = n_patterns
+        self.patterns = patterns
+        self.search_options = search_options
         self.beta = beta
         self.loss = loss
         self.eps = eps
@@ -283,6 +291,8 @@ class _ConvexReLUBase(BaseEstimator):
         return _Settings(
             formulation=formulation,
             n_patterns=check_n_patterns(self.n_patterns),
+            patterns=check_patterns_mode(self.patterns),
+            search_options=check_search_options(self.search_options),
             beta=check_beta(self.beta),
             loss=self.loss,
             eps=eps,
@@ -338,12 +348,11 @@ class _ConvexReLUBase(BaseEstimator):
         s = self._settings()
         warm = self._warm_state(X, targets, s, sample_weight)
         if warm is None:
-            patterns = sample_patterns(
-                X, s.n_patterns, random_state=check_rng(self.random_state), bias=s.bias
-            )
-            programs, start = None, None
+            patterns, start, certificates = fit_patterns(X, targets, s, check_rng(self.random_state))
+            programs = None
         else:
             patterns, programs, start = warm
+            certificates = None
         if programs is None:
             programs = [self._build(X, t, patterns, s, sample_weight) for t in targets]
             if start is not None:
@@ -365,6 +374,7 @@ class _ConvexReLUBase(BaseEstimator):
 
         networks = [program.network() for program in programs]
         self.patterns_ = patterns
+        self.certificates_ = certificates
         self.networks_ = networks
         self.objective_ = float(np.sum(objectives))
         self.status_ = _worst_status(statuses)
@@ -483,10 +493,14 @@ _PARAMS_DOC = r"""
         ReLU program (CVX), the gated ReLU relaxation (predicts with a gated network), or the
         sampled convex program on frozen hidden directions.
     n_patterns : int, default=16
-        Number of Gaussian gates drawn; duplicate patterns are removed, so the effective number
-        is ``patterns_.n_patterns <= n_patterns``. Larger values lower the training objective
-        (more neurons to choose from) at higher cost: the programs have about
-        ``2 * n_patterns * (d + 1)`` variables and ``2 * n * n_patterns`` cone rows.
+        Gaussian gates drawn (``patterns="sample"``; duplicates removed, so
+        ``patterns_.n_patterns <= n_patterns``; the programs have about ``2 n_patterns (d + 1)``
+        variables and ``2 n n_patterns`` cone rows), or the search's initial Gaussian patterns.
+    patterns : {"search", "sample"}, default="search"
+        ``"search"``: :func:`cvxnn.search_patterns` per binary problem, then each program over the
+        union of the found patterns (``formulation="relu"``, ``eps=0``; the other programs sample).
+    search_options : dict or None, default=None
+        More :func:`cvxnn.search_patterns` arguments (``None``: ``estimator_search.SEARCH_DEFAULTS``).
     beta : float, default=1.0
         Weight decay :math:`\beta > 0` on the summed loss (not divided by ``n``). The default
         was chosen by 5-fold cross-validation on standardized breast_cancer, wine and diabetes
@@ -524,7 +538,7 @@ _PARAMS_DOC = r"""
         interior-point method, only saves the compilation). On new data the previous gates'
         patterns on the new ``X`` are used and the previous solution is the starting point.
     random_state : int, numpy Generator, RandomState or None, default=None
-        Seed of the pattern sampling.
+        Seed of the pattern sampling and of the search.
 """
 
 _FITTED_DOC = r"""
@@ -535,6 +549,9 @@ _FITTED_DOC = r"""
     networks_ : list of ReLUNetwork or GatedReLUNetwork
         One network per binary problem: one for regression and binary classification, one per
         class (one-vs-rest, in the order of ``classes_``) for multi-class. Always present.
+    certificates_ : list of SearchCertificate or None
+        ``patterns="search"``: each binary problem's :class:`~cvxnn.certificate.SearchCertificate`
+        (lower bound over all networks, largest violation found). ``None`` otherwise.
     patterns_ : ActivationPatterns
         The patterns on the training data shared by every binary problem (its ``gates`` are the
         hidden directions of ``formulation="scp"``).
