@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cvxnn.exceptions import InvalidInputError
+from cvxnn.robust_certificate import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
 from cvxnn.robust_prox import (
     norm_prox,
     norm_prox_lines,
@@ -177,3 +178,42 @@ def test_bad_arguments_are_rejected() -> None:
         project_robust_slack(np.zeros((2, 1)), np.zeros((3, 1)), float("nan"), 2.0)
     with pytest.raises(InvalidInputError, match="loss must be"):
         robust_loss_values("huber", s, t, y, 0.1, 2.0)
+
+
+def _certificate_at_clarabel(loss: str, norm: str, eps: float = 0.2, beta: float = 0.3):
+    from cvxnn import sample_patterns
+    from cvxnn.robust import dual_norm_exponent, robust_relu_program
+
+    rng = np.random.default_rng(1)
+    n, d, P = 30, 3, 5
+    X = rng.normal(size=(n, d))
+    y = np.sign(X[:, 0] + 0.3 * rng.normal(size=n))
+    patterns = sample_patterns(X, P, random_state=1, bias=True)
+    program = robust_relu_program(X, y, patterns, beta=beta, eps=eps, norm=norm, loss=loss)
+    optimum = program.problem.solve(solver="CLARABEL")
+    q = dual_norm_exponent(norm)
+    V, W = program.variables["V"].value, program.variables["W"].value
+    Xa, D = np.asarray(program.design), patterns.D.astype(float)
+    S = np.hstack([2 * D - 1, 2 * D - 1])
+    nu = np.hstack([c.dual_value for c in program.problem.constraints])  # the cone rows' multipliers
+    delta = V - W
+    lam, gam = loss_dual_candidate(loss, y, np.sum(D * (Xa @ delta), axis=1), delta[:d] @ D.T, eps, q)
+    T = Xa.T @ (D * lam[:, None])
+    T[:d] += gam @ D
+    C = np.hstack([T, -T])
+    B = Xa.T @ (S * nu)
+    worst = block_distances(C + B, nu.sum(axis=0), eps, q, d).max()
+    t = best_cone_scale(C, B, nu.sum(axis=0), eps, q, d)
+    worst_t = block_distances(C + B * t, t * nu.sum(axis=0), eps, q, d).max()
+    return optimum, robust_dual_value(loss, y, lam, gam, eps, q, min(worst, worst_t), beta)
+
+
+@pytest.mark.parametrize("norm", ["inf", "2", "1"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_robust_dual_bound_is_valid(loss: str, norm: str) -> None:
+    """Weak duality: the bound from Clarabel's solution and cone multipliers never exceeds the
+    optimum; where the loss is smooth at the solution it is tight."""
+    optimum, bound = _certificate_at_clarabel(loss, norm)
+    assert bound <= optimum + 1e-6 * abs(optimum)
+    if (loss, norm) in (("squared", "1"), ("logistic", "2")):
+        assert optimum - bound <= 1e-4 * abs(optimum)
