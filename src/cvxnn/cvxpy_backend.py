@@ -28,7 +28,6 @@ without ``method``), as are problems cvxnn did not build, derived problems
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import cvxpy as cp
@@ -37,7 +36,7 @@ from cvxpy.problems.problem import SolverStats
 from cvxpy.reductions.solution import Solution
 
 from . import _registry
-from .admm import AdmmResult, AdmmSettings, _check_program, solve_admm
+from .admm import AdmmResult, AdmmSettings, check_program, solve_admm, solver_for
 from .exceptions import UnsupportedProblemError
 
 __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
@@ -46,9 +45,6 @@ __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
 ADMM = "cvxnn-ADMM"
 #: What ``problem.solver_stats.solver_name`` reports after an ADMM solve.
 SOLVER_NAME = "cvxnn-ADMM"
-
-# last AdmmResult per problem (weak keys), for full-state warm starts
-_LAST: weakref.WeakKeyDictionary[cp.Problem, AdmmResult] = weakref.WeakKeyDictionary()
 
 
 def _values_match(program: Any, result: AdmmResult) -> bool:
@@ -98,19 +94,18 @@ def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, 
             "cp.Problem(p.objective, p.constraints) or p + p), which drops the structure the ADMM "
             "needs. Solve the original program.problem, or use a CVXPY solver (solver='CLARABEL')."
         )
-    _check_program(program)  # the kinds the ADMM supports, before settings and warm start are read
+    check_program(program)  # the kinds the ADMM supports, before settings and warm start are read
     settings = AdmmSettings.coerce(kwargs)
 
     start: Any = None
     if warm_start:
-        last = _LAST.get(problem)
+        last = solver_for(program, settings).last_result
         if last is not None and _values_match(program, last):
             start = last
         elif all(v.value is not None for v in program.variables.values()):
             start = {name: v.value for name, v in program.variables.items()}
 
     result = solve_admm(program, settings, warm_start=start)
-    _LAST[problem] = result
 
     # clear stale duals (the ADMM does not produce CVXPY duals)
     for constraint in problem.constraints:
