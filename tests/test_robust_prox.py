@@ -8,9 +8,13 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from cvxnn.exceptions import InvalidInputError
-from cvxnn.robust_certificate import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
-from cvxnn.robust_prox import (
+from cvxnn.admm.robust_certificates import (
+    best_cone_scale,
+    block_distances,
+    loss_dual_candidate,
+    robust_dual_value,
+)
+from cvxnn.admm.robust_prox import (
     norm_prox,
     norm_prox_lines,
     project_ball,
@@ -19,6 +23,7 @@ from cvxnn.robust_prox import (
     robust_loss_prox,
     robust_loss_values,
 )
+from cvxnn.exceptions import InvalidInputError
 
 QS = [1.0, 2.0, np.inf]
 LOSSES = ["hinge", "squared", "logistic"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
 
 __all__ = [
     "DUAL_EXPONENT",
@@ -341,26 +341,27 @@ def robust_loss_prox(
 
 
 def _logistic_root(A: np.ndarray, B: np.ndarray, max_iter: int) -> np.ndarray:
-    r"""Per column, the root in [0, 1] of :math:`\theta - \sigma(\max_k(A_k - B_k\theta))`."""
+    r"""Per column, the root in [0, 1] of :math:`f(\theta) = \theta - \sigma(\max_k(A_k - B_k\theta))`.
+
+    ``f`` is increasing with slope >= 1, so ``|theta - root| <= |f(theta)|``: the loop stops once
+    every ``|f|`` is below ``1e-13``. Newton steps that leave the bracket are replaced by bisection.
+    """
     n = A.shape[1]
+    cols = np.arange(n)
     lo, hi = np.zeros(n), np.ones(n)
     theta = _sigmoid(A.max(axis=0))  # sigma(u(0)) >= sigma(u(theta)): the residual is >= 0 there
     for _ in range(max_iter):
         lines = A - B * theta[None, :]
         k = np.argmax(lines, axis=0)
-        u = lines[k, np.arange(n)]
-        sig = _sigmoid(u)
+        sig = _sigmoid(lines[k, cols])
         f = theta - sig
+        if float(np.max(np.abs(f))) <= 1e-13:
+            break
         fp = 1.0 + sig * (1.0 - sig) * B[k, 0]
         lo = np.where(f < 0, theta, lo)
         hi = np.where(f > 0, theta, hi)
         step = theta - f / fp
-        inside = (step > lo) & (step < hi)
-        new = np.where(inside, step, 0.5 * (lo + hi))
-        done = np.max(np.abs(new - theta)) <= 1e-14
-        theta = new
-        if done:
-            break
+        theta = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
     return theta
 
 
@@ -429,30 +430,32 @@ def project_robust_slack(
     p = DUAL_EXPONENT[q]
     ee = eps * (np.ones(a.shape[0]) if e is None else np.asarray(e, dtype=np.float64))[:, None]
     alpha, beta = norm_prox_lines(b, p)  # ||prox_{rho ||.||_p}(b)||_p = max_k(alpha_k - beta_k rho)
-    cols = np.arange(m)
-    lo = np.zeros(m)
     hi = np.linalg.norm(b, ord=q, axis=0)
+    lo = np.zeros(m)
     scale = 1.0 + np.max(np.abs(a), axis=0) + hi
     rho = np.clip(radius0, lo, hi) if radius0 is not None else 0.5 * hi
+    idx = np.arange(m)  # the columns whose root is not found yet (the loop works on those only)
     for _ in range(max_iter):
-        over = np.maximum(ee * rho[None, :] - a, 0.0)
-        lines = alpha - beta * rho[None, :]
+        if idx.size == 0:
+            break
+        r, A, al = rho[idx], a[:, idx], alpha[:, idx]
+        over = np.maximum(ee * r[None, :] - A, 0.0)
+        lines = al - beta * r[None, :]
         k = np.argmax(lines, axis=0)
-        kappa = lines[k, cols]
+        kappa = lines[k, np.arange(idx.size)]
         pull = np.sum(ee * over, axis=0)
         fval = pull - kappa
         fp = np.sum(np.where(over > 0, ee * ee, 0.0), axis=0) + beta[k, 0]
-        lo = np.where(fval <= 0, rho, lo)
-        hi = np.where(fval >= 0, rho, hi)
-        step = rho - fval / np.where(fp > 0, fp, 1.0)
-        inside = (fp > 0) & (step >= lo) & (step <= hi)
-        new = np.where(inside, step, 0.5 * (lo + hi))
-        small = np.abs(fval) <= 1e-14 * (1.0 + pull + kappa)
-        new = np.where(small, rho, new)
-        moved = np.max(np.abs(new - rho) / scale)
-        rho = new
-        if moved <= 1e-15 or np.all(small | (hi - lo <= 1e-14 * scale)):
-            break
+        lo_i = np.where(fval <= 0, r, lo[idx])
+        hi_i = np.where(fval >= 0, r, hi[idx])
+        step = r - fval / np.where(fp > 0, fp, 1.0)
+        inside = (fp > 0) & (step >= lo_i) & (step <= hi_i)
+        new = np.where(inside, step, 0.5 * (lo_i + hi_i))
+        done = (np.abs(fval) <= 1e-14 * (1.0 + pull + kappa)) | (hi_i - lo_i <= 1e-14 * scale[idx])
+        new = np.where(done, r, new)
+        done |= np.abs(new - r) <= 1e-15 * scale[idx]
+        lo[idx], hi[idx], rho[idx] = lo_i, hi_i, new
+        idx = idx[~done]
     s = np.maximum(a, ee * rho[None, :])
     c = project_ball(b, rho, q)
     return s, c, rho
