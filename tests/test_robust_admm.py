@@ -137,3 +137,20 @@ def test_bad_settings_are_rejected() -> None:
     nominal = AdmmSolver(relu_program(program.X, program.y, program.patterns, beta=0.2, loss="hinge"))
     with pytest.raises(InvalidInputError, match="robust_relu"):
         solver.warm_start(nominal.solve())
+
+
+def test_benchmark_script_smoke(capsys, tmp_path) -> None:
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "robust_admm.py"
+    spec = importlib.util.spec_from_file_location("robust_admm_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "rows.json"
+    args = ["--data", "gaussian", "--n", "20", "--d", "2", "--P", "3", "--losses", "logistic"]
+    assert module.main([*args, "--norms", "2", "--eps", "0.02", "--beta", "0.3", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 1 and rows[0]["status"] == cp.OPTIMAL and abs(rows[0]["gap_to_clarabel"]) <= 1e-4
+    assert "| 20 | 2 |" in capsys.readouterr().out
