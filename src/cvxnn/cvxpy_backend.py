@@ -10,7 +10,12 @@ CVXPY's own unpacking path (``Problem.unpack`` with a ``cvxpy.Solution``), so th
 - ``problem.solver_stats.solver_name`` is :data:`SOLVER_NAME`, with ``num_iters``,
   ``solve_time``, ``setup_time`` and ``extra_stats`` (the :class:`~cvxnn.admm.AdmmResult`);
 - every constraint's dual value is ``None`` (the ADMM's scaled multipliers are not CVXPY's
-  duals; stale duals from an earlier solve are cleared).
+  duals; stale duals from an earlier solve are cleared);
+- an interrupted solve (``KeyboardInterrupt``, an exception raised by a ``callback``) leaves
+  ``problem.status``, ``problem.value`` and every variable at ``None``, never the previous answer.
+
+``problem.solve(cvxnn.ADMM)`` (positional, CVXPY's *solver* argument) is refused with an
+:class:`~cvxnn.exceptions.InvalidInputError` that says to pass ``method=``.
 
 Example::
 
@@ -37,12 +42,29 @@ from cvxpy.reductions.solution import Solution
 
 from . import _registry
 from .admm import AdmmResult, AdmmSettings, check_program, solve_admm, solver_for
-from .exceptions import UnsupportedProblemError
+from .exceptions import InvalidInputError, UnsupportedProblemError
 
 __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
 
-#: The method name: ``problem.solve(method=ADMM)``.
-ADMM = "cvxnn-ADMM"
+
+class _MethodName(str):
+    """A solve-method name that CVXPY cannot take for a solver name.
+
+    ``problem.solve(ADMM)`` (positional) passes it to CVXPY as a *solver* name, which CVXPY
+    upper-cases to look it up among the installed solvers; ``upper()`` here raises a clear
+    :class:`~cvxnn.exceptions.InvalidInputError` instead of CVXPY's "solver not installed". String
+    methods that return a new string (``strip()``, ...) return a plain ``str``.
+    """
+
+    def upper(self) -> str:
+        raise InvalidInputError(
+            f"{str(self)!r} is a solve method, not a CVXPY solver: call "
+            "problem.solve(method=cvxnn.ADMM, **settings) (keyword method=), or program.solve('admm')."
+        )
+
+
+#: The method name: ``problem.solve(method=ADMM)`` (a ``str``, equal to ``"cvxnn-ADMM"``).
+ADMM: str = _MethodName("cvxnn-ADMM")
 #: What ``problem.solver_stats.solver_name`` reports after an ADMM solve.
 SOLVER_NAME = "cvxnn-ADMM"
 
@@ -57,6 +79,18 @@ def _values_match(program: Any, result: AdmmResult) -> bool:
         ):
             return False
     return True
+
+
+def _clear(problem: cp.Problem) -> None:
+    """Reset ``problem``'s status, value, variables and duals (no stale answer)."""
+    for var in problem.variables():
+        var.save_value(None)
+    for constraint in problem.constraints:
+        for dual in constraint.dual_variables:
+            dual.save_value(None)
+    problem._value = None
+    problem._status = None
+    problem._solution = None
 
 
 def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, **kwargs: Any) -> float:
@@ -105,7 +139,13 @@ def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, 
         elif all(v.value is not None for v in program.variables.values()):
             start = {name: v.value for name, v in program.variables.items()}
 
-    result = solve_admm(program, settings, warm_start=start)
+    try:
+        result = solve_admm(program, settings, warm_start=start)
+    except BaseException:
+        # interrupted (KeyboardInterrupt, an exception in a callback, ...): nobody may read the
+        # previous solve's status, value or variables as this one's answer
+        _clear(problem)
+        raise
 
     # clear stale duals (the ADMM does not produce CVXPY duals)
     for constraint in problem.constraints:

@@ -27,8 +27,9 @@ from .acceleration import Anderson, unpack
 from .penalties import balanced_penalties
 from .printer import Printer
 from .prox import prox_loss
-from .records import CheckRecord, RunRecord
+from .records import CheckRecord, RunRecord, failed_result
 from .settings import AdmmProgress, AdmmResult, AdmmSettings, AdmmState
+from .start import initial_state
 from .structure import STRUCTURAL_SETTINGS, Structure, check_program, program_fingerprint
 
 if TYPE_CHECKING:
@@ -156,56 +157,10 @@ class AdmmSolver:
             f"variables' values) or None; got {type(start).__name__}."
         )
 
-    def _initial_penalties(self, state: AdmmState | None) -> dict[str, float]:
-        s, st = self.settings, self.structure
-        if s.rho is not None:
-            rho = {"u": s.rho, "s": s.rho, "z": s.rho}
-            if s.rho_cone is not None:
-                rho["s"] = s.rho_cone
-            if s.rho_loss is not None:
-                rho["z"] = s.rho_loss
-            return rho
-        if state is not None:
-            return dict(state.rho)
-        if self.rho is not None:
-            return {**st.default_rho, **self.rho}
-        return dict(st.default_rho)
-
     def _initial_state(self) -> AdmmState:
         """The iterates the solve starts from (consumes the pending warm start)."""
-        st = self.structure
         start, self._start = self._start, None
-        prev = start if isinstance(start, AdmmState) else None
-        rho = self._initial_penalties(prev)
-        d, J, n = st.d, st.J, st.n
-        if prev is not None:
-            return AdmmState(
-                u=prev.u.copy(),
-                v=prev.v.copy(),
-                lam=prev.lam.copy() * (prev.rho["u"] / rho["u"]),
-                s=prev.s.copy(),
-                nu=prev.nu.copy() * (prev.rho["s"] / rho["s"]),
-                z=prev.z.copy(),
-                mu=prev.mu.copy() * (prev.rho["z"] / rho["z"]),
-                rho=rho,
-                n=n,
-            )
-        U0 = start
-        U = np.zeros((d, J)) if U0 is None else U0
-        XU0 = st.X @ U if U0 is not None else np.zeros((n, J))
-        S = np.maximum(st.G_from_XU(XU0), 0.0) if st.slack else np.zeros((0, 0))
-        z = st.Fu_from_XU(XU0) if st.split_loss else np.zeros(0)
-        return AdmmState(
-            u=U,
-            v=U.copy(),
-            lam=np.zeros((d, J)),
-            s=S,
-            nu=np.zeros_like(S),
-            z=z,
-            mu=np.zeros_like(z),
-            rho=rho,
-            n=n,
-        )
+        return initial_state(self.structure, self.settings, start, self.rho)
 
     # ------------------------------------------------------------------ solve
     def solve(self) -> AdmmResult:
@@ -231,7 +186,7 @@ class AdmmSolver:
                 result = self._iterate(run, t_setup)
             except np.linalg.LinAlgError as exc:
                 st.system.key = None
-                result = self._failed_result(rho, t_start, t_setup, str(exc))
+                result = failed_result(st, rho, self.beta, t_start, t_setup, str(exc))
         finally:
             if limits is not None:
                 limits.restore_original_limits()
@@ -240,33 +195,6 @@ class AdmmSolver:
         if result.status != cp.OPTIMAL:
             warnings.warn(result.message, ConvergenceWarning, stacklevel=3)
         return result
-
-    def _failed_result(self, rho: dict[str, float], t_start: float, t_setup: float, why: str) -> AdmmResult:
-        st, nan = self.structure, float("nan")
-        return AdmmResult(
-            status=cp.SOLVER_ERROR,
-            objective=nan,
-            values=st.values(np.full((st.d, st.J), nan)),
-            primal_residual=nan,
-            dual_residual=nan,
-            eps_primal=nan,
-            eps_dual=nan,
-            iterations=0,
-            cone_violation=nan,
-            cone_violation_rel=nan,
-            rho=dict(rho),
-            history={},
-            timings={"setup": t_setup, "factor": 0.0, "iterate": 0.0, "total": time.perf_counter() - t_start},
-            linear_solver=st.method,
-            n_factorizations=0,
-            message=(
-                f"ADMM failed: {why} (non-finite or badly scaled data). Rescale the data, or use a CVXPY "
-                "solver (solver='CLARABEL')."
-            ),
-            kind=st.kind,
-            loss=st.loss,
-            beta=self.beta,
-        )
 
     # ------------------------------------------------------------------ the loop
     def _iterate(self, run: RunRecord, t_setup: float) -> AdmmResult:
@@ -282,8 +210,12 @@ class AdmmSolver:
         self._x_in: np.ndarray | None = None
         check = CheckRecord()
         k = 0
+        limit = settings.time_limit
         for k in range(1, settings.max_iter + 1):
-            at_check = k % settings.check_interval == 0 or k == settings.max_iter
+            # the clock is read every iteration (setup and factorizations count): past the limit,
+            # this iteration ends with a residual check and the run stops
+            over_time = limit is not None and time.perf_counter() - run.t_start >= limit
+            at_check = k % settings.check_interval == 0 or k == settings.max_iter or over_time
             self._accelerate()
             self._u_step()
             if at_check:
@@ -294,7 +226,7 @@ class AdmmSolver:
             if not at_check:
                 continue
             check = self._residuals()
-            certify = self._certificate_step(run, check, k)
+            self._certificate_step(run, check, k)
             now = time.perf_counter()
             self._record(run, check, k, now)
             if printer is not None and (k % settings.verbose_interval == 0):
@@ -310,9 +242,9 @@ class AdmmSolver:
                     rho,
                     now - run.t_start,
                 )
-            if self._stop(run, check, k, certify):
+            if self._stop(run, check, k):
                 break
-            if settings.time_limit is not None and now - run.t_start >= settings.time_limit:
+            if over_time or (limit is not None and now - run.t_start >= limit):
                 run.status = "time"
                 break
             # truncated cone projections inflate the primal residual: no balancing on those
@@ -476,7 +408,10 @@ class AdmmSolver:
         """A dual bound at this check (refined every ``certificate_interval``); returns whether refined."""
         st, x, settings = self.structure, self.state, self.settings
         fv = st.Fu_from_XU(check.XV)
-        certify = settings.gap_tol is not None and k - run.last_cert >= settings.certificate_interval
+        # refined every certificate_interval iterations, and whenever the residual rule is met (a
+        # stop needs the certified gap: the residuals alone stopped up to 6.5% above the optimum)
+        due = k - run.last_cert >= settings.certificate_interval or self._residuals_met(check)
+        certify = settings.gap_tol is not None and due
         if certify and st.project:
             run.last_cert = k
             dual_obj = st.projected_dual(fv, self._loss_multiplier(), self.beta, settings.projection_steps)
@@ -536,19 +471,23 @@ class AdmmSolver:
                 )
             )
 
-    def _gap_within(self, check: CheckRecord, factor: float = 1.0) -> bool:
-        """Whether the certified gap of ``check`` is within ``factor * gap_tol`` (relative)."""
+    def _gap_within(self, gap: float, obj: float, factor: float = 1.0) -> bool:
+        """Whether the certified ``gap`` is within ``factor * gap_tol`` relative to ``obj``."""
         tol = self.settings.gap_tol
-        return tol is not None and check.gap <= factor * tol * max(abs(check.obj), 1e-300)
+        return tol is not None and gap <= factor * tol * max(abs(obj), 1e-300)
 
-    @property
-    def _needs_certificate(self) -> bool:
-        # with the hinge loss the objective error is first order in the residuals: their rule
-        # alone stopped up to 4e-2 above the optimum (random stress), so a stop needs the certificate
-        return self.structure.loss == "hinge" and self.settings.gap_tol is not None
+    @staticmethod
+    def _residuals_met(check: CheckRecord, factor: float = 1.0) -> bool:
+        return check.r_p <= factor * check.eps_p and check.r_d <= factor * check.eps_d
 
-    def _stop(self, run: RunRecord, check: CheckRecord, k: int, certified_now: bool) -> bool:
-        """The stopping tests of one check: divergence, the residual rule, the certified gap."""
+    def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
+        """The stopping tests of one check: divergence, then the certified gap (``optimal``).
+
+        With ``gap_tol`` set, ``optimal`` needs the certified gap ``objective - best dual bound
+        <= gap_tol * |objective|`` *and* the point's relative cone violation ``<= cone_tol``;
+        the residual rule only triggers an extra certificate. With ``gap_tol=None`` the residual
+        rule alone stops.
+        """
         st, settings = self.structure, self.settings
         r_p, r_d, eps_p, eps_d, obj, gap = (
             check.r_p,
@@ -571,26 +510,30 @@ class AdmmSolver:
             run.status = cp.SOLVER_ERROR
             run.message = f"ADMM diverged at iteration {k}: residuals {r_p:.3g} / {r_d:.3g} exceed 1e20."
             return True
-        exact = self._exact
-        if (
-            exact
-            and r_p <= eps_p
-            and r_d <= eps_d
-            and (self._gap_within(check) or not self._needs_certificate)
-        ):
-            run.status = cp.OPTIMAL
-            run.message = (
-                f"Converged in {k} iterations: primal residual {r_p:.3g} <= {eps_p:.3g}, dual "
-                f"residual {r_d:.3g} <= {eps_d:.3g}."
-            )
-            if settings.gap_tol is not None and math.isfinite(gap) and not self._gap_within(check):
-                run.message += (
-                    f" The certified gap bound is {gap / max(abs(obj), 1e-300):.2g} relative, above gap_tol "
-                    f"= {settings.gap_tol:g}: the objective may be up to that far above the optimum (the "
-                    "bound is often loose). A smaller eps_rel makes sure."
+        if not self._exact:  # truncated cone projections early in the run: no stop
+            return False
+        if settings.gap_tol is None:  # the residual rule alone (the user opted out of certificates)
+            if self._residuals_met(check):
+                run.status = cp.OPTIMAL
+                run.message = (
+                    f"Converged in {k} iterations: primal residual {r_p:.3g} <= {eps_p:.3g}, dual "
+                    f"residual {r_d:.3g} <= {eps_d:.3g} (gap_tol=None: no certificate)."
                 )
-            return True
-        if exact and certified_now and self._gap_within(check):
+                return True
+            return False
+        # optimal only with a certified gap and a point that meets the cones
+        if self._gap_within(gap, obj) and st.slack:
+            # the slack iterates approach the cones from outside: stop at the exact projection of
+            # v, when the certificate (a lower bound, independent of the point) still holds there
+            v = st.polish_projector.project(self.state.v)
+            XV = np.matmul(st.X, v, out=check.XV)
+            obj = st.objective_from(v, XV, self.beta)
+            gap = obj - run.best_dual
+            if not self._gap_within(gap, obj):
+                np.matmul(st.X, self.state.v, out=check.XV)
+                return False
+            self.state.v = v
+        if self._gap_within(gap, obj):
             viol_rel = st.cone_violation(check.XV, scratch=self._buf if st.slack else None)[1]
             if viol_rel <= settings.cone_tol:
                 run.status = cp.OPTIMAL
@@ -627,6 +570,37 @@ class AdmmSolver:
         run.last_factor_k = run.last_adapt = k
         return True
 
+    def _limit_status(
+        self, run: RunRecord, check: CheckRecord, k: int, objective: float, viol_rel: float, elapsed: float
+    ) -> None:
+        """Status and message at the iteration or time limit, quoting the certified gap bound.
+
+        ``optimal_inaccurate`` when the residuals are within 10x their tolerances (with the hinge
+        loss, whose objective error is first order in the residuals, also the certified gap within
+        10x ``gap_tol``), ``user_limit`` otherwise.
+        """
+        settings = self.settings
+        why = "time limit" if run.status == "time" else "iteration limit"
+        gap = objective - run.best_dual
+        close = self._residuals_met(check, 10.0)
+        if self.structure.loss == "hinge" and settings.gap_tol is not None:
+            close = close and self._gap_within(gap, objective, 10.0)
+        run.status = cp.OPTIMAL_INACCURATE if close else cp.USER_LIMIT
+        rel = gap / max(abs(objective), 1e-300)
+        bound = (
+            f"the certified gap bound is {rel:.3g} relative (gap_tol {settings.gap_tol:g}): the objective "
+            f"may be up to that far above the optimum"
+            if settings.gap_tol is not None and math.isfinite(rel)
+            else "no certified gap bound"
+        )
+        run.message = (
+            f"ADMM stopped at the {why} after {k} iterations and {elapsed:.3g} s elapsed without a "
+            f"certified optimum: {bound}; relative cone violation {viol_rel:.3g}; primal residual "
+            f"{check.r_p:.3g} (tolerance {check.eps_p:.3g}), dual residual {check.r_d:.3g} (tolerance "
+            f"{check.eps_d:.3g}) with eps_abs={settings.eps_abs:g}, eps_rel={settings.eps_rel:g}; status "
+            f"{run.status}. Raise max_iter/time_limit, or warm-start from this result."
+        )
+
     def _finish(
         self, run: RunRecord, check: CheckRecord, k: int, t_setup: float, printer: Printer | None
     ) -> AdmmResult:
@@ -634,20 +608,8 @@ class AdmmSolver:
         st, settings, x = self.structure, self.settings, self.state
         rho, beta = x.rho, self.beta
         t_end = time.perf_counter()
-        eps_viol = 10.0
         r_p, r_d, eps_p, eps_d = check.r_p, check.r_d, check.eps_p, check.eps_d
-        if run.status is None or run.status == "time":
-            why = "time limit" if run.status == "time" else "iteration limit"
-            close = r_p <= eps_viol * eps_p and r_d <= eps_viol * eps_d
-            if self._needs_certificate:  # the residuals say little about the objective here
-                close = close and self._gap_within(check, eps_viol)
-            run.status = cp.OPTIMAL_INACCURATE if close else cp.USER_LIMIT
-            run.message = (
-                f"ADMM stopped at the {why} after {k} iterations without meeting the tolerances: primal "
-                f"residual {r_p:.3g} (tolerance {eps_p:.3g}), dual residual {r_d:.3g} (tolerance "
-                f"{eps_d:.3g}) with eps_abs={settings.eps_abs:g}, eps_rel={settings.eps_rel:g}; status "
-                f"{run.status}. Raise max_iter/time_limit, or warm-start from this result."
-            )
+        limit_hit = run.status is None or run.status == "time"
         # returned point: v (exactly sparse); objective and cone violation evaluated exactly there
         XV = st.X @ x.v
         if run.status == cp.SOLVER_ERROR:
@@ -678,6 +640,8 @@ class AdmmSolver:
                     scratch=self._buf,
                 )
                 run.best_dual = max(run.best_dual, final_dual)
+        if limit_hit:
+            self._limit_status(run, check, k, objective, viol_rel, time.perf_counter() - run.t_start)
         t_total = time.perf_counter() - run.t_start
         if printer is not None:
             printer.footer(run.status, k, objective, t_total)

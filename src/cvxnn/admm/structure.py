@@ -137,6 +137,12 @@ class Structure(DualCertificates):
         return types.MappingProxyType(default_penalties(self))
 
     @functools.cached_property
+    def polish_projector(self) -> ConeProjector:
+        """Exact cone projections of the returned point (``cone_method="slack"``, whose iterates
+        approach the cones from outside): built on first use."""
+        return ConeProjector(self.X, np.hstack([self.S_sign, self.S_sign]))
+
+    @functools.cached_property
     def factor_cost_in_iterations(self) -> float:
         r"""A refactorization's cost in iterations, from flop counts (machine independent).
 
