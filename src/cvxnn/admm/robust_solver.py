@@ -21,7 +21,6 @@ same factor and warm-starts from the previous iterates.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
 from .settings import AdmmResult, AdmmSettings, AdmmState
 from .solver import AdmmSolver
+from .start import initial_penalties
 from .structure import check_program, program_fingerprint
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class RobustAdmmSolver(AdmmSolver):
         if isinstance(self._start, AdmmState):
             return super()._initial_state()
         U0, self._start = self._start, None
-        rho = self._initial_penalties(None)
+        rho = initial_penalties(st, self.settings, None, self.rho)
         U = np.zeros((st.d, st.J)) if U0 is None else U0
         XU = st.X @ U
         s = np.vstack([np.maximum(st.ES2 * XU, 0.0), U[: st.dbar]])
@@ -149,14 +149,52 @@ class RobustAdmmSolver(AdmmSolver):
         self.structure.eps = self.eps
         return super().solve()
 
-    def _stop(self, run: RunRecord, check: CheckRecord, k: int, certified_now: bool) -> bool:
-        """The nominal stopping tests with ``cone_tol`` scaled by :data:`ROBUST_CONE_TOL_FACTOR`."""
+    def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
+        """The stopping tests of one check: divergence, then the certified gap (``optimal``).
+
+        As :meth:`AdmmSolver._stop`, except that the returned point is not polished (no exact
+        projection onto the robust cones is available), the gap counts in absolute value
+        (:meth:`_gap_within`) and the relative cone violation must be at most
+        ``ROBUST_CONE_TOL_FACTOR * cone_tol``.
+        """
         settings = self.settings
-        self.settings = dataclasses.replace(settings, cone_tol=settings.cone_tol * ROBUST_CONE_TOL_FACTOR)
-        try:
-            return super()._stop(run, check, k, certified_now)
-        finally:
-            self.settings = settings
+        r_p, r_d, obj, gap = check.r_p, check.r_d, check.obj, check.gap
+        if not (math.isfinite(r_p) and math.isfinite(r_d) and math.isfinite(obj)) or not np.all(
+            np.isfinite(self.state.u)
+        ):
+            run.status = cp.SOLVER_ERROR
+            run.message = (
+                f"ADMM diverged at iteration {k}: non-finite iterates (primal residual {r_p}, dual "
+                f"residual {r_d}). Try a different rho, linear_solver, or a CVXPY solver."
+            )
+            return True
+        if r_p > 1e20 or r_d > 1e20:
+            run.status = cp.SOLVER_ERROR
+            run.message = f"ADMM diverged at iteration {k}: residuals {r_p:.3g} / {r_d:.3g} exceed 1e20."
+            return True
+        if settings.gap_tol is None:  # the residual rule alone (the user opted out of certificates)
+            if self._residuals_met(check):
+                run.status = cp.OPTIMAL
+                run.message = (
+                    f"Converged in {k} iterations: primal residual {r_p:.3g} <= {check.eps_p:.3g}, dual "
+                    f"residual {r_d:.3g} <= {check.eps_d:.3g} (gap_tol=None: no certificate)."
+                )
+                return True
+            return False
+        if not self._gap_within(gap, obj):
+            return False
+        cone_tol = ROBUST_CONE_TOL_FACTOR * settings.cone_tol
+        viol_rel = self.structure.cone_violation(check.XV)[1]
+        if viol_rel > cone_tol:
+            return False
+        run.status = cp.OPTIMAL
+        run.message = (
+            f"Converged in {k} iterations with a duality-gap certificate: |objective - dual bound| "
+            f"= {abs(gap):.3g} <= gap_tol * |objective| = {settings.gap_tol * abs(obj):.3g}, relative "
+            f"robust-cone violation {viol_rel:.3g} <= {ROBUST_CONE_TOL_FACTOR:g} cone_tol = {cone_tol:g} "
+            f"(primal residual {r_p:.3g}, dual residual {r_d:.3g})."
+        )
+        return True
 
     # ------------------------------------------------------------------ the steps
     def _u_step(self) -> None:
@@ -261,26 +299,20 @@ class RobustAdmmSolver(AdmmSolver):
 
     def _certificate_step(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
         settings = self.settings
-        certify = settings.gap_tol is not None and k - run.last_cert >= settings.certificate_interval
+        due = k - run.last_cert >= settings.certificate_interval or self._residuals_met(check)
+        certify = settings.gap_tol is not None and due
         if certify:
             run.last_cert = k
             run.best_dual = max(run.best_dual, self.robust_bound(self.state.v, check.XV))
         check.gap = check.obj - run.best_dual
         return certify
 
-    @property
-    def _needs_certificate(self) -> bool:
-        # the iterates approach the robust cones from outside, and the objective is first order
-        # in the cone violation: the residual rule alone stopped 1e-3 below the optimum (measured
-        # on small programs), so every loss stops on a certified gap
-        return self.settings.gap_tol is not None
-
-    def _gap_within(self, check: CheckRecord, factor: float = 1.0) -> bool:
-        """Whether the certified gap is within ``factor * gap_tol`` relative, *in absolute value*:
-        the iterates approach the cones from outside, and an objective below a certified lower
-        bound (a negative gap) means the point is still too infeasible to be called optimal."""
+    def _gap_within(self, gap: float, obj: float, factor: float = 1.0) -> bool:
+        """Whether the certified ``gap`` is within ``factor * gap_tol`` relative to ``obj``, *in
+        absolute value*: the iterates approach the cones from outside, and an objective below a
+        certified lower bound (a negative gap) means the point is still too infeasible."""
         tol = self.settings.gap_tol
-        return tol is not None and abs(check.gap) <= factor * tol * max(abs(check.obj), 1e-300)
+        return tol is not None and abs(gap) <= factor * tol * max(abs(obj), 1e-300)
 
     def _finish(
         self, run: RunRecord, check: CheckRecord, k: int, t_setup: float, printer: Printer | None
