@@ -124,7 +124,7 @@ def test_auto_picks_smaller_system(rng):
 def test_gated_squared_kkt_certificate(rng):
     """Group-lasso optimality: X'^T D_i r = -beta u_i/||u_i|| on the support, norm <= beta off it."""
     program = _program("gated_relu", "squared", rng, beta=0.5)
-    result = solve_admm(program, {"eps_abs": 1e-10, "eps_rel": 1e-10})
+    result = solve_admm(program, {"eps_abs": 1e-10, "eps_rel": 1e-10, "gap_tol": None})
     U = result.values["U"]
     Xa, D = program.design, program.patterns.D.astype(float)
     r = np.sum(D * (Xa @ U), axis=1) - program.y  # gradient of the loss in the predictions
@@ -225,7 +225,7 @@ def test_time_limit(rng):
     program = _program("relu", "squared", rng)
     with pytest.warns(ConvergenceWarning, match="time limit"):
         result = solve_admm(program, {"time_limit": 1e-9, "check_interval": 5})
-    assert result.iterations == 5
+    assert result.iterations == 1  # the clock is read every iteration, not only at checks
     assert result.status in (cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
 
 
@@ -535,9 +535,8 @@ def test_residual_balancing_cannot_slide_the_penalties_to_zero():
     result = solve_admm(program)
     assert result.status == cp.OPTIMAL
     assert abs(result.objective - reference) <= 1e-4 * abs(reference)
-    # its residual stop comes with a certified bound above gap_tol (loose here: the true gap is
-    # ~1e-6), and the message says so
-    assert "certified gap bound" in result.message and "eps_rel" in result.message
+    # optimal is certified
+    assert result.duality_gap <= 1e-4 * abs(result.objective)
     default = AdmmSolver(program).structure.default_rho
     for block, value in result.rho.items():
         assert default[block] / RHO_BAND * (1 - 1e-12) <= value <= default[block] * RHO_BAND * (1 + 1e-12)

@@ -93,9 +93,10 @@ and the previous certificate's), optionally refined by ``certificate_steps`` FIS
 :math:`\operatorname{dist}(F_j^T\lambda + G_j^T\nu_j, \beta\mathbb{B})^2`, then the best scaling
 :math:`\theta` that makes every block satisfy :math:`\|\cdot\| \le \beta`. Its dual objective is a
 lower bound on the optimum (weak duality; tested against Clarabel at random points), and the
-largest bound seen so far is kept. The default stop is: certified relative gap ``<= gap_tol``
-*and* relative cone violation of the returned point ``<= cone_tol``, or the residual rule below,
-whichever comes first (``gap_tol=None`` keeps only the residual rule).
+largest bound seen so far is kept. ``optimal`` means: certified relative gap ``<= gap_tol``
+*and* relative cone violation of the returned point ``<= cone_tol`` (for the slack splitting at
+the exact projection of ``v`` onto the cones); meeting the residual rule below only triggers a
+certificate (``gap_tol=None`` keeps the residual rule alone, uncertified).
 
 Stopping (Boyd et al. / OSQP): with ``r_p`` the stacked primal residual of all constraint blocks
 and ``r_d`` the dual residual :math:`\rho_u(v - v^-) + \rho_s G^T(s - s^-) + \rho_z F^T(z - z^-)`,

@@ -517,7 +517,7 @@ class AdmmSolver:
                 run.status = cp.OPTIMAL
                 run.message = (
                     f"Converged in {k} iterations: primal residual {r_p:.3g} <= {eps_p:.3g}, dual "
-                    f"residual {r_d:.3g} <= {eps_d:.3g} (gap_tol=None: no certificate)."
+                    f"residual {r_d:.3g} <= {eps_d:.3g} (gap_tol=None: uncertified)."
                 )
                 return True
             return False
