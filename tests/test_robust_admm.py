@@ -19,14 +19,14 @@ LOSSES = ("hinge", "squared", "logistic")
 NORMS = ("inf", "2", "1")
 
 
-def _data(loss: str, seed: int = 3, n: int = 24, d: int = 2):
+def _data(loss: str, seed: int = 3, n: int = 24, d: int = 2, bias: bool = True):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
     if loss == "squared":
         y = X[:, 0] + 0.3 * rng.normal(size=n)
     else:
         y = np.sign(X[:, 0] + 0.5 * rng.normal(size=n))
-    return X, y, sample_patterns(X, 4, random_state=seed, bias=True)
+    return X, y, sample_patterns(X, 4, random_state=seed, bias=bias)
 
 
 def _program(loss: str, norm: str, eps: float = 0.03, seed: int = 3, beta: float = 0.2):
@@ -55,6 +55,20 @@ def test_matches_clarabel_with_a_certified_feasible_point(loss: str, norm: str) 
     # the objective is the robust one, evaluated at the returned point
     regularizer = 0.2 * np.linalg.norm(np.hstack([V, W]), axis=0).sum()
     assert result.objective == pytest.approx(robust_loss_bound(program, V, W).sum() + regularizer, rel=1e-12)
+
+
+@pytest.mark.parametrize(("loss", "norm"), [("logistic", "2"), ("squared", "1")])
+def test_without_bias_matches_clarabel(loss: str, norm: str) -> None:
+    X, y, patterns = _data(loss, bias=False)
+    assert not patterns.bias
+    reference = robust_relu_program(X, y, patterns, beta=0.2, eps=0.03, norm=norm, loss=loss).solve(
+        "CLARABEL"
+    )
+    program = robust_relu_program(X, y, patterns, beta=0.2, eps=0.03, norm=norm, loss=loss)
+    result = solve_admm(program)
+    assert result.status == cp.OPTIMAL
+    assert abs(result.objective - reference) <= 1e-4 * abs(reference)
+    assert _relative_violation(program, result.values["V"], result.values["W"]) <= 1e-4
 
 
 @pytest.mark.parametrize("loss", LOSSES)

@@ -11,7 +11,10 @@ Anderson acceleration, callback and result, with
 - the z-step: the per-sample prox of the worst-case loss in the pair :math:`(a_k, \bar g_k)`
   (:func:`~cvxnn.admm.robust_prox.robust_loss_prox`);
 - the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
-  (every ``certificate_interval`` iterations and at the end).
+  (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
+- the stop: ``optimal`` needs ``|gap| <= gap_tol`` (relative) and a relative robust-cone
+  violation ``<= ROBUST_CONE_TOL_FACTOR * cone_tol``; the point is not polished (no exact
+  projection onto the robust cones is available).
 
 The cones are always handled by the slack splitting (``cone_method`` does not apply).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
