@@ -291,11 +291,13 @@ def test_balancing_moves_a_penalty_at_most_the_tolerance_per_update(rng, rho):
 
 
 # --------------------------------------------------------------------------- input checks
-def test_robust_kind_refused(rng):
+def test_unknown_kind_refused(rng):
     program = _program("relu", "squared", rng)
-    robust = dataclasses.replace(program, kind="robust_relu")
-    with pytest.raises(UnsupportedProblemError, match=r"supports \['relu', 'gated_relu', 'scp'\].*CLARABEL"):
-        solve_admm(robust)
+    unknown = dataclasses.replace(program, kind="mystery")
+    with pytest.raises(
+        UnsupportedProblemError, match=r"supports \['relu', 'gated_relu', 'scp', 'robust_relu'\].*CLARABEL"
+    ):
+        solve_admm(unknown)
 
 
 def test_not_a_program_refused():

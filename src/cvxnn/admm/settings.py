@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: Program kinds the ADMM solves.
-SUPPORTED_KINDS: tuple[str, ...] = ("relu", "gated_relu", "scp")
+SUPPORTED_KINDS: tuple[str, ...] = ("relu", "gated_relu", "scp", "robust_relu")
 #: Linear-system strategies for the u-update.
 LINEAR_SOLVERS: tuple[str, ...] = ("auto", "woodbury", "cholesky", "cg")
 #: How the ``relu`` program's cone constraints are handled.
