@@ -131,7 +131,7 @@ def test_binary_string_labels_map_to_plus_minus_one(binary):
 
 def test_multiclass_iris_one_vs_rest_shares_patterns(iris):
     X, y = iris
-    clf = ConvexReLUClassifier(random_state=0).fit(X, y)
+    clf = ConvexReLUClassifier(patterns="sample", random_state=0).fit(X, y)
     assert clf.score(X, y) >= 0.95
     assert len(clf.networks_) == 3 and clf.network_ is clf.networks_
     scores = clf.decision_function(X)
@@ -191,8 +191,8 @@ def test_gated_relaxation_lower_bounds_relu(binary):
     # Same seed -> same patterns; the gated program drops the cone constraints, so its optimum
     # can only be lower.
     X, y = binary
-    relu = ConvexReLUClassifier(random_state=3).fit(X, y)
-    gated = ConvexReLUClassifier(formulation="gated", random_state=3).fit(X, y)
+    relu = ConvexReLUClassifier(patterns="sample", random_state=3).fit(X, y)
+    gated = ConvexReLUClassifier(formulation="gated", patterns="sample", random_state=3).fit(X, y)
     np.testing.assert_array_equal(relu.patterns_.D, gated.patterns_.D)
     assert gated.objective_ <= relu.objective_ * (1 + 1e-7)
     assert gated.objective_ < relu.objective_  # strictly, on this nonlinear data
@@ -320,11 +320,12 @@ def test_iteration_limit_warns_and_keeps_the_point(binary):
 
 def test_tol_maps_to_solver_options_and_solver_options_win(binary):
     X, y = binary
-    loose = ConvexReLUClassifier(solver="scs", tol=1e-2, random_state=0).fit(X, y)
+    common = {"patterns": "sample", "random_state": 0}
+    loose = ConvexReLUClassifier(solver="scs", tol=1e-2, **common).fit(X, y)
     tight = ConvexReLUClassifier(
-        solver="scs", tol=1e-2, solver_options={"eps_abs": 1e-7, "eps_rel": 1e-7}, random_state=0
+        solver="scs", tol=1e-2, solver_options={"eps_abs": 1e-7, "eps_rel": 1e-7}, **common
     ).fit(X, y)
-    ref = ConvexReLUClassifier(random_state=0).fit(X, y).objective_
+    ref = ConvexReLUClassifier(**common).fit(X, y).objective_
     assert abs(tight.objective_ - ref) <= 1e-4 * ref
     assert tight.n_iter_ > loose.n_iter_
 
@@ -334,12 +335,12 @@ def test_tol_maps_to_solver_options_and_solver_options_win(binary):
 
 def test_warm_start_reuses_programs_and_matches_cold_fit(binary):
     X, y = binary
-    est = ConvexReLUClassifier(warm_start=True, beta=1.0, random_state=0).fit(X, y)
+    est = ConvexReLUClassifier(warm_start=True, beta=1.0, patterns="sample", random_state=0).fit(X, y)
     patterns, programs = est.patterns_, est._programs
     est.set_params(beta=0.1).fit(X, y)
     assert est.patterns_ is patterns and est._programs is programs  # same compiled programs
     assert programs[0].beta.value == 0.1
-    cold = ConvexReLUClassifier(beta=0.1, random_state=0).fit(X, y)
+    cold = ConvexReLUClassifier(beta=0.1, patterns="sample", random_state=0).fit(X, y)
     np.testing.assert_allclose(est.objective_, cold.objective_, rtol=1e-6)
     # New data with the same structure: the previous gates are kept.
     X2 = X + 0.01
@@ -366,10 +367,13 @@ def test_pickle_round_trip_drops_cached_programs(binary):
 
 def test_admm_solver_matches_clarabel(diabetes):
     X, y = diabetes
-    ref = ConvexReLURegressor(beta=1.0, random_state=0).fit(X, y)
+    # Same sampled patterns for both solvers (a search would pick its patterns per solver).
+    ref = ConvexReLURegressor(beta=1.0, patterns="sample", random_state=0).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        admm = ConvexReLURegressor(beta=1.0, solver="admm", tol=1e-6, random_state=0).fit(X, y)
+        admm = ConvexReLURegressor(beta=1.0, solver="admm", tol=1e-6, patterns="sample", random_state=0).fit(
+            X, y
+        )
     assert admm.status_ == cp.OPTIMAL and admm.n_iter_ >= 1
     assert abs(admm.objective_ - ref.objective_) <= 1e-4 * ref.objective_
     np.testing.assert_allclose(admm.predict(X), ref.predict(X), atol=1e-2)
@@ -380,7 +384,7 @@ def test_admm_solver_matches_clarabel(diabetes):
 
 def test_robust_training_eps(binary):
     X, y = binary
-    nominal = ConvexReLUClassifier(loss="hinge", beta=0.1, random_state=0).fit(X, y)
+    nominal = ConvexReLUClassifier(loss="hinge", beta=0.1, patterns="sample", random_state=0).fit(X, y)
     robust = ConvexReLUClassifier(loss="hinge", beta=0.1, eps=0.05, random_state=0).fit(X, y)
     np.testing.assert_array_equal(robust.patterns_.D, nominal.patterns_.D)
     # The robust program's optimum upper-bounds the nominal one (same patterns).

@@ -33,10 +33,10 @@ SOLVER_ATOL = 1e-4
 @pytest.mark.parametrize(
     "estimator",
     [
-        ConvexReLUClassifier(random_state=0),
-        ConvexReLUClassifier(random_state=0, loss="logistic"),
+        ConvexReLUClassifier(random_state=0, patterns="sample"),
+        ConvexReLUClassifier(random_state=0, patterns="sample", loss="logistic"),
         ConvexReLUClassifier(random_state=0, formulation="gated", loss="hinge"),
-        ConvexReLURegressor(random_state=0),
+        ConvexReLURegressor(random_state=0, patterns="sample"),
         ConvexReLURegressor(random_state=0, formulation="scp"),
     ],
     ids=["squared", "logistic", "gated-hinge", "regressor", "regressor-scp"],

@@ -222,3 +222,48 @@ def test_estimators_search_patterns_by_default() -> None:
         ConvexReLURegressor(patterns="grid").fit(X, y)
     with pytest.raises(InvalidInputError, match="may not set"):
         ConvexReLURegressor(search_options={"beta": 2.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "hinge"])
+def test_weighted_conjugate_satisfies_fenchel_young(loss: str) -> None:
+    rng = np.random.default_rng(1)
+    y = np.where(rng.standard_normal(20) > 0, 1.0, -1.0) if loss != "squared" else rng.standard_normal(20)
+    w = rng.uniform(0.2, 3.0, 20)
+    w[3] = 0.0
+    z = 3 * rng.standard_normal(20)
+    if loss == "hinge":
+        z[np.abs(1 - y * z) < 1e-3] += 0.1
+    lam = w * loss_gradient(z, y, loss)
+    assert loss_value(z, y, loss, w) + conjugate(loss, y, lam, w) == pytest.approx(lam @ z, abs=1e-9)
+    for _ in range(5):
+        z2 = 3 * rng.standard_normal(20)
+        assert loss_value(z2, y, loss, w) + conjugate(loss, y, lam, w) >= lam @ z2 - 1e-9
+    lam[3] = 0.5  # a zero-weight sample with a nonzero multiplier is off the domain
+    assert conjugate(loss, y, lam, w) == np.inf
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_weighted_search_bounds_the_weighted_exact_optimum(loss: str) -> None:
+    X, y = _data(4, loss=loss)
+    w = np.random.default_rng(4).integers(1, 4, size=len(y)).astype(float)
+    beta = 0.5
+    full = cvxnn.enumerate_patterns(X)
+    exact = float(cvxnn.relu_program(X, y, full, beta=beta, loss=loss, sample_weight=w).solve("CLARABEL"))
+    res = search_patterns(
+        X, y, beta=beta, loss=loss, solver="CLARABEL", random_state=0, sample_weight=w, **FAST
+    )
+    assert res.program.sample_weight is not None
+    assert exact - 1e-5 * abs(exact) <= res.objective <= exact + 1e-3 * abs(exact)
+    assert res.certificate.lower_bound <= exact + 1e-6 * max(1.0, abs(exact))
+    # the weighted objective of the network equals the result's objective
+    net = res.network
+    reg = beta * net.regularizer()
+    assert loss_value(net.predict(X), y, loss, w) + reg == pytest.approx(res.objective, rel=1e-6)
+    # integer weights: the same exact optimum as repeating the rows
+    reps = np.repeat(np.arange(len(y)), w.astype(int))
+    repeated = float(
+        cvxnn.relu_program(X[reps], y[reps], cvxnn.enumerate_patterns(X[reps]), beta=beta, loss=loss).solve(
+            "CLARABEL"
+        )
+    )
+    assert exact == pytest.approx(repeated, rel=1e-5)

@@ -30,27 +30,39 @@ import numpy as np
 __all__ = ["SearchCertificate", "conjugate", "dual_lower_bound"]
 
 
-def conjugate(loss: str, y: np.ndarray, lam: np.ndarray) -> float:
-    r"""The convex conjugate :math:`L^*(\lambda)` of the summed loss (``inf`` off its domain)."""
+def conjugate(loss: str, y: np.ndarray, lam: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    r"""The convex conjugate :math:`L^*(\lambda)` of the summed loss (``inf`` off its domain).
+
+    With sample weights :math:`w` the loss is :math:`\sum_k w_k \ell(\hat y_k, y_k)` and its
+    conjugate :math:`\sum_k w_k \ell^*(\lambda_k / w_k)`; a zero-weight sample needs
+    :math:`\lambda_k = 0`.
+    """
+    w = np.ones_like(lam) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if np.any(lam[w == 0] != 0):
+        return float("inf")
+    pos = w > 0
+    w, lam, y = w[pos], lam[pos], y[pos]
     if loss == "squared":
-        return float(0.5 * lam @ lam + lam @ y)
-    q = lam * y
+        return float(0.5 * np.sum(lam * lam / w) + lam @ y)
+    q = lam * y / w
     if np.any(q > 1e-15) or np.any(q < -1.0 - 1e-15):
         return float("inf")
     q = np.clip(q, -1.0, 0.0)
     if loss == "hinge":
-        return float(np.sum(q))
+        return float(np.sum(w * q))
     a, b = -q, 1.0 + q
     xlogx = np.where(a > 0, a * np.log(np.where(a > 0, a, 1.0)), 0.0)
     ylogy = np.where(b > 0, b * np.log(np.where(b > 0, b, 1.0)), 0.0)
-    return float(np.sum(xlogx + ylogy))
+    return float(np.sum(w * (xlogx + ylogy)))
 
 
-def _domain_scale(loss: str, y: np.ndarray, lam: np.ndarray) -> float:
+def _domain_scale(loss: str, y: np.ndarray, lam: np.ndarray, sample_weight: np.ndarray | None) -> float:
     """Largest ``s >= 0`` with ``s * lam`` in the conjugate's domain (0 if only ``s = 0``)."""
     if loss == "squared":
         return float("inf")
-    q = lam * y
+    w = np.ones_like(lam) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    pos = w > 0
+    q = lam[pos] * y[pos] / w[pos]
     if np.any(q > 0):
         return 0.0
     worst = float(np.max(-q)) if q.size else 0.0
@@ -58,26 +70,34 @@ def _domain_scale(loss: str, y: np.ndarray, lam: np.ndarray) -> float:
 
 
 def dual_lower_bound(
-    loss: str, y: np.ndarray, lam: np.ndarray, c_bar: float, beta: float
+    loss: str,
+    y: np.ndarray,
+    lam: np.ndarray,
+    c_bar: float,
+    beta: float,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[float, float]:
     r"""``max_s -L*(s lam)`` over :math:`0 \le s \le \min(\beta/\bar c, s_{\text{dom}})`.
 
     Returns ``(bound, s)``. Valid whenever ``c_bar >= c(lam)``: every ``s`` in the interval makes
     ``s * lam`` dual feasible for every pattern. The concave 1-D maximization is a golden-section
     search plus both endpoints (its accuracy affects only how tight the bound is, not whether it
-    is valid, since the value returned is ``-L*`` at a feasible point).
+    is valid, since the value returned is ``-L*`` at a feasible point). ``sample_weight`` (n,)
+    weighs the samples' losses as in :func:`conjugate`.
     """
-    s_hi = min(beta / c_bar if c_bar > 0 else float("inf"), _domain_scale(loss, y, lam))
+    s_hi = min(beta / c_bar if c_bar > 0 else float("inf"), _domain_scale(loss, y, lam, sample_weight))
     if not np.isfinite(s_hi):
         s_hi = 1e6
     if s_hi <= 0:
-        return -conjugate(loss, y, 0.0 * lam), 0.0
+        return -conjugate(loss, y, 0.0 * lam, sample_weight), 0.0
 
     def value(s: float) -> float:
-        return -conjugate(loss, y, s * lam)
+        return -conjugate(loss, y, s * lam, sample_weight)
 
     if loss == "squared":
-        denom = float(lam @ lam)
+        w = np.ones_like(lam) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        pos = w > 0
+        denom = float(np.sum(lam[pos] ** 2 / w[pos]))
         s_star = -float(lam @ y) / denom if denom > 0 else 0.0
         candidates = [0.0, s_hi, min(max(s_star, 0.0), s_hi)]
     else:

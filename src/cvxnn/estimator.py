@@ -65,7 +65,6 @@ naming the solver, the program and what to try; a solver that cannot take the pr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +83,15 @@ from ._validation import (
     check_eps,
     check_n_patterns,
     check_norm,
-    check_positive_int,
-    check_positive_real,
     check_rng,
+)
+from .estimator_options import (
+    check_bool,
+    check_max_iter,
+    check_solver,
+    check_tol,
+    solver_options_for,
+    worst_status,
 )
 from .estimator_search import check_patterns_mode, check_search_options, fit_patterns
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
@@ -94,25 +99,11 @@ from .patterns import ActivationPatterns
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
 from .robust import robust_relu_program
 from .sample_weight import same_weights, weighted_rows
-from .solvers import resolve_solver
 
 __all__ = ["ConvexReLUClassifier", "ConvexReLURegressor"]
 
 #: Accepted ``formulation`` values and their canonical names.
 FORMULATIONS: dict[str, str] = {"relu": "relu", "gated": "gated", "gated_relu": "gated", "scp": "scp"}
-
-#: How ``tol`` and ``max_iter`` map onto each solver's own option names.
-TOL_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "ADMM": (("eps_abs", "eps_rel"), "max_iter"),
-    "CLARABEL": (("tol_gap_abs", "tol_gap_rel", "tol_feas"), "max_iter"),
-    "ECOS": (("abstol", "reltol", "feastol"), "max_iters"),
-    "SCS": (("eps_abs", "eps_rel"), "max_iters"),
-    "OSQP": (("eps_abs", "eps_rel"), "max_iter"),
-    "GUROBI": (("BarConvTol", "BarQCPConvTol"), "BarIterLimit"),
-}
-
-#: Option names ``solver_options`` may not carry (the estimator sets them itself).
-_RESERVED_OPTIONS = frozenset({"solver", "method", "warm_start"})
 
 #: Statuses that keep the returned point but warn.
 _INACCURATE = (cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
@@ -156,67 +147,6 @@ class _Settings:
         """What must match for a warm start to reuse a previous fit's patterns and solution."""
         norm = self.norm if self.eps > 0 else None
         return (self.kind, self.n_patterns, self.patterns, self.loss, norm, self.bias)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raise InvalidInputError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
-
-
-def _check_tol(tol: Any) -> float | None:
-    if tol is None:
-        return None
-    return check_positive_real(tol, "tol", "the solver tolerance; None keeps the solver's default")
-
-
-def _check_max_iter(max_iter: Any) -> int | None:
-    return None if max_iter is None else check_positive_int(max_iter, "max_iter")
-
-
-def _check_solver(solver: Any) -> str:
-    if isinstance(solver, str) and solver.strip().upper() == "ADMM":
-        return "ADMM"
-    return resolve_solver(solver)
-
-
-def _solver_options(solver: str, tol: float | None, max_iter: int | None, extra: Any) -> dict[str, Any]:
-    """The keyword arguments handed to ``ConvexProgram.solve`` for ``solver``."""
-    if extra is None:
-        extra = {}
-    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
-        raise InvalidInputError(
-            "solver_options must be None or a dict of solver option names (str) to values; "
-            f"got {type(extra).__name__}."
-        )
-    reserved = sorted(_RESERVED_OPTIONS.intersection(extra))
-    if reserved:
-        raise InvalidInputError(
-            f"solver_options may not set {reserved}: use the estimator's solver= and warm_start= "
-            "hyperparameters instead."
-        )
-    options: dict[str, Any] = {}
-    if tol is not None or max_iter is not None:
-        if solver not in TOL_OPTIONS:
-            raise InvalidInputError(
-                f"tol/max_iter have no mapping for solver {solver!r} (mapped: {sorted(TOL_OPTIONS)}); "
-                "leave them None and pass that solver's own options through solver_options."
-            )
-        tol_names, iter_name = TOL_OPTIONS[solver]
-        if tol is not None:
-            options.update(dict.fromkeys(tol_names, tol))
-        if max_iter is not None:
-            options[iter_name] = max_iter
-    options.update(extra)
-    return options
-
-
-def _worst_status(statuses: list[str]) -> str:
-    """The least favourable of several solve statuses (``optimal`` only if all are)."""
-    for status in statuses:
-        if status != cp.OPTIMAL:
-            return status
-    return cp.OPTIMAL
 
 
 class _ConvexReLUBase(BaseEstimator):
@@ -285,9 +215,9 @@ class _ConvexReLUBase(BaseEstimator):
                 f"eps={eps} > 0 (adversarially robust training) needs formulation='relu'; "
                 f"formulation={self.formulation!r} has no robust counterpart. Use eps=0 or 'relu'."
             )
-        solver = _check_solver(self.solver)
-        tol = _check_tol(self.tol)
-        max_iter = _check_max_iter(self.max_iter)
+        solver = check_solver(self.solver)
+        tol = check_tol(self.tol)
+        max_iter = check_max_iter(self.max_iter)
         return _Settings(
             formulation=formulation,
             n_patterns=check_n_patterns(self.n_patterns),
@@ -297,10 +227,10 @@ class _ConvexReLUBase(BaseEstimator):
             loss=self.loss,
             eps=eps,
             norm=norm,
-            bias=_check_bool(self.bias, "bias"),
+            bias=check_bool(self.bias, "bias"),
             solver=solver,
-            options=_solver_options(solver, tol, max_iter, self.solver_options),
-            warm_start=_check_bool(self.warm_start, "warm_start"),
+            options=solver_options_for(solver, tol, max_iter, self.solver_options),
+            warm_start=check_bool(self.warm_start, "warm_start"),
         )
 
     # ------------------------------------------------------------------ programs
@@ -348,7 +278,9 @@ class _ConvexReLUBase(BaseEstimator):
         s = self._settings()
         warm = self._warm_state(X, targets, s, sample_weight)
         if warm is None:
-            patterns, start, certificates = fit_patterns(X, targets, s, check_rng(self.random_state))
+            patterns, start, certificates = fit_patterns(
+                X, targets, s, check_rng(self.random_state), sample_weight
+            )
             programs = None
         else:
             patterns, programs, start = warm
@@ -377,7 +309,7 @@ class _ConvexReLUBase(BaseEstimator):
         self.certificates_ = certificates
         self.networks_ = networks
         self.objective_ = float(np.sum(objectives))
-        self.status_ = _worst_status(statuses)
+        self.status_ = worst_status(statuses)
         self.n_iter_ = int(max(iterations))
         self._solutions = [
             {name: np.array(var.value, dtype=np.float64) for name, var in program.variables.items()}

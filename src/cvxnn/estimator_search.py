@@ -80,9 +80,11 @@ def searched_patterns(
     n_initial: int,
     options: dict[str, Any],
     rng: np.random.Generator,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[ActivationPatterns, list[dict[str, np.ndarray]], list[SearchCertificate]]:
     """Run :func:`cvxnn.search_patterns` per target vector (same settings, shared generator).
 
+    ``sample_weight`` (n,) weighs the samples' losses in every search.
     Returns the union of the found patterns, each target's best point ``{"V", "W"}`` of shape
     (d', P) placed on that union (zero on the other targets' patterns, a feasible start) and the
     searches' certificates.
@@ -97,6 +99,7 @@ def searched_patterns(
             random_state=rng,
             solver=solver,
             n_initial=n_initial,
+            sample_weight=sample_weight,
             **options,
         )
         for t in targets
@@ -118,12 +121,17 @@ def searched_patterns(
 
 
 def fit_patterns(
-    X: np.ndarray, targets: list[np.ndarray], settings: Any, rng: np.random.Generator
+    X: np.ndarray,
+    targets: list[np.ndarray],
+    settings: Any,
+    rng: np.random.Generator,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[ActivationPatterns, list[dict[str, np.ndarray]] | None, list[SearchCertificate] | None]:
     """The patterns of a cold ``fit``: searched (``patterns="search"`` on the nominal ``relu``
     program) or sampled. ``settings`` is the estimator's validated settings (``patterns``,
     ``kind``, ``n_patterns``, ``bias``, ``beta``, ``loss``, ``solver``, ``search_options``).
-    Returns ``(patterns, start values or None, certificates or None)``."""
+    ``sample_weight`` (n,) weighs the rows' losses in the search. Returns ``(patterns, start
+    values or None, certificates or None)``."""
     if settings.patterns == "search" and settings.kind == "relu":
         return searched_patterns(
             X,
@@ -135,5 +143,6 @@ def fit_patterns(
             n_initial=settings.n_patterns,
             options=settings.search_options,
             rng=rng,
+            sample_weight=sample_weight,
         )
     return sample_patterns(X, settings.n_patterns, random_state=rng, bias=settings.bias), None, None

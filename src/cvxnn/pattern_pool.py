@@ -76,11 +76,18 @@ class PatternPool:
 
 
 def pool_objective(
-    pool: PatternPool, V: np.ndarray, W: np.ndarray, y: np.ndarray, beta: float, loss: str
+    pool: PatternPool,
+    V: np.ndarray,
+    W: np.ndarray,
+    y: np.ndarray,
+    beta: float,
+    loss: str,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
-    """The convex objective at ``(V, W)`` over the pool's patterns."""
+    """The convex objective at ``(V, W)`` over the pool's patterns (losses weighed by
+    ``sample_weight``, shape (n,), when given)."""
     reg = float(np.sum(np.linalg.norm(V, axis=0)) + np.sum(np.linalg.norm(W, axis=0)))
-    return loss_value(pool.predictions(V, W), y, loss) + beta * reg
+    return loss_value(pool.predictions(V, W), y, loss, sample_weight) + beta * reg
 
 
 def network_blocks(network: ReLUNetwork, Xa: np.ndarray, bias: bool) -> tuple[np.ndarray, ...]:

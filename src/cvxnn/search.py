@@ -47,12 +47,13 @@ from ._validation import (
 from .baselines import train_adam
 from .certificate import SearchCertificate, dual_lower_bound
 from .exceptions import ConvergenceWarning, InvalidInputError, PatternLimitError
-from .losses import loss_gradient
+from .losses import loss_gradient, loss_value
 from .pattern_pool import PatternPool, network_blocks, pool_objective
 from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
 from .pricing import dual_norm_bound, dual_norm_exact, price, select_new_patterns
 from .programs import ConvexProgram, relu_program
 from .recovery import ReLUNetwork
+from .sample_weight import check_sample_weight
 from .solvers import resolve_solver
 
 __all__ = ["PatternSearchResult", "SearchRound", "search_patterns"]
@@ -214,14 +215,23 @@ def _arrangement_size(Xa: np.ndarray) -> int:
     return 2 * sum(comb(n - 1, k) for k in range(r))
 
 
-def _dual_candidates(loss: str, y: np.ndarray, yhat: np.ndarray) -> list[np.ndarray]:
+def _weighted_gradient(yhat: np.ndarray, y: np.ndarray, loss: str, weight: np.ndarray | None) -> np.ndarray:
+    """The gradient of the (weighted) summed loss at ``yhat``: the dual point of the program."""
+    grad = loss_gradient(yhat, y, loss)
+    return grad if weight is None else weight * grad
+
+
+def _dual_candidates(
+    loss: str, y: np.ndarray, yhat: np.ndarray, weight: np.ndarray | None
+) -> list[np.ndarray]:
     """Dual points to try in the lower bound: the loss gradient, and for the hinge loss (whose
     subgradient is ambiguous at margin 1) smoothed versions of it."""
-    cands = [loss_gradient(yhat, y, loss)]
+    cands = [_weighted_gradient(yhat, y, loss, weight)]
     if loss == "hinge":
         margin = y * yhat
         for tau in (1e-3, 1e-2, 1e-1):
-            cands.append(-y * np.clip(0.5 + (1.0 - margin) / tau, 0.0, 1.0))
+            smooth = -y * np.clip(0.5 + (1.0 - margin) / tau, 0.0, 1.0)
+            cands.append(smooth if weight is None else weight * smooth)
     return cands
 
 
@@ -251,6 +261,7 @@ def search_patterns(
     n_fresh: int = 100,
     exact_limit: int = 500,
     solver_options: Mapping[str, Any] | None = None,
+    sample_weight: Any = None,
 ) -> PatternSearchResult:
     r"""Train a two-layer ReLU network by a pattern search on the convex program, with a certificate.
 
@@ -304,6 +315,11 @@ def search_patterns(
         most this many patterns (0: always use the closed-form bound).
     solver_options : dict or None
         Keyword settings for the solver (``AdmmSettings`` fields for the ADMM).
+    sample_weight : array_like of shape (n,), optional
+        Weights of the samples' losses (finite, >= 0): the program, the pricing's dual point
+        :math:`\lambda = w \odot \nabla\ell(\hat y)` and the certificate's conjugate are those of
+        the weighted loss. The ADMM does not take weighted programs: use a CVXPY solver
+        (``solver="CLARABEL"``).
 
     Returns
     -------
@@ -345,6 +361,7 @@ def search_patterns(
     n_fresh = _check_nonnegative_int(n_fresh, "n_fresh")
     exact_limit = _check_nonnegative_int(exact_limit, "exact_limit")
     options = _check_options(solver_options)
+    weight = check_sample_weight(sample_weight, X.shape[0])
     if n_initial == 0 and not warm_start:
         raise InvalidInputError(
             "The search needs starting patterns: n_initial >= 1 or warm_start=True (both 0/False given)."
@@ -365,7 +382,7 @@ def search_patterns(
             lr=warm_start_learning_rate,
             rng=rng,
         )
-        warm_objective = net.objective(X, y, beta, loss)
+        warm_objective = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
         D0, G0, V0, W0 = network_blocks(net, Xa, bias)
         if D0.shape[1]:
             pool.add(D0, G0, V0, W0)
@@ -380,7 +397,7 @@ def search_patterns(
     threshold = beta * (1.0 + tol)
 
     history: list[SearchRound] = []
-    best_obj = pool_objective(pool, pool.V, pool.W, y, beta, loss)
+    best_obj = pool_objective(pool, pool.V, pool.W, y, beta, loss, weight)
     stop_reason = "max_rounds"
     status = ""
     program: ConvexProgram | None = None
@@ -388,16 +405,16 @@ def search_patterns(
     last_vals = np.zeros(0)
     for r in range(max_rounds):
         patterns = pool.patterns(bias)
-        program = relu_program(X, y, patterns, beta=beta, loss=loss)
+        program = relu_program(X, y, patterns, beta=beta, loss=loss, sample_weight=weight)
         status = _solve(program, pool, solver, options, time_limit, t_start)
         if status != "error":
             V1 = np.asarray(program.variables["V"].value, dtype=np.float64)
             W1 = np.asarray(program.variables["W"].value, dtype=np.float64)
-            obj1 = pool_objective(pool, V1, W1, y, beta, loss)
+            obj1 = pool_objective(pool, V1, W1, y, beta, loss, weight)
             if np.isfinite(obj1) and obj1 <= best_obj:
                 best_obj, pool.V, pool.W = obj1, V1, W1
         yhat = pool.predictions(pool.V, pool.W)
-        lam = loss_gradient(yhat, y, loss)
+        lam = _weighted_gradient(yhat, y, loss, weight)
         last_U, last_vals = price(Xa, lam, _pricing_starts(pool, rng, n_starts), n_steps=pricing_steps)
         max_violation = float(np.max(last_vals)) / beta if last_vals.size else 0.0
         elapsed = time.perf_counter() - t_start
@@ -432,7 +449,7 @@ def search_patterns(
 
     assert program is not None  # max_rounds >= 1
     if pool.size != program.n_patterns:  # pruned after the last solve: rebuild over the kept patterns
-        program = relu_program(X, y, pool.patterns(bias), beta=beta, loss=loss)
+        program = relu_program(X, y, pool.patterns(bias), beta=beta, loss=loss, sample_weight=weight)
     program.variables["V"].value = pool.V
     program.variables["W"].value = pool.W
     if status not in ("optimal",):
@@ -443,7 +460,21 @@ def search_patterns(
             stacklevel=2,
         )
     certificate = _certificate(
-        X, Xa, y, pool, beta, loss, bias, best_obj, last_vals, rng, n_fresh, pricing_steps, tol, exact_limit
+        X,
+        Xa,
+        y,
+        weight,
+        pool,
+        beta,
+        loss,
+        bias,
+        best_obj,
+        last_vals,
+        rng,
+        n_fresh,
+        pricing_steps,
+        tol,
+        exact_limit,
     )
     return PatternSearchResult(
         patterns=program.patterns,
@@ -502,6 +533,7 @@ def _certificate(
     X: np.ndarray,
     Xa: np.ndarray,
     y: np.ndarray,
+    weight: np.ndarray | None,
     pool: PatternPool,
     beta: float,
     loss: str,
@@ -515,7 +547,7 @@ def _certificate(
     exact_limit: int,
 ) -> SearchCertificate:
     yhat = pool.predictions(pool.V, pool.W)
-    lam = loss_gradient(yhat, y, loss)
+    lam = _weighted_gradient(yhat, y, loss, weight)
     max_val = float(np.max(priced)) if priced.size else 0.0
     rate = float("nan")
     if n_fresh:
@@ -531,14 +563,14 @@ def _certificate(
         except PatternLimitError:
             arrangement = None
     best = (-np.inf, 0.0, 0.0)
-    for k, cand in enumerate(_dual_candidates(loss, y, yhat)):
+    for k, cand in enumerate(_dual_candidates(loss, y, yhat, weight)):
         if arrangement is not None:
             c_bar = dual_norm_exact(Xa, cand, arrangement)
             if k == 0:  # the gradient itself: the exact largest violation
                 max_val = max(max_val, c_bar)
         else:
             c_bar = dual_norm_bound(Xa, cand)
-        bound, s = dual_lower_bound(loss, y, cand, c_bar, beta)
+        bound, s = dual_lower_bound(loss, y, cand, c_bar, beta, weight)
         if bound > best[0]:
             best = (bound, c_bar, s)
     lower, c_bar, s = best
