@@ -11,7 +11,9 @@ from typing import Any
 from ._version import __version__
 from .admm import AdmmResult, AdmmSettings, solve_admm
 from .attacks import fgsm, input_gradient, pgd, robust_accuracy, worst_case_loss
+from .building import build_program
 from .cvxpy_backend import ADMM  # importing registers the method with cvxpy.Problem
+from .enums import Loss, PerturbationNorm, ProgramKind
 from .exceptions import (
     ConvergenceWarning,
     CvxnnError,
@@ -23,6 +25,7 @@ from .exceptions import (
     UnsupportedProblemError,
 )
 from .io import load_estimator, load_network, save_estimator, save_network
+from .kinds import KIND_MODELS
 from .losses import loss_value
 from .patterns import (
     ActivationPatterns,
@@ -56,6 +59,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ADMM",
     "DEFAULT_SOLVER",
+    "KIND_MODELS",
     "ActivationPatterns",
     "AdmmResult",
     "AdmmSettings",
@@ -66,10 +70,13 @@ __all__ = [
     "CvxnnError",
     "GatedReLUNetwork",
     "InvalidInputError",
+    "Loss",
     "ModelFileError",
     "NotSolvedError",
     "PatternCheck",
     "PatternLimitError",
+    "PerturbationNorm",
+    "ProgramKind",
     "ReLUNetwork",
     "SolverResult",
     "SolverUnavailableError",
@@ -77,6 +84,7 @@ __all__ = [
     "VerificationReport",
     "__version__",
     "a_posteriori_check",
+    "build_program",
     "check_point",
     "enumerate_patterns",
     "fgsm",

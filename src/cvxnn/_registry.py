@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["lookup", "register"]
 
-_STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, tuple[weakref.ref, dict[str, Any]]] = (
+_STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, tuple[weakref.ref, type, dict[str, Any]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -27,7 +27,7 @@ _STRUCTURES: weakref.WeakKeyDictionary[cp.Problem, tuple[weakref.ref, dict[str, 
 def register(program: ConvexProgram) -> None:
     """Remember ``program``'s structure under its problem (called by ``ConvexProgram``)."""
     fields = {f.name: getattr(program, f.name) for f in dataclasses.fields(program) if f.name != "problem"}
-    _STRUCTURES[program.problem] = (weakref.ref(program), fields)
+    _STRUCTURES[program.problem] = (weakref.ref(program), type(program), fields)
 
 
 def lookup(problem: cp.Problem) -> ConvexProgram | None:
@@ -35,10 +35,8 @@ def lookup(problem: cp.Problem) -> ConvexProgram | None:
     entry = _STRUCTURES.get(problem)
     if entry is None:
         return None
-    ref, fields = entry
+    ref, cls, fields = entry
     program = ref()
     if program is not None:  # the user still holds the program: no rebuild, no copies
         return program
-    from .programs import ConvexProgram
-
-    return ConvexProgram(problem=problem, **fields)
+    return cls(problem=problem, **fields)  # the class recorded at registration: no import cycle

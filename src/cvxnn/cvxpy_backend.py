@@ -39,13 +39,14 @@ from cvxpy.reductions.solution import Solution
 from . import _registry
 from .admm import AdmmResult, AdmmSettings, _check_program, solve_admm
 from .exceptions import UnsupportedProblemError
+from .solvers import ADMM_METHOD
 
 __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
 
 #: The method name: ``problem.solve(method=ADMM)``.
-ADMM = "cvxnn-ADMM"
+ADMM = ADMM_METHOD
 #: What ``problem.solver_stats.solver_name`` reports after an ADMM solve.
-SOLVER_NAME = "cvxnn-ADMM"
+SOLVER_NAME = ADMM_METHOD
 
 # last AdmmResult per problem (weak keys), for full-state warm starts
 _LAST: weakref.WeakKeyDictionary[cp.Problem, AdmmResult] = weakref.WeakKeyDictionary()

@@ -88,10 +88,11 @@ from ._validation import (
     check_positive_real,
     check_rng,
 )
+from .building import build_program
+from .enums import Loss, ProgramKind
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from .patterns import ActivationPatterns, sample_patterns
-from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
-from .robust import robust_relu_program
+from .programs import ConvexProgram
 from .sample_weight import same_weights, weighted_rows
 from .solvers import resolve_solver
 
@@ -146,8 +147,8 @@ class _Settings:
     def kind(self) -> str:
         """The program kind that will be built."""
         if self.formulation == "relu":
-            return "robust_relu" if self.eps > 0 else "relu"
-        return "gated_relu" if self.formulation == "gated" else "scp"
+            return ProgramKind.ROBUST_RELU if self.eps > 0 else ProgramKind.RELU
+        return ProgramKind.GATED_RELU if self.formulation == "gated" else ProgramKind.SCP
 
     def structure(self) -> tuple[Any, ...]:
         """What must match for a warm start to reuse a previous fit's patterns and solution."""
@@ -226,9 +227,9 @@ class _ConvexReLUBase(BaseEstimator):
         formulation: str = "relu",
         n_patterns: int = 16,
         beta: float = 1.0,
-        loss: str = "squared",
+        loss: str = "squared",  # scikit-learn takes plain-str defaults: Loss.SQUARED's value
         eps: float = 0.0,
-        norm: str = "inf",
+        norm: str = "inf",  # PerturbationNorm.INF's value
         bias: bool = True,
         solver: str = "clarabel",
         solver_options: dict[str, Any] | None = None,
@@ -268,7 +269,7 @@ class _ConvexReLUBase(BaseEstimator):
         if not isinstance(self.loss, str) or self.loss not in self._allowed_losses:
             raise InvalidInputError(
                 f"Unknown loss {self.loss!r} for {type(self).__name__}; allowed are "
-                f"{list(self._allowed_losses)}."
+                f"{[str(loss) for loss in self._allowed_losses]}."
             )
         eps = check_eps(self.eps)
         norm = check_norm(self.norm)
@@ -297,17 +298,24 @@ class _ConvexReLUBase(BaseEstimator):
     def _build(
         self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings, w: Any = None
     ) -> ConvexProgram:
-        if s.kind == "relu":
-            return relu_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
-        if s.kind == "robust_relu":
-            return robust_relu_program(X, target, patterns, beta=s.beta, eps=s.eps, norm=s.norm, loss=s.loss)
-        if s.kind == "gated_relu":
-            return gated_relu_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
-        return scp_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
+        weights = None if s.kind == ProgramKind.ROBUST_RELU else w  # robust fits repeat rows instead
+        return build_program(
+            s.kind,
+            X,
+            target,
+            patterns,
+            beta=s.beta,
+            loss=s.loss,
+            sample_weight=weights,
+            eps=s.eps,
+            norm=s.norm,
+        )
 
     def _weighted(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> tuple[Any, Any, Any]:
         s = self._settings()
-        return weighted_rows(X, y, sample_weight, admm=s.solver == "ADMM", robust=s.kind == "robust_relu")
+        return weighted_rows(
+            X, y, sample_weight, admm=s.solver == "ADMM", robust=s.kind == ProgramKind.ROBUST_RELU
+        )
 
     def _warm_state(
         self, X: np.ndarray, targets: list[np.ndarray], s: _Settings, sample_weight: np.ndarray | None
@@ -397,7 +405,7 @@ class _ConvexReLUBase(BaseEstimator):
                     "formulation='scp' with the squared or hinge loss). Use solver='clarabel' or 'admm'."
                 ) from exc
             hint = ""
-            if s.loss == "logistic":
+            if s.loss == Loss.LOGISTIC:
                 hint += (
                     " The logistic loss needs exponential cones, on which interior-point solvers can "
                     "fail when beta is small and the classes are separable: raise beta, or use "
@@ -638,7 +646,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         return self.classes_[np.argmax(scores, axis=1)]
 
     def _has_proba(self) -> bool:
-        return self.loss == "logistic"
+        return self.loss == Loss.LOGISTIC
 
     @available_if(_has_proba)
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -677,7 +685,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         + _FITTED_DOC
     )
 
-    _allowed_losses = ("squared",)
+    _allowed_losses = (Loss.SQUARED,)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ConvexReLURegressor:
         r"""Fit the network to data ``X`` of shape (n, d) and targets ``y`` of shape (n,).
