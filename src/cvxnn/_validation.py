@@ -102,7 +102,7 @@ def check_loss(loss: Any) -> Loss:
     return Loss(loss)
 
 
-def check_y(y: Any, n_samples: int, loss: str = "squared") -> np.ndarray:
+def check_y(y: Any, n_samples: int, loss: str = Loss.SQUARED) -> np.ndarray:
     """Validate targets ``y`` for ``n_samples`` rows and the given loss.
 
     Accepts shape (n,) or (n, 1); returns shape (n,). For the losses in

@@ -1,7 +1,7 @@
 r"""The names cvxnn's programs are made of: program kinds, losses and perturbation norms.
 
-Each is a :class:`enum.StrEnum`, so a member *is* its string (``Loss.SQUARED == "squared"``)
-and every public function keeps accepting the plain strings. What each kind *does* (builder,
+Each is a :class:`enum.StrEnum` (through :class:`Name`), so a member *is* its string
+(``Loss.SQUARED == "squared"``) and every public function keeps accepting the plain strings. What each kind *does* (builder,
 variables, objective and violation at a point, recovery, ADMM support) is declared in
 :mod:`cvxnn.kinds`.
 """
@@ -12,10 +12,18 @@ import math
 from enum import StrEnum
 from types import MappingProxyType
 
-__all__ = ["DUAL_EXPONENT", "LABELLED_LOSSES", "Loss", "PerturbationNorm", "ProgramKind"]
+__all__ = ["DUAL_EXPONENT", "LABELLED_LOSSES", "Loss", "Name", "PerturbationNorm", "ProgramKind"]
 
 
-class ProgramKind(StrEnum):
+class Name(StrEnum):
+    """A string enum whose ``repr`` is its string's (``'relu'``), so messages that quote a kind,
+    loss or norm read the same whether they got the member or the plain string."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class ProgramKind(Name):
     """The convex programs cvxnn builds (see ``docs/math.md``, "The programs")."""
 
     RELU = "relu"
@@ -24,7 +32,7 @@ class ProgramKind(StrEnum):
     ROBUST_RELU = "robust_relu"
 
 
-class Loss(StrEnum):
+class Loss(Name):
     r"""The summed training losses on predictions :math:`\hat y \in \mathbb R^n`.
 
     ``squared`` :math:`\tfrac12\|\hat y - y\|_2^2`; ``logistic``
@@ -40,7 +48,7 @@ class Loss(StrEnum):
 LABELLED_LOSSES: frozenset[Loss] = frozenset({Loss.LOGISTIC, Loss.HINGE})
 
 
-class PerturbationNorm(StrEnum):
+class PerturbationNorm(Name):
     r"""The norm :math:`p` of a robust program's perturbation ball :math:`\|\delta\|_p \le \epsilon`."""
 
     INF = "inf"

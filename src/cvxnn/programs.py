@@ -295,7 +295,7 @@ class ConvexProgram:
 
     def __repr__(self) -> str:
         return (
-            f"ConvexProgram(kind={str(self.kind)!r}, loss={str(self.loss)!r}, n={self.n_samples}, "
+            f"ConvexProgram(kind={self.kind!r}, loss={self.loss!r}, n={self.n_samples}, "
             f"d={self.n_features}, P={self.n_patterns}, bias={self.bias})"
         )
 
