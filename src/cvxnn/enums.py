@@ -1,9 +1,9 @@
 r"""The names cvxnn's programs are made of: program kinds, losses and perturbation norms.
 
 Each is a :class:`enum.StrEnum` (through :class:`Name`), so a member *is* its string
-(``Loss.SQUARED == "squared"``) and every public function keeps accepting the plain strings. What each kind *does* (builder,
-variables, objective and violation at a point, recovery, ADMM support) is declared in
-:mod:`cvxnn.kinds`.
+(``Loss.SQUARED == "squared"``) and every public function keeps accepting the plain strings.
+What each kind *does* (builder, variables, objective and violation at a point, recovery, ADMM
+support) is declared in :mod:`cvxnn.kinds`.
 """
 
 from __future__ import annotations
