@@ -98,7 +98,7 @@ def check_X(X: Any) -> np.ndarray:
 def check_loss(loss: Any) -> Loss:
     """Validate a loss name against :data:`LOSSES`; return it as a :class:`~cvxnn.enums.Loss`."""
     if not isinstance(loss, str) or loss not in LOSSES:
-        raise InvalidInputError(f"Unknown loss {loss!r}; allowed losses are {[str(v) for v in LOSSES]}.")
+        raise InvalidInputError(f"Unknown loss {loss!r}; allowed losses are {list(LOSSES)}.")
     return Loss(loss)
 
 

@@ -269,7 +269,7 @@ class _ConvexReLUBase(BaseEstimator):
         if not isinstance(self.loss, str) or self.loss not in self._allowed_losses:
             raise InvalidInputError(
                 f"Unknown loss {self.loss!r} for {type(self).__name__}; allowed are "
-                f"{[str(loss) for loss in self._allowed_losses]}."
+                f"{list(self._allowed_losses)}."
             )
         eps = check_eps(self.eps)
         norm = check_norm(self.norm)
@@ -299,23 +299,13 @@ class _ConvexReLUBase(BaseEstimator):
         self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings, w: Any = None
     ) -> ConvexProgram:
         weights = None if s.kind == ProgramKind.ROBUST_RELU else w  # robust fits repeat rows instead
-        return build_program(
-            s.kind,
-            X,
-            target,
-            patterns,
-            beta=s.beta,
-            loss=s.loss,
-            sample_weight=weights,
-            eps=s.eps,
-            norm=s.norm,
-        )
+        opts = {"beta": s.beta, "loss": s.loss, "eps": s.eps, "norm": s.norm}
+        return build_program(s.kind, X, target, patterns, sample_weight=weights, **opts)
 
     def _weighted(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> tuple[Any, Any, Any]:
         s = self._settings()
-        return weighted_rows(
-            X, y, sample_weight, admm=s.solver == "ADMM", robust=s.kind == ProgramKind.ROBUST_RELU
-        )
+        robust = s.kind == ProgramKind.ROBUST_RELU
+        return weighted_rows(X, y, sample_weight, admm=s.solver == "ADMM", robust=robust)
 
     def _warm_state(
         self, X: np.ndarray, targets: list[np.ndarray], s: _Settings, sample_weight: np.ndarray | None
