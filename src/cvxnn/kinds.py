@@ -17,8 +17,8 @@ The formulas are in ``docs/math.md`` ("The programs", "Constraint violation"). T
 verification and the benchmarks measure points through :meth:`ConvexProgram.objective_at
 <cvxnn.programs.ConvexProgram.objective_at>` and :meth:`~cvxnn.programs.ConvexProgram.violation_at`,
 or, inside the ADMM's loop where the products :math:`X'U` already exist, through the array-level
-functions here (:func:`cone_violation`, :func:`stacked_predictions`, :func:`regularizer`), so
-that every number is computed by one implementation.
+functions here (:func:`cone_violation`, :func:`stacked_predictions`, :func:`regularizer`,
+:func:`regularizer_dual_norm`), so that every number is computed by one implementation.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ __all__ = [
     "cone_violation",
     "kind_model",
     "regularizer",
+    "regularizer_dual_norm",
     "stacked_predictions",
     "worst_case_loss",
 ]
@@ -146,6 +147,15 @@ def regularizer(kind: ProgramKind, U: np.ndarray) -> float:
     if kind == ProgramKind.SCP:
         return float(np.abs(U).sum())
     return float(np.linalg.norm(U, axis=0).sum())
+
+
+def regularizer_dual_norm(kind: ProgramKind, C: np.ndarray) -> float:
+    r"""The dual norm of the regularizer, largest over the blocks of ``C`` (the dual constraint
+    :math:`\le eta` of ``docs/math.md``, "Certificates"): :math:`\max_j\|c_j\|_2` over the
+    columns (group norm), :math:`\|c\|_\infty` for ``scp`` (:math:`\ell_1`)."""
+    if kind == ProgramKind.SCP:
+        return float(np.max(np.abs(C)))
+    return float(np.max(np.linalg.norm(C, axis=0)))
 
 
 def worst_case_loss(yhat: np.ndarray, y: np.ndarray, spread: np.ndarray, loss: Loss) -> np.ndarray:
