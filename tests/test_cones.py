@@ -1,4 +1,4 @@
-"""Exact cone projections (:mod:`cvxnn._cones`): against NNLS and Clarabel, warm and cold."""
+"""Exact cone projections (:mod:`cvxnn.admm.cones`): against NNLS and Clarabel, warm and cold."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from cvxnn._cones import ConeProjector
+from cvxnn.admm.cones import ConeProjector
 
 
 def _cones(rng, n=120, d=8, P=6, binary=False, shared=True):

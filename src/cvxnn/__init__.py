@@ -9,7 +9,7 @@ See ``README.md`` for a tour.
 from typing import Any
 
 from ._version import __version__
-from .admm import AdmmResult, AdmmSettings, solve_admm
+from .admm import AdmmProgress, AdmmResult, AdmmSettings, AdmmSolver, solve_admm
 from .attacks import fgsm, input_gradient, pgd, robust_accuracy, worst_case_loss
 from .building import build_program
 from .cvxpy_backend import ADMM  # importing registers the method with cvxpy.Problem
@@ -61,8 +61,10 @@ __all__ = [
     "DEFAULT_SOLVER",
     "KIND_MODELS",
     "ActivationPatterns",
+    "AdmmProgress",
     "AdmmResult",
     "AdmmSettings",
+    "AdmmSolver",
     "ConvergenceWarning",
     "ConvexProgram",
     "ConvexReLUClassifier",

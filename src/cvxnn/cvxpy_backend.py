@@ -10,7 +10,12 @@ CVXPY's own unpacking path (``Problem.unpack`` with a ``cvxpy.Solution``), so th
 - ``problem.solver_stats.solver_name`` is :data:`SOLVER_NAME`, with ``num_iters``,
   ``solve_time``, ``setup_time`` and ``extra_stats`` (the :class:`~cvxnn.admm.AdmmResult`);
 - every constraint's dual value is ``None`` (the ADMM's scaled multipliers are not CVXPY's
-  duals; stale duals from an earlier solve are cleared).
+  duals; stale duals from an earlier solve are cleared);
+- an interrupted solve (``KeyboardInterrupt``, an exception raised by a ``callback``) leaves
+  ``problem.status``, ``problem.value`` and every variable at ``None``, never the previous answer.
+
+``problem.solve(cvxnn.ADMM)`` (positional, CVXPY's *solver* argument) is refused with an
+:class:`~cvxnn.exceptions.InvalidInputError` that says to pass ``method=``.
 
 Example::
 
@@ -28,7 +33,6 @@ without ``method``), as are problems cvxnn did not build, derived problems
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import cvxpy as cp
@@ -37,19 +41,33 @@ from cvxpy.problems.problem import SolverStats
 from cvxpy.reductions.solution import Solution
 
 from . import _registry
-from .admm import AdmmResult, AdmmSettings, _check_program, solve_admm
-from .exceptions import UnsupportedProblemError
+from .admm import AdmmResult, AdmmSettings, check_program, solve_admm, solver_for
+from .exceptions import InvalidInputError, UnsupportedProblemError
 from .solvers import ADMM_METHOD
 
 __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
 
-#: The method name: ``problem.solve(method=ADMM)``.
-ADMM = ADMM_METHOD
+
+class _MethodName(str):
+    """A solve-method name that CVXPY cannot take for a solver name.
+
+    ``problem.solve(ADMM)`` (positional) passes it to CVXPY as a *solver* name, which CVXPY
+    upper-cases to look it up among the installed solvers; ``upper()`` here raises a clear
+    :class:`~cvxnn.exceptions.InvalidInputError` instead of CVXPY's "solver not installed". String
+    methods that return a new string (``strip()``, ...) return a plain ``str``.
+    """
+
+    def upper(self) -> str:
+        raise InvalidInputError(
+            f"{str(self)!r} is a solve method, not a CVXPY solver: call "
+            "problem.solve(method=cvxnn.ADMM, **settings) (keyword method=), or program.solve('admm')."
+        )
+
+
+#: The method name: ``problem.solve(method=ADMM)`` (a ``str``, equal to ``"cvxnn-ADMM"``).
+ADMM: str = _MethodName(ADMM_METHOD)
 #: What ``problem.solver_stats.solver_name`` reports after an ADMM solve.
 SOLVER_NAME = ADMM_METHOD
-
-# last AdmmResult per problem (weak keys), for full-state warm starts
-_LAST: weakref.WeakKeyDictionary[cp.Problem, AdmmResult] = weakref.WeakKeyDictionary()
 
 
 def _values_match(program: Any, result: AdmmResult) -> bool:
@@ -62,6 +80,18 @@ def _values_match(program: Any, result: AdmmResult) -> bool:
         ):
             return False
     return True
+
+
+def _clear(problem: cp.Problem) -> None:
+    """Reset ``problem``'s status, value, variables and duals (no stale answer)."""
+    for var in problem.variables():
+        var.save_value(None)
+    for constraint in problem.constraints:
+        for dual in constraint.dual_variables:
+            dual.save_value(None)
+    problem._value = None
+    problem._status = None
+    problem._solution = None
 
 
 def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, **kwargs: Any) -> float:
@@ -99,19 +129,24 @@ def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, 
             "cp.Problem(p.objective, p.constraints) or p + p), which drops the structure the ADMM "
             "needs. Solve the original program.problem, or use a CVXPY solver (solver='CLARABEL')."
         )
-    _check_program(program)  # the kinds the ADMM supports, before settings and warm start are read
+    check_program(program)  # the kinds the ADMM supports, before settings and warm start are read
     settings = AdmmSettings.coerce(kwargs)
 
     start: Any = None
     if warm_start:
-        last = _LAST.get(problem)
+        last = solver_for(program, settings).last_result
         if last is not None and _values_match(program, last):
             start = last
         elif all(v.value is not None for v in program.variables.values()):
             start = {name: v.value for name, v in program.variables.items()}
 
-    result = solve_admm(program, settings, warm_start=start)
-    _LAST[problem] = result
+    try:
+        result = solve_admm(program, settings, warm_start=start)
+    except BaseException:
+        # interrupted (KeyboardInterrupt, an exception in a callback, ...): nobody may read the
+        # previous solve's status, value or variables as this one's answer
+        _clear(problem)
+        raise
 
     # clear stale duals (the ADMM does not produce CVXPY duals)
     for constraint in problem.constraints:
