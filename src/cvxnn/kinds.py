@@ -54,8 +54,10 @@ __all__ = [
     "admm_kinds",
     "cone_violation",
     "kind_model",
+    "perturbation_spread",
     "regularizer",
     "regularizer_dual_norm",
+    "robust_cone_rhs",
     "stacked_predictions",
     "worst_case_loss",
 ]
@@ -158,6 +160,19 @@ def regularizer_dual_norm(kind: ProgramKind, C: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(C, axis=0)))
 
 
+def perturbation_spread(delta_bar: np.ndarray, D: np.ndarray, eps: float, norm: str) -> np.ndarray:
+    r""":math:`\epsilon\|\bar g_k\|_q` for every sample, shape (n,): the column norms of
+    :math:`\bar\Delta D^T` with :math:`\bar\Delta = (V - W)_{1:d}` (``delta_bar``, d x P; the bias
+    row is never perturbed), ``D`` (n x P) and :math:`q` the dual exponent of ``norm``."""
+    return eps * np.linalg.norm(delta_bar @ D.T, ord=DUAL_EXPONENT[PerturbationNorm(norm)], axis=0)
+
+
+def robust_cone_rhs(blocks_bar: np.ndarray, eps: float, norm: str) -> np.ndarray:
+    r"""Right-hand sides :math:`\epsilon\|\bar b_i\|_q` of the robust cones, one per column of
+    ``blocks_bar`` (the blocks without their bias row)."""
+    return eps * np.linalg.norm(blocks_bar, ord=DUAL_EXPONENT[PerturbationNorm(norm)], axis=0)
+
+
 def worst_case_loss(yhat: np.ndarray, y: np.ndarray, spread: np.ndarray, loss: Loss) -> np.ndarray:
     r"""Per-sample worst-case loss over a perturbation ball, shape (n,).
 
@@ -250,8 +265,7 @@ class KindModel:
         if self.kind != ProgramKind.ROBUST_RELU or eps == 0.0:
             return np.zeros(program.n_samples)
         P, d = D.shape[1], program.n_features
-        delta = U[:d, :P] - U[:d, P:]
-        return eps * np.linalg.norm(delta @ D.T, ord=DUAL_EXPONENT[PerturbationNorm(program.norm)], axis=0)
+        return perturbation_spread(U[:d, :P] - U[:d, P:], D, eps, program.norm)
 
     def loss_term(self, program: Any, U: np.ndarray, XU: np.ndarray, D: np.ndarray) -> float:
         """The (weighted, summed) loss part of the objective at ``U`` with products ``XU``."""
@@ -276,8 +290,7 @@ class KindModel:
         eps = program_eps(program)
         if self.kind == ProgramKind.ROBUST_RELU and eps > 0:
             # the bias row is never perturbed, so it does not enter the norm
-            core = U[: program.n_features]
-            rhs = eps * np.linalg.norm(core, ord=DUAL_EXPONENT[PerturbationNorm(program.norm)], axis=0)
+            rhs = robust_cone_rhs(U[: program.n_features], eps, program.norm)
         return cone_violation(program.patterns.signs, program.design @ U, rhs)
 
     # ------------------------------------------------------------------ recovery

@@ -43,7 +43,13 @@ import numpy as np
 from ._validation import as_real_array, check_eps, check_loss, check_norm
 from .enums import DUAL_EXPONENT, Loss, PerturbationNorm, ProgramKind
 from .exceptions import InvalidInputError, NotSolvedError
-from .kinds import cone_violation, worst_case_loss
+from .kinds import (
+    cone_violation,
+    perturbation_spread,
+    robust_cone_rhs,
+    stacked_predictions,
+    worst_case_loss,
+)
 from .patterns import ActivationPatterns
 from .programs import ConvexProgram, beta_parameter, prepare_patterned, relu_blocks
 
@@ -284,11 +290,9 @@ def robust_loss_bound(
     eps, norm = _radius_and_norm(program, eps, norm)
     loss = check_loss(program.loss if loss is None else loss)
     D = program.patterns.D.astype(np.float64)  # (n, P)
-    Xa, y, d = program.design, program.y, program.n_features
-    delta = V - W
-    yhat = np.sum(D * (Xa @ delta), axis=1)
-    spread = eps * np.linalg.norm(delta[:d] @ D.T, ord=DUAL_EXPONENT[norm], axis=0)
-    return worst_case_loss(yhat, y, spread, loss)
+    d, U = program.n_features, np.hstack([V, W])
+    yhat = stacked_predictions(ProgramKind.ROBUST_RELU, D, program.design @ U)
+    return worst_case_loss(yhat, program.y, perturbation_spread((V - W)[:d], D, eps, norm), loss)
 
 
 def robust_cone_violation(
@@ -311,5 +315,5 @@ def robust_cone_violation(
     V, W = _blocks(program, V, W)
     eps, norm = _radius_and_norm(program, eps, norm)
     d, B = program.n_features, np.hstack([V, W])
-    rhs = eps * np.linalg.norm(B[:d], ord=DUAL_EXPONENT[norm], axis=0)
+    rhs = robust_cone_rhs(B[:d], eps, norm)
     return cone_violation(program.patterns.signs, program.design @ B, rhs).absolute
