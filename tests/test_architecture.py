@@ -156,3 +156,21 @@ def test_module_size(name: str) -> None:
 def test_no_private_names_across_modules() -> None:
     _, private = import_graph()
     assert private == []
+
+
+ROOT = SRC.parent
+#: Names of files outside the repository that its text once cited (built so this file does not cite them).
+OUTSIDE = ("MATH" + ".md", "shared" + "/design", "design" + " notes")
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    files = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("benchmarks/*.md")]
+    for folder in ("src", "tests", "examples", "benchmarks"):
+        files += sorted((ROOT / folder).rglob("*.py"))
+    cited = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in OUTSIDE
+        if name in path.read_text(encoding="utf-8")
+    ]
+    assert cited == []
