@@ -97,3 +97,10 @@ def test_build_program_dispatch_and_errors() -> None:
         kind_model("cnn")
     with pytest.raises(InvalidInputError, match="robust_relu programs take no sample_weight"):
         build_program("robust_relu", X, y, patterns, beta=0.1, sample_weight=np.ones(8))
+
+
+def test_complex_points_are_refused() -> None:
+    program = REFERENCES[0].build()
+    values = {name: np.zeros(var.shape, dtype=complex) for name, var in program.variables.items()}
+    with pytest.raises(InvalidInputError, match=r"values\['V'\] holds complex numbers"):
+        program.objective_at(values)

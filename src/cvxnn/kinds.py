@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import as_real_array
 from .enums import DUAL_EXPONENT, LABELLED_LOSSES, Loss, PerturbationNorm, ProgramKind
 from .exceptions import InvalidInputError, UnsupportedProblemError
 from .losses import loss_per_sample, loss_value
@@ -231,7 +232,8 @@ class KindModel:
             )
         out = {}
         for name in self.variables:
-            arr = np.asarray(values[name], dtype=np.float64)
+            # real numbers only (complex refused); non-finite entries are measured, not refused
+            arr = as_real_array(values[name], f"values[{name!r}]")
             if arr.shape != tuple(shapes[name]):
                 raise InvalidInputError(
                     f"values[{name!r}] has shape {arr.shape}; the variable has shape {tuple(shapes[name])}."
