@@ -38,6 +38,7 @@ from ._validation import (
 from .enums import Loss, ProgramKind
 from .exceptions import InvalidInputError, PatternLimitError, UnsupportedProblemError
 from .losses import loss_gradient
+from .solvers import solve_problem
 
 if TYPE_CHECKING:
     from .programs import ConvexProgram
@@ -475,8 +476,6 @@ def a_posteriori_check(
         CVXPY solver for the test problem.
     """
     import cvxpy as cp
-
-    from .solvers import solve_problem
 
     if program.kind != ProgramKind.RELU:
         raise UnsupportedProblemError(

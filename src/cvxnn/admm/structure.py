@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -18,14 +18,12 @@ from ..enums import Loss, ProgramKind
 from ..exceptions import InvalidInputError, UnsupportedProblemError
 from ..kinds import cone_violation, kind_model, regularizer, stacked_predictions
 from ..losses import loss_value
+from ..programs import ConvexProgram
 from .certificates import DualCertificates
 from .cones import ConeProjector
 from .linsys import ReducedSystem
 from .prox import prox_group_l2, prox_l1
 from .settings import SUPPORTED_KINDS, AdmmSettings
-
-if TYPE_CHECKING:
-    from ..programs import ConvexProgram
 
 __all__ = ["STRUCTURAL_SETTINGS", "Structure", "check_program", "default_penalties", "program_fingerprint"]
 
@@ -277,8 +275,6 @@ def check_program(program: Any) -> float:
     Raises :class:`~cvxnn.exceptions.UnsupportedProblemError` for other objects and kinds and
     :class:`~cvxnn.exceptions.InvalidInputError` for an unset or invalid ``beta``.
     """
-    from ..programs import ConvexProgram
-
     if not isinstance(program, ConvexProgram):
         raise UnsupportedProblemError(
             f"solve_admm needs a cvxnn ConvexProgram (from relu_program, gated_relu_program or "
