@@ -104,3 +104,19 @@ def test_complex_points_are_refused() -> None:
     values = {name: np.zeros(var.shape, dtype=complex) for name, var in program.variables.items()}
     with pytest.raises(InvalidInputError, match=r"values\['V'\] holds complex numbers"):
         program.objective_at(values)
+
+
+@pytest.mark.parametrize("kind", ["relu", "gated_relu", "scp"])
+@pytest.mark.parametrize("loss", list(Loss))
+def test_weighted_objective_matches_cvxpy(kind: str, loss: Loss) -> None:
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((9, 2))
+    y = np.where(X[:, 0] >= 0, 1.0, -1.0)
+    weights = rng.uniform(0.0, 2.0, 9)
+    program = build_program(
+        kind, X, y, cvxnn.sample_patterns(X, 4, random_state=0), beta=0.3, loss=loss, sample_weight=weights
+    )
+    values = _random_point(program, 1)
+    for name, var in program.variables.items():
+        var.value = values[name]
+    assert program.objective_at() == pytest.approx(program.problem.objective.value, rel=1e-10)
