@@ -119,3 +119,20 @@ def test_admm_and_robust_refuse_real_weights(data):
     # weights 0 and 1 only drop rows: fine for both
     binary = (w > 0).astype(float)
     ConvexReLUClassifier(solver="admm", n_patterns=4).fit(X, y, sample_weight=binary)
+
+
+def test_admm_refuses_weighted_programs_instead_of_ignoring_the_weights():
+    import cvxpy as cp
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    patterns = cvxnn.sample_patterns(X, 5, random_state=0)
+    weights = rng.integers(1, 4, size=20).astype(float)
+    program = cvxnn.relu_program(X, y, patterns, beta=0.1, sample_weight=weights)
+    with pytest.raises(cvxnn.UnsupportedProblemError, match="sample weights"):
+        program.problem.solve(method=cvxnn.ADMM)
+    with pytest.raises(cvxnn.UnsupportedProblemError, match="sample weights"):
+        cvxnn.solve_admm(program)
+    assert program.problem.status is None or program.problem.status != cp.OPTIMAL
+    unit = cvxnn.relu_program(X, y, patterns, beta=0.1, sample_weight=np.ones(20))
+    assert cvxnn.solve_admm(unit).status == cp.OPTIMAL

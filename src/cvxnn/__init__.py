@@ -12,6 +12,7 @@ from ._version import __version__
 from .admm import AdmmProgress, AdmmResult, AdmmSettings, AdmmSolver, solve_admm
 from .attacks import fgsm, input_gradient, pgd, robust_accuracy, worst_case_loss
 from .building import build_program
+from .certificate import SearchCertificate
 from .cvxpy_backend import ADMM  # importing registers the method with cvxpy.Problem
 from .enums import Loss, PerturbationNorm, ProgramKind
 from .exceptions import (
@@ -38,6 +39,7 @@ from .patterns import (
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
 from .recovery import GatedReLUNetwork, ReLUNetwork
 from .robust import robust_loss_bound, robust_relu_program
+from .search import PatternSearchResult, SearchRound, search_patterns
 from .solvers import DEFAULT_SOLVER, mosek_status, resolve_solver, usable_solvers
 from .verification import SolverResult, VerificationReport, check_point, verify
 
@@ -77,9 +79,12 @@ __all__ = [
     "NotSolvedError",
     "PatternCheck",
     "PatternLimitError",
+    "PatternSearchResult",
     "PerturbationNorm",
     "ProgramKind",
     "ReLUNetwork",
+    "SearchCertificate",
+    "SearchRound",
     "SolverResult",
     "SolverUnavailableError",
     "UnsupportedProblemError",
@@ -107,6 +112,7 @@ __all__ = [
     "save_estimator",
     "save_network",
     "scp_program",
+    "search_patterns",
     "solve_admm",
     "usable_solvers",
     "verify",

@@ -9,9 +9,9 @@ They pass :func:`sklearn.utils.estimator_checks.parametrize_with_checks` and wor
 
 What ``fit`` does, for data :math:`X \in \mathbb R^{n \times d}`:
 
-1. sample ``n_patterns`` Gaussian gates and form the distinct activation patterns
-   :math:`D_i = \operatorname{diag}(1[X' g_i \ge 0])` with :math:`X' = [X, \mathbf 1]` when
-   ``bias`` (:func:`cvxnn.sample_patterns`, seeded by ``random_state``);
+1. find the activation patterns :math:`D_i = \operatorname{diag}(1[X' g_i \ge 0])`,
+   :math:`X' = [X, \mathbf 1]` when ``bias``: by :func:`cvxnn.search_patterns` (``patterns=
+   "search"``, default) or from ``n_patterns`` Gaussian gates (``"sample"``), seeded by ``random_state``;
 2. build one convex program per binary problem on those *shared* patterns — regression and
    binary classification have one, a ``K``-class problem has ``K`` one-vs-rest programs with
    targets :math:`y^{(k)} \in \{-1, +1\}^n` — chosen by ``formulation``:
@@ -65,7 +65,6 @@ naming the solver, the program and what to try; a solver that cannot take the pr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,35 +83,21 @@ from ._validation import (
     check_eps,
     check_n_patterns,
     check_norm,
-    check_positive_int,
-    check_positive_real,
     check_rng,
 )
 from .building import build_program
 from .enums import Loss, ProgramKind
+from .estimator_options import check_bool, check_max_iter, check_solver, check_tol, solver_options
+from .estimator_search import check_patterns_mode, check_search_options, fit_patterns
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
-from .patterns import ActivationPatterns, sample_patterns
+from .patterns import ActivationPatterns
 from .programs import ConvexProgram
 from .sample_weight import same_weights, weighted_rows
-from .solvers import resolve_solver
 
 __all__ = ["ConvexReLUClassifier", "ConvexReLURegressor"]
 
 #: Accepted ``formulation`` values and their canonical names.
 FORMULATIONS: dict[str, str] = {"relu": "relu", "gated": "gated", "gated_relu": "gated", "scp": "scp"}
-
-#: How ``tol`` and ``max_iter`` map onto each solver's own option names.
-TOL_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "ADMM": (("eps_abs", "eps_rel"), "max_iter"),
-    "CLARABEL": (("tol_gap_abs", "tol_gap_rel", "tol_feas"), "max_iter"),
-    "ECOS": (("abstol", "reltol", "feastol"), "max_iters"),
-    "SCS": (("eps_abs", "eps_rel"), "max_iters"),
-    "OSQP": (("eps_abs", "eps_rel"), "max_iter"),
-    "GUROBI": (("BarConvTol", "BarQCPConvTol"), "BarIterLimit"),
-}
-
-#: Option names ``solver_options`` may not carry (the estimator sets them itself).
-_RESERVED_OPTIONS = frozenset({"solver", "method", "warm_start"})
 
 #: Statuses that keep the returned point but warn.
 _INACCURATE = (cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
@@ -134,6 +119,8 @@ class _Settings:
 
     formulation: str
     n_patterns: int
+    patterns: str
+    search_options: dict[str, Any]
     beta: float
     loss: str
     eps: float
@@ -152,60 +139,8 @@ class _Settings:
 
     def structure(self) -> tuple[Any, ...]:
         """What must match for a warm start to reuse a previous fit's patterns and solution."""
-        return (self.kind, self.n_patterns, self.loss, self.norm if self.eps > 0 else None, self.bias)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raise InvalidInputError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
-
-
-def _check_tol(tol: Any) -> float | None:
-    if tol is None:
-        return None
-    return check_positive_real(tol, "tol", "the solver tolerance; None keeps the solver's default")
-
-
-def _check_max_iter(max_iter: Any) -> int | None:
-    return None if max_iter is None else check_positive_int(max_iter, "max_iter")
-
-
-def _check_solver(solver: Any) -> str:
-    if isinstance(solver, str) and solver.strip().upper() == "ADMM":
-        return "ADMM"
-    return resolve_solver(solver)
-
-
-def _solver_options(solver: str, tol: float | None, max_iter: int | None, extra: Any) -> dict[str, Any]:
-    """The keyword arguments handed to ``ConvexProgram.solve`` for ``solver``."""
-    if extra is None:
-        extra = {}
-    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
-        raise InvalidInputError(
-            "solver_options must be None or a dict of solver option names (str) to values; "
-            f"got {type(extra).__name__}."
-        )
-    reserved = sorted(_RESERVED_OPTIONS.intersection(extra))
-    if reserved:
-        raise InvalidInputError(
-            f"solver_options may not set {reserved}: use the estimator's solver= and warm_start= "
-            "hyperparameters instead."
-        )
-    options: dict[str, Any] = {}
-    if tol is not None or max_iter is not None:
-        if solver not in TOL_OPTIONS:
-            raise InvalidInputError(
-                f"tol/max_iter have no mapping for solver {solver!r} (mapped: {sorted(TOL_OPTIONS)}); "
-                "leave them None and pass that solver's own options through solver_options."
-            )
-        tol_names, iter_name = TOL_OPTIONS[solver]
-        if tol is not None:
-            options.update(dict.fromkeys(tol_names, tol))
-        if max_iter is not None:
-            options[iter_name] = max_iter
-    options.update(extra)
-    return options
+        norm = self.norm if self.eps > 0 else None
+        return (self.kind, self.n_patterns, self.patterns, self.loss, norm, self.bias)
 
 
 def _worst_status(statuses: list[str]) -> str:
@@ -226,6 +161,8 @@ class _ConvexReLUBase(BaseEstimator):
         *,
         formulation: str = "relu",
         n_patterns: int = 16,
+        patterns: str = "search",
+        search_options: dict[str, Any] | None = None,
         beta: float = 1.0,
         loss: str = "squared",  # scikit-learn takes plain-str defaults: Loss.SQUARED's value
         eps: float = 0.0,
@@ -240,6 +177,8 @@ class _ConvexReLUBase(BaseEstimator):
     ) -> None:
         self.formulation = formulation
         self.n_patterns = n_patterns
+        self.patterns = patterns
+        self.search_options = search_options
         self.beta = beta
         self.loss = loss
         self.eps = eps
@@ -278,20 +217,22 @@ class _ConvexReLUBase(BaseEstimator):
                 f"eps={eps} > 0 (adversarially robust training) needs formulation='relu'; "
                 f"formulation={self.formulation!r} has no robust counterpart. Use eps=0 or 'relu'."
             )
-        solver = _check_solver(self.solver)
-        tol = _check_tol(self.tol)
-        max_iter = _check_max_iter(self.max_iter)
+        solver = check_solver(self.solver)
+        tol = check_tol(self.tol)
+        max_iter = check_max_iter(self.max_iter)
         return _Settings(
             formulation=formulation,
             n_patterns=check_n_patterns(self.n_patterns),
+            patterns=check_patterns_mode(self.patterns),
+            search_options=check_search_options(self.search_options),
             beta=check_beta(self.beta),
             loss=self.loss,
             eps=eps,
             norm=norm,
-            bias=_check_bool(self.bias, "bias"),
+            bias=check_bool(self.bias, "bias"),
             solver=solver,
-            options=_solver_options(solver, tol, max_iter, self.solver_options),
-            warm_start=_check_bool(self.warm_start, "warm_start"),
+            options=solver_options(solver, tol, max_iter, self.solver_options),
+            warm_start=check_bool(self.warm_start, "warm_start"),
         )
 
     # ------------------------------------------------------------------ programs
@@ -336,12 +277,11 @@ class _ConvexReLUBase(BaseEstimator):
         s = self._settings()
         warm = self._warm_state(X, targets, s, sample_weight)
         if warm is None:
-            patterns = sample_patterns(
-                X, s.n_patterns, random_state=check_rng(self.random_state), bias=s.bias
-            )
-            programs, start = None, None
+            patterns, start, certificates = fit_patterns(X, targets, s, check_rng(self.random_state))
+            programs = None
         else:
             patterns, programs, start = warm
+            certificates = None
         if programs is None:
             programs = [self._build(X, t, patterns, s, sample_weight) for t in targets]
             if start is not None:
@@ -363,6 +303,7 @@ class _ConvexReLUBase(BaseEstimator):
 
         networks = [program.network() for program in programs]
         self.patterns_ = patterns
+        self.certificates_ = certificates
         self.networks_ = networks
         self.objective_ = float(np.sum(objectives))
         self.status_ = _worst_status(statuses)
@@ -481,10 +422,14 @@ _PARAMS_DOC = r"""
         ReLU program (CVX), the gated ReLU relaxation (predicts with a gated network), or the
         sampled convex program on frozen hidden directions.
     n_patterns : int, default=16
-        Number of Gaussian gates drawn; duplicate patterns are removed, so the effective number
-        is ``patterns_.n_patterns <= n_patterns``. Larger values lower the training objective
-        (more neurons to choose from) at higher cost: the programs have about
-        ``2 * n_patterns * (d + 1)`` variables and ``2 * n * n_patterns`` cone rows.
+        Gaussian gates drawn (``patterns="sample"``; duplicates removed, so
+        ``patterns_.n_patterns <= n_patterns``; the programs have about ``2 n_patterns (d + 1)``
+        variables and ``2 n n_patterns`` cone rows), or the search's initial Gaussian patterns.
+    patterns : {"search", "sample"}, default="search"
+        ``"search"``: :func:`cvxnn.search_patterns` per binary problem, then each program over the
+        union of the found patterns (``formulation="relu"``, ``eps=0``; the other programs sample).
+    search_options : dict or None, default=None
+        More :func:`cvxnn.search_patterns` arguments (``None``: ``estimator_search.SEARCH_DEFAULTS``).
     beta : float, default=1.0
         Weight decay :math:`\beta > 0` on the summed loss (not divided by ``n``). The default
         was chosen by 5-fold cross-validation on standardized breast_cancer, wine and diabetes
@@ -522,7 +467,7 @@ _PARAMS_DOC = r"""
         interior-point method, only saves the compilation). On new data the previous gates'
         patterns on the new ``X`` are used and the previous solution is the starting point.
     random_state : int, numpy Generator, RandomState or None, default=None
-        Seed of the pattern sampling.
+        Seed of the pattern sampling and of the search.
 """
 
 _FITTED_DOC = r"""
@@ -533,6 +478,9 @@ _FITTED_DOC = r"""
     networks_ : list of ReLUNetwork or GatedReLUNetwork
         One network per binary problem: one for regression and binary classification, one per
         class (one-vs-rest, in the order of ``classes_``) for multi-class. Always present.
+    certificates_ : list of SearchCertificate or None
+        ``patterns="search"``: each binary problem's :class:`~cvxnn.certificate.SearchCertificate`
+        (lower bound over all networks, largest violation found). ``None`` otherwise.
     patterns_ : ActivationPatterns
         The patterns on the training data shared by every binary problem (its ``gates`` are the
         hidden directions of ``formulation="scp"``).

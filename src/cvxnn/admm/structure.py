@@ -286,6 +286,13 @@ def check_program(program: Any) -> float:
             f"{list(SUPPORTED_KINDS)}. Solve this one with a CVXPY solver, e.g. "
             "program.solve(solver='CLARABEL') or program.problem.solve(solver='CLARABEL')."
         )
+    weights = getattr(program, "sample_weight", None)
+    if weights is not None and not np.all(weights == 1.0):
+        raise UnsupportedProblemError(
+            "The ADMM backend does not support sample weights (this program weighs its samples' "
+            "losses); solve it with a CVXPY solver, e.g. program.solve(solver='CLARABEL'), or "
+            "build it without sample_weight."
+        )
     beta = program.beta.value
     if beta is None or not np.isfinite(float(beta)) or float(beta) < 0:
         raise InvalidInputError(f"program.beta must hold a finite value >= 0; got {beta!r}.")

@@ -1,0 +1,551 @@
+r"""Pattern search: grow the pattern set of the convex ReLU program until no pattern is missing.
+
+The convex program (CVX) is globally optimal only over the patterns it is given. The search
+(``docs/math.md`` explains every step):
+
+1. starts from Gaussian patterns and from the patterns of a short non-convex warm start (a
+   NumPy Adam run, :func:`cvxnn.baselines.train_adam`), whose neurons are placed in the program
+   as its starting point; the convex optimum over a network's patterns is at most that
+   network's training objective;
+2. solves the program (warm-started from the previous round's solution, new columns zero),
+   keeping the best point met, so the objective never rises across rounds;
+3. prices (:func:`cvxnn.pricing.price`): at :math:`\lambda = \nabla L(\hat y)` it ascends
+   :math:`|\lambda^T (X'u)_+|` from many starts (the current neurons, the patterns' gates and
+   fresh Gaussian directions) and adds the most violated distinct new patterns (value above
+   :math:`\beta(1 + \text{tol})`);
+4. stops when no start finds a violation, or on ``max_patterns``, ``max_rounds`` or
+   ``time_limit``, and attaches a :class:`~cvxnn.certificate.SearchCertificate`: the largest
+   violation found and a valid lower bound on the optimum over *all* patterns.
+
+Example
+-------
+>>> result = cvxnn.search_patterns(X, y, beta=1.0, random_state=0)   # doctest: +SKIP
+>>> result.objective, result.certificate.lower_bound, result.network.predict(X_test)
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from math import comb
+from typing import Any
+
+import numpy as np
+
+from ._validation import (
+    add_bias_column,
+    check_beta,
+    check_loss,
+    check_positive_int,
+    check_positive_real,
+    check_rng,
+    check_X,
+    check_y,
+)
+from .baselines import train_adam
+from .certificate import SearchCertificate, dual_lower_bound
+from .estimator_options import check_solver
+from .exceptions import ConvergenceWarning, InvalidInputError, PatternLimitError
+from .losses import loss_gradient
+from .pattern_pool import PatternPool, network_blocks, pool_objective
+from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
+from .pricing import dual_norm_bound, dual_norm_exact, price, select_new_patterns
+from .programs import ConvexProgram, relu_program
+from .recovery import ReLUNetwork
+
+__all__ = ["PatternSearchResult", "SearchRound", "search_patterns"]
+
+
+@dataclass(frozen=True)
+class SearchRound:
+    """One round of :func:`search_patterns`.
+
+    Attributes
+    ----------
+    round : int
+        0 for the first solve.
+    n_patterns : int
+        Patterns in the program solved this round.
+    objective : float
+        Best objective so far (never rises across rounds).
+    seconds : float
+        Wall time since the search started.
+    max_violation : float
+        Largest :math:`|\\lambda^T (X'u)_+| / \\beta` the pricing found at this round's solution.
+    n_added : int
+        New patterns added after this round (0 on the last).
+    status : str
+        The solver's status for this round.
+    """
+
+    round: int
+    n_patterns: int
+    objective: float
+    seconds: float
+    max_violation: float
+    n_added: int
+    status: str
+
+
+@dataclass(frozen=True, eq=False)
+class PatternSearchResult:
+    """What :func:`search_patterns` returns.
+
+    Attributes
+    ----------
+    patterns : ActivationPatterns
+        The final pattern set (with gates).
+    program : ConvexProgram
+        The ``relu`` program over ``patterns``; its variables hold the best point found, so
+        ``program.network()`` and :func:`cvxnn.verify` apply (re-solve it with any solver).
+    network : ReLUNetwork
+        The recovered network; its training objective equals ``objective``.
+    objective : float
+        The convex objective at the best point (= the network's training objective).
+    history : tuple of SearchRound
+    certificate : SearchCertificate
+    converged : bool
+        True when the last pricing found no violated pattern.
+    stop_reason : str
+        ``"converged"``, ``"max_patterns"``, ``"max_rounds"``, ``"time_limit"`` or
+        ``"no_new_pattern"`` (every violating pattern found was already in the program: the
+        solve was not accurate enough to price further).
+    warm_start_objective : float or None
+        Training objective of the non-convex warm-start network (``None`` without one).
+    """
+
+    patterns: ActivationPatterns
+    program: ConvexProgram
+    network: ReLUNetwork
+    objective: float
+    history: tuple[SearchRound, ...]
+    certificate: SearchCertificate
+    converged: bool
+    stop_reason: str
+    warm_start_objective: float | None = None
+
+    def summary(self) -> str:
+        """A readable report: sizes, rounds, objective and certificate."""
+        last = self.history[-1]
+        lines = [
+            f"cvxnn pattern search: {len(self.history)} rounds, P = {self.patterns.n_patterns}, "
+            f"{last.seconds:.3g} s, stopped: {self.stop_reason}",
+            f"  objective {self.objective:.6g} ({self.network.n_neurons} neurons)"
+            + (
+                f"; warm-start network {self.warm_start_objective:.6g}"
+                if self.warm_start_objective is not None
+                else ""
+            ),
+            "  " + self.certificate.summary(),
+        ]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- validation
+def _check_optional_positive_int(value: Any, name: str) -> int | None:
+    return None if value is None else check_positive_int(value, name)
+
+
+def _check_nonnegative_int(value: Any, name: str) -> int:
+    if value == 0 and not isinstance(value, bool) and isinstance(value, int | np.integer):
+        return 0
+    return check_positive_int(value, name)
+
+
+def _check_tol(tol: Any) -> float:
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not np.isfinite(tol) or tol < 0:
+        raise InvalidInputError(f"tol must be a finite number >= 0 (relative pricing margin); got {tol!r}.")
+    return float(tol)
+
+
+def _check_options(options: Any) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        raise InvalidInputError(
+            f"solver_options must be None or a dict of option names to values; got {options!r}."
+        )
+    for reserved in ("solver", "method", "warm_start", "time_limit"):
+        if reserved in options:
+            raise InvalidInputError(
+                f"solver_options may not set {reserved!r}: search_patterns sets it (use solver= and "
+                "time_limit=)."
+            )
+    return dict(options)
+
+
+def _warm_start_network(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    beta: float,
+    loss: str,
+    bias: bool,
+    neurons: int,
+    steps: int,
+    lr: float,
+    rng: Any,
+) -> ReLUNetwork:
+    return train_adam(
+        X,
+        y,
+        n_neurons=neurons,
+        beta=beta,
+        loss=loss,
+        bias=bias,
+        epochs=steps,
+        learning_rate=lr,
+        random_state=rng,
+    )
+
+
+def _arrangement_size(Xa: np.ndarray) -> int:
+    """Upper bound on the number of patterns: ``2 sum_{k < r} C(n - 1, k)``, r = rank."""
+    n = Xa.shape[0]
+    r = int(np.linalg.matrix_rank(Xa))
+    return 2 * sum(comb(n - 1, k) for k in range(r))
+
+
+def _dual_candidates(loss: str, y: np.ndarray, yhat: np.ndarray) -> list[np.ndarray]:
+    """Dual points to try in the lower bound: the loss gradient, and for the hinge loss (whose
+    subgradient is ambiguous at margin 1) smoothed versions of it."""
+    cands = [loss_gradient(yhat, y, loss)]
+    if loss == "hinge":
+        margin = y * yhat
+        for tau in (1e-3, 1e-2, 1e-1):
+            cands.append(-y * np.clip(0.5 + (1.0 - margin) / tau, 0.0, 1.0))
+    return cands
+
+
+# --------------------------------------------------------------------------- the search
+def search_patterns(
+    X: Any,
+    y: Any,
+    *,
+    beta: float,
+    loss: str = "squared",
+    bias: bool = False,
+    random_state: Any = None,
+    max_patterns: int | None = None,
+    time_limit: float | None = None,
+    solver: str = "ADMM",
+    progress: Callable[[SearchRound], object] | None = None,
+    n_initial: int = 20,
+    warm_start: bool = True,
+    warm_start_neurons: int = 50,
+    warm_start_steps: int = 500,
+    warm_start_learning_rate: float = 0.01,
+    n_starts: int = 100,
+    patterns_per_round: int = 50,
+    pricing_steps: int = 40,
+    tol: float = 1e-3,
+    max_rounds: int = 30,
+    n_fresh: int = 100,
+    exact_limit: int = 500,
+    solver_options: Mapping[str, Any] | None = None,
+) -> PatternSearchResult:
+    r"""Train a two-layer ReLU network by a pattern search on the convex program, with a certificate.
+
+    See :mod:`cvxnn.search` for the algorithm and ``docs/math.md`` for the mathematics.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Training inputs.
+    y : array_like, shape (n,)
+        Targets; labels in {-1, +1} for ``loss="logistic"`` and ``"hinge"``.
+    beta : float
+        Weight decay (> 0) of the objective
+        :math:`L(f(X), y) + \tfrac\beta2(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)`.
+    loss : {"squared", "logistic", "hinge"}
+    bias : bool
+        Hidden biases (the program works on ``[X, 1]``).
+    random_state : None, int or numpy Generator
+        Seeds the Gaussian patterns, the warm start and the pricing starts.
+    max_patterns : int or None
+        Stop adding patterns at this many (``None``: ``max(200, 10 n_initial)`` plus what the
+        warm start brings, at most 2000).
+    time_limit : float or None
+        Wall-clock budget in seconds, counted from the call; checked between rounds and handed
+        to the ADMM (the warm start's ``warm_start_steps`` are not interrupted).
+    solver : str
+        ``"ADMM"`` (cvxnn's structured ADMM, warm-started every round) or a CVXPY solver name.
+    progress : callable or None
+        Called with each :class:`SearchRound` as it completes.
+    n_initial : int
+        Gaussian patterns to start from (>= 0).
+    warm_start : bool
+        Add the patterns (and the point) of a short full-batch Adam run of the non-convex problem.
+    warm_start_neurons, warm_start_steps, warm_start_learning_rate
+        Its width, number of steps and step size.
+    n_starts : int
+        Fresh Gaussian pricing starts per round (the current neurons and gates are added).
+    patterns_per_round : int
+        New patterns added per round at most.
+    pricing_steps : int
+        Ascent steps per pricing.
+    tol : float
+        A pattern counts as violated when its value exceeds ``beta * (1 + tol)``; it must exceed
+        the relative accuracy of the solves.
+    max_rounds : int
+        Solve-price rounds at most.
+    n_fresh : int
+        Fresh random starts priced at the end for the certificate (0 to skip).
+    exact_limit : int
+        Compute the dual norm exactly (enumerating every pattern) when the arrangement has at
+        most this many patterns (0: always use the closed-form bound).
+    solver_options : dict or None
+        Keyword settings for the solver (``AdmmSettings`` fields for the ADMM).
+
+    Returns
+    -------
+    PatternSearchResult
+
+    Raises
+    ------
+    InvalidInputError
+        For bad data or arguments (the message says what is allowed).
+    """
+    t_start = time.perf_counter()
+    X = check_X(X)
+    loss = check_loss(loss)
+    y = check_y(y, X.shape[0], loss)
+    beta = check_beta(beta)
+    if not isinstance(bias, bool | np.bool_):
+        raise InvalidInputError(f"bias must be True or False; got {bias!r}.")
+    bias = bool(bias)
+    rng = check_rng(random_state)
+    max_patterns = _check_optional_positive_int(max_patterns, "max_patterns")
+    if time_limit is not None:
+        time_limit = check_positive_real(time_limit, "time_limit", "seconds")
+    solver = check_solver(solver)
+    if progress is not None and not callable(progress):
+        raise InvalidInputError(
+            f"progress must be None or a callable taking a SearchRound; got {progress!r}."
+        )
+    n_initial = _check_nonnegative_int(n_initial, "n_initial")
+    if not isinstance(warm_start, bool | np.bool_):
+        raise InvalidInputError(f"warm_start must be True or False; got {warm_start!r}.")
+    warm_start_neurons = check_positive_int(warm_start_neurons, "warm_start_neurons")
+    warm_start_steps = check_positive_int(warm_start_steps, "warm_start_steps")
+    warm_start_learning_rate = check_positive_real(warm_start_learning_rate, "warm_start_learning_rate")
+    n_starts = check_positive_int(n_starts, "n_starts")
+    patterns_per_round = check_positive_int(patterns_per_round, "patterns_per_round")
+    pricing_steps = check_positive_int(pricing_steps, "pricing_steps")
+    tol = _check_tol(tol)
+    max_rounds = check_positive_int(max_rounds, "max_rounds")
+    n_fresh = _check_nonnegative_int(n_fresh, "n_fresh")
+    exact_limit = _check_nonnegative_int(exact_limit, "exact_limit")
+    options = _check_options(solver_options)
+    if n_initial == 0 and not warm_start:
+        raise InvalidInputError(
+            "The search needs starting patterns: n_initial >= 1 or warm_start=True (both 0/False given)."
+        )
+
+    Xa = add_bias_column(X, bias)
+    pool = PatternPool(Xa)
+    warm_objective = None
+    if warm_start:
+        net = _warm_start_network(
+            X,
+            y,
+            beta=beta,
+            loss=loss,
+            bias=bias,
+            neurons=warm_start_neurons,
+            steps=warm_start_steps,
+            lr=warm_start_learning_rate,
+            rng=rng,
+        )
+        warm_objective = net.objective(X, y, beta, loss)
+        D0, G0, V0, W0 = network_blocks(net, Xa, bias)
+        if D0.shape[1]:
+            pool.add(D0, G0, V0, W0)
+    if n_initial:
+        sampled = sample_patterns(X, n_initial, random_state=rng, bias=bias)
+        pool.add(sampled.D, np.array(sampled.gates))
+    if pool.size == 0:  # the warm start died and nothing was sampled
+        sampled = sample_patterns(X, 1, random_state=rng, bias=bias)
+        pool.add(sampled.D, np.array(sampled.gates))
+    if max_patterns is None:
+        max_patterns = min(2000, pool.size + max(200, 10 * n_initial))
+    threshold = beta * (1.0 + tol)
+
+    history: list[SearchRound] = []
+    best_obj = pool_objective(pool, pool.V, pool.W, y, beta, loss)
+    stop_reason = "max_rounds"
+    status = ""
+    program: ConvexProgram | None = None
+    last_U = np.zeros((Xa.shape[1], 0))
+    last_vals = np.zeros(0)
+    for r in range(max_rounds):
+        patterns = pool.patterns(bias)
+        program = relu_program(X, y, patterns, beta=beta, loss=loss)
+        status = _solve(program, pool, solver, options, time_limit, t_start)
+        if status != "error":
+            V1 = np.asarray(program.variables["V"].value, dtype=np.float64)
+            W1 = np.asarray(program.variables["W"].value, dtype=np.float64)
+            obj1 = pool_objective(pool, V1, W1, y, beta, loss)
+            if np.isfinite(obj1) and obj1 <= best_obj:
+                best_obj, pool.V, pool.W = obj1, V1, W1
+        yhat = pool.predictions(pool.V, pool.W)
+        lam = loss_gradient(yhat, y, loss)
+        last_U, last_vals = price(Xa, lam, _pricing_starts(pool, rng, n_starts), n_steps=pricing_steps)
+        max_violation = float(np.max(last_vals)) / beta if last_vals.size else 0.0
+        elapsed = time.perf_counter() - t_start
+        n_added = 0
+        if max_violation <= 1.0 + tol:
+            stop_reason = "converged"
+        elif pool.size >= max_patterns:
+            stop_reason = "max_patterns"
+        elif time_limit is not None and elapsed >= time_limit:
+            stop_reason = "time_limit"
+        elif r == max_rounds - 1:
+            stop_reason = "max_rounds"
+        else:
+            pool.prune()
+            D_new, G_new, _ = select_new_patterns(
+                Xa,
+                last_U,
+                last_vals,
+                threshold=threshold,
+                known=set(pool.index),
+                max_new=min(patterns_per_round, max_patterns - pool.size),
+            )
+            n_added = pool.add(D_new, G_new)
+            if n_added == 0:
+                stop_reason = "no_new_pattern"
+        record = SearchRound(r, patterns.n_patterns, best_obj, elapsed, max_violation, n_added, status)
+        history.append(record)
+        if progress is not None:
+            progress(record)
+        if n_added == 0:
+            break
+
+    assert program is not None  # max_rounds >= 1
+    if pool.size != program.n_patterns:  # pruned after the last solve: rebuild over the kept patterns
+        program = relu_program(X, y, pool.patterns(bias), beta=beta, loss=loss)
+    program.variables["V"].value = pool.V
+    program.variables["W"].value = pool.W
+    if status not in ("optimal",):
+        warnings.warn(
+            f"The last solve of the pattern search ended with status {status!r}; the result is the "
+            "best point found. Loosen tol or give the solver more iterations.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    certificate = _certificate(
+        X, Xa, y, pool, beta, loss, bias, best_obj, last_vals, rng, n_fresh, pricing_steps, tol, exact_limit
+    )
+    return PatternSearchResult(
+        patterns=program.patterns,
+        program=program,
+        network=program.network(),
+        objective=best_obj,
+        history=tuple(history),
+        certificate=certificate,
+        converged=stop_reason == "converged",
+        stop_reason=stop_reason,
+        warm_start_objective=warm_objective,
+    )
+
+
+def _solve(
+    program: ConvexProgram,
+    pool: PatternPool,
+    solver: str,
+    options: dict[str, Any],
+    time_limit: float | None,
+    t_start: float,
+) -> str:
+    """Solve one round's program warm-started at the pool's point; return its status."""
+    program.variables["V"].value = pool.V
+    program.variables["W"].value = pool.W
+    kwargs = dict(options)
+    if solver == "ADMM":
+        kwargs["warm_start"] = True
+        if time_limit is not None:
+            kwargs["time_limit"] = max(time_limit - (time.perf_counter() - t_start), 1e-3)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            program.solve(solver, **kwargs)
+    except Exception as exc:  # a failed round keeps the best point; the search goes on
+        if isinstance(exc, InvalidInputError):
+            raise
+        return "error"
+    if program.variables["V"].value is None:
+        return "error"
+    return str(program.status)
+
+
+def _pricing_starts(pool: PatternPool, rng: np.random.Generator, n_starts: int) -> np.ndarray:
+    """The current neurons (nonzero ``v``/``w`` columns), the gates and Gaussian directions."""
+    live_v = pool.V[:, np.any(pool.V != 0, axis=0)]
+    live_w = pool.W[:, np.any(pool.W != 0, axis=0)]
+    gates = pool.G
+    if gates.shape[1] > n_starts:
+        gates = gates[:, rng.choice(gates.shape[1], n_starts, replace=False)]
+    fresh = rng.standard_normal((pool.Xa.shape[1], n_starts))
+    return np.hstack([live_v, live_w, gates, fresh])
+
+
+def _certificate(
+    X: np.ndarray,
+    Xa: np.ndarray,
+    y: np.ndarray,
+    pool: PatternPool,
+    beta: float,
+    loss: str,
+    bias: bool,
+    objective: float,
+    priced: np.ndarray,
+    rng: np.random.Generator,
+    n_fresh: int,
+    pricing_steps: int,
+    tol: float,
+    exact_limit: int,
+) -> SearchCertificate:
+    yhat = pool.predictions(pool.V, pool.W)
+    lam = loss_gradient(yhat, y, loss)
+    max_val = float(np.max(priced)) if priced.size else 0.0
+    rate = float("nan")
+    if n_fresh:
+        _, fresh = price(Xa, lam, rng.standard_normal((Xa.shape[1], n_fresh)), n_steps=pricing_steps)
+        per_start = np.maximum(fresh[:n_fresh], fresh[n_fresh:])
+        rate = float(np.mean(per_start > beta * (1.0 + tol)))
+        max_val = max(max_val, float(np.max(per_start)))
+
+    arrangement = None
+    if exact_limit and _arrangement_size(Xa) <= exact_limit:
+        try:
+            arrangement = enumerate_patterns(X, bias=bias, max_patterns=exact_limit)
+        except PatternLimitError:
+            arrangement = None
+    best = (-np.inf, 0.0, 0.0)
+    for k, cand in enumerate(_dual_candidates(loss, y, yhat)):
+        if arrangement is not None:
+            c_bar = dual_norm_exact(Xa, cand, arrangement)
+            if k == 0:  # the gradient itself: the exact largest violation
+                max_val = max(max_val, c_bar)
+        else:
+            c_bar = dual_norm_bound(Xa, cand)
+        bound, s = dual_lower_bound(loss, y, cand, c_bar, beta)
+        if bound > best[0]:
+            best = (bound, c_bar, s)
+    lower, c_bar, s = best
+    gap = objective - lower
+    return SearchCertificate(
+        objective=objective,
+        lower_bound=float(lower),
+        gap=float(gap),
+        relative_gap=float(gap / max(abs(objective), 1e-12)),
+        dual_norm=float(c_bar),
+        exact_dual_norm=arrangement is not None,
+        scale=float(s),
+        max_violation=max_val / beta,
+        n_fresh=n_fresh,
+        fresh_violation_rate=rate,
+    )
