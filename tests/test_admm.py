@@ -298,11 +298,11 @@ def test_balancing_moves_a_penalty_at_most_the_tolerance_per_update(rng, rho):
 
 
 # --------------------------------------------------------------------------- input checks
-def test_robust_kind_refused(rng):
+def test_unknown_kind_refused(rng):
+    # kinds are an enumeration: a program of an unknown kind cannot be made, so the ADMM never sees one
     program = _program("relu", "squared", rng)
-    robust = dataclasses.replace(program, kind="robust_relu")
-    with pytest.raises(UnsupportedProblemError, match=r"supports \['relu', 'gated_relu', 'scp'\].*CLARABEL"):
-        solve_admm(robust)
+    with pytest.raises(InvalidInputError, match=r"Unknown program kind 'mystery'; the kinds are \['relu'"):
+        dataclasses.replace(program, kind="mystery")
 
 
 def test_not_a_program_refused():

@@ -138,19 +138,10 @@ def test_solver_kwarg_refused(program):
         program.problem.solve(method=ADMM, solver="CLARABEL")
 
 
-def test_robust_kind_refused(program):
-    robust = dataclasses.replace(program, kind="robust_relu")  # registers the problem as robust
-    with pytest.raises(UnsupportedProblemError, match=r"'robust_relu'.*CLARABEL"):
-        robust.problem.solve(method=ADMM)
-
-
-def test_robust_program_refused_by_name(rng):
-    robust_mod = pytest.importorskip("cvxnn.robust")
-    X = rng.standard_normal((20, 3))
-    y = np.where(X[:, 0] >= 0, 1.0, -1.0)
-    prog = robust_mod.robust_relu_program(X, y, sample_patterns(X, 4, random_state=0), beta=0.1, eps=0.05)
-    with pytest.raises(UnsupportedProblemError, match="supports"):
-        prog.problem.solve(method=ADMM)
+def test_unknown_kind_refused(program):
+    # kinds are an enumeration (cvxnn.kinds): no program, hence no registered problem, of another kind
+    with pytest.raises(InvalidInputError, match=r"Unknown program kind 'mystery'"):
+        dataclasses.replace(program, kind="mystery")
 
 
 def test_solver_error_raises_cvxpy_error():

@@ -100,7 +100,7 @@ def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, 
     Parameters
     ----------
     problem : cvxpy.Problem
-        A problem from a cvxnn builder (``relu``, ``gated_relu`` or ``scp``).
+        A problem from a cvxnn builder (``relu``, ``gated_relu``, ``scp`` or ``robust_relu``).
     warm_start : bool
         Start from the previous ADMM state or the variables' current values (default True).
     **kwargs
@@ -125,7 +125,7 @@ def admm_solve_method(problem: cp.Problem, *args: Any, warm_start: bool = True, 
     if program is None:
         raise UnsupportedProblemError(
             "method=cvxnn.ADMM only solves problems built by cvxnn (relu_program, gated_relu_program, "
-            "scp_program): this cvxpy.Problem was not, or was derived from one (e.g. "
+            "scp_program, robust_relu_program): this cvxpy.Problem was not, or was derived from one (e.g. "
             "cp.Problem(p.objective, p.constraints) or p + p), which drops the structure the ADMM "
             "needs. Solve the original program.problem, or use a CVXPY solver (solver='CLARABEL')."
         )

@@ -355,7 +355,7 @@ KIND_MODELS: Mapping[ProgramKind, KindModel] = MappingProxyType(
             "robust_relu_program",
             ("V", "W"),
             constrained=True,
-            admm=False,
+            admm=True,
             network_kind="nominal nonconvex",
         ),
     }

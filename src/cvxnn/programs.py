@@ -123,8 +123,8 @@ class ConvexProgram:
             arr = np.array(getattr(self, name), dtype=np.float64, copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
-        object.__setattr__(self, "kind", ProgramKind(self.kind))
-        object.__setattr__(self, "loss", Loss(self.loss))
+        object.__setattr__(self, "kind", kind_model(self.kind).kind)  # InvalidInputError if unknown
+        object.__setattr__(self, "loss", check_loss(self.loss))
         _registry.register(self)
 
     @property

@@ -114,6 +114,11 @@ linear system), ``prox`` (loss and regularizer proxes), ``cones`` (exact cone pr
 ``certificates`` (dual bounds), ``penalties`` (residual balancing), ``acceleration`` (Anderson),
 ``printer`` (the verbose table), ``records``, ``solver`` (:class:`AdmmSolver`, the loop) and
 ``api`` (:func:`solve_admm`). Measurements and approaches not kept are in ``benchmarks/NOTES.md``.
+
+The robust programs (``docs/robust_admm.md``): ``robust_prox`` (per-sample proxes of the
+worst-case losses, norm-cone and robust-slack projections), ``robust_certificates`` (the robust
+dual bound), ``robust_structure`` (operators and the linear system with the g-map) and
+``robust_solver`` (:class:`~cvxnn.admm.robust_solver.RobustAdmmSolver`, the loop's robust steps).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _registry
+from ..enums import ProgramKind
+from .robust_solver import RobustAdmmSolver
 from .settings import AdmmResult, AdmmSettings
 from .solver import AdmmSolver
 from .structure import check_program, program_fingerprint
@@ -25,7 +27,8 @@ def solver_for(program: ConvexProgram, settings: AdmmSettings) -> AdmmSolver:
     """
     solver = _registry.solver_of(program)
     if not isinstance(solver, AdmmSolver) or solver.fingerprint != program_fingerprint(program, settings):
-        solver = AdmmSolver(program, settings)
+        build = RobustAdmmSolver if program.kind == ProgramKind.ROBUST_RELU else AdmmSolver
+        solver = build(program, settings)
         _registry.attach_solver(program, solver)
     return solver
 
@@ -36,7 +39,11 @@ def solve_admm(
     *,
     warm_start: AdmmResult | Mapping[str, Any] | bool | None = None,
 ) -> AdmmResult:
-    r"""Solve a ``relu``, ``gated_relu`` or ``scp`` program with the structured ADMM.
+    r"""Solve a ``relu``, ``gated_relu``, ``scp`` or ``robust_relu`` program with the structured ADMM.
+
+    A ``robust_relu`` program gets a :class:`~cvxnn.admm.robust_solver.RobustAdmmSolver`
+    (``docs/robust_admm.md``), which reads ``program.eps.value`` at every call, so an eps path
+    re-solves the same program with the same factorization.
 
     Parameters
     ----------
@@ -62,13 +69,16 @@ def solve_admm(
     Raises
     ------
     UnsupportedProblemError
-        For ``robust_relu`` (and anything else not in :data:`SUPPORTED_KINDS`).
+        For anything not in :data:`SUPPORTED_KINDS`.
     """
     settings = AdmmSettings.coerce(settings)
     beta = check_program(program)
     solver = solver_for(program, settings)
     solver.settings = settings
-    solver.update(beta=beta)
+    if isinstance(solver, RobustAdmmSolver):
+        solver.update(beta=beta, eps=program.eps.value)
+    else:
+        solver.update(beta=beta)
     if warm_start is True:
         start: Any = {k: v.value for k, v in program.variables.items()}
     elif warm_start is None or warm_start is False:

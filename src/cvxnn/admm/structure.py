@@ -277,8 +277,8 @@ def check_program(program: Any) -> float:
     """
     if not isinstance(program, ConvexProgram):
         raise UnsupportedProblemError(
-            f"solve_admm needs a cvxnn ConvexProgram (from relu_program, gated_relu_program or "
-            f"scp_program); got {type(program).__name__}."
+            f"solve_admm needs a cvxnn ConvexProgram (from relu_program, gated_relu_program, "
+            f"scp_program or robust_relu_program); got {type(program).__name__}."
         )
     if program.kind not in SUPPORTED_KINDS:
         raise UnsupportedProblemError(
@@ -301,5 +301,6 @@ def check_program(program: Any) -> float:
 
 def program_fingerprint(program: ConvexProgram, settings: AdmmSettings) -> tuple:
     """What a solver's structure depends on: the program's shape and the structural settings."""
-    shape = (program.kind, program.loss, program.n_samples, program.design.shape[1], program.n_patterns)
+    shape = (program.kind, program.loss, program.norm, program.n_samples, program.design.shape[1])
+    shape += (program.n_patterns,)
     return shape + tuple(getattr(settings, name) for name in STRUCTURAL_SETTINGS)

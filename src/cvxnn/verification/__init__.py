@@ -34,7 +34,7 @@ claims the program is infeasible or unbounded disagrees (every program here is f
 zero and bounded below). A solver that cannot run is reported, not crashed on: not installed,
 MOSEK without a license, GUROBI over its size-limited license (2000 variables and linear
 constraints, only 200 variables once a second-order cone appears), kind not supported (OSQP on
-cone programs, GUROBI on exponential cones, the ADMM on robust programs). A solver that raises
+cone programs, GUROBI on exponential cones). A solver that raises
 an error, or stops at its iteration limit (``user_limit``) outside tolerance, is reported as
 *failed*; failures do not count as disagreement but are listed in the verdict.
 

@@ -1,0 +1,331 @@
+r"""The ADMM for the robust programs: :class:`RobustAdmmSolver` (``docs/robust_admm.md``).
+
+It is :class:`~cvxnn.admm.solver.AdmmSolver` with the robust blocks of
+:mod:`cvxnn.admm.robust_structure`: the same loop, settings, statuses, residual balancing,
+Anderson acceleration, callback and result, with
+
+- the u-step's right-hand side :math:`\rho_u(v - \lambda) + \rho_sG^T(s - \nu) +
+  \rho_z(F^T(a - \mu_a) + \bar G^T(g - \mu_g))`;
+- the s-step: the exact projection onto the robust slack cone
+  (:func:`~cvxnn.admm.robust_prox.project_robust_slack`, warm-started by the last radii);
+- the z-step: the per-sample prox of the worst-case loss in the pair :math:`(a_k, \bar g_k)`
+  (:func:`~cvxnn.admm.robust_prox.robust_loss_prox`);
+- the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
+  (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
+- the stop: ``optimal`` needs ``|gap| <= gap_tol`` (relative) and a relative robust-cone
+  violation ``<= ROBUST_CONE_TOL_FACTOR * cone_tol``; the point is not polished (no exact
+  projection onto the robust cones is available).
+
+The cones are always handled by the slack splitting (``cone_method`` does not apply).
+``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
+:meth:`RobustAdmmSolver.update`); it enters no factorization, so an eps path re-solves with the
+same factor and warm-starts from the previous iterates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import cvxpy as cp
+import numpy as np
+
+from .._validation import check_eps
+from ..exceptions import InvalidInputError
+from .records import CheckRecord, RunRecord
+from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
+from .robust_prox import project_robust_slack, robust_loss_prox
+from .robust_structure import RobustStructure
+from .settings import AdmmResult, AdmmSettings, AdmmState
+from .solver import AdmmSolver
+from .start import initial_penalties
+from .structure import check_program, program_fingerprint
+
+if TYPE_CHECKING:
+    from ..programs import ConvexProgram
+    from .printer import Printer
+
+__all__ = ["ROBUST_CONE_TOL_FACTOR", "RobustAdmmSolver"]
+
+#: The certified stop of a robust program needs the relative cone violation below
+#: ``ROBUST_CONE_TOL_FACTOR * cone_tol``: the worst-case loss is first order in the violation of
+#: the robust cones, and the certificate (a lower bound) cannot see a point below the optimum.
+#: Measured on small programs (docs/robust_admm.md, section 7): with the factor 0.1, four of 36
+#: stopped ``optimal`` 1.0e-4 to 8.7e-4 below Clarabel (relative violations 4.8e-6 to 7.5e-6);
+#: with 0.01 none did (two of those four end at the iteration limit instead).
+ROBUST_CONE_TOL_FACTOR = 0.01
+
+
+def squared_norms(ax: np.ndarray, bz: np.ndarray) -> tuple[float, float, float]:
+    """``(||ax - bz||^2, ||ax||^2, ||bz||^2)``."""
+    diff = ax - bz
+    return float(np.vdot(diff, diff)), float(np.vdot(ax, ax)), float(np.vdot(bz, bz))
+
+
+class RobustAdmmSolver(AdmmSolver):
+    r"""The structured ADMM of one ``robust_relu`` program.
+
+    Parameters
+    ----------
+    program : ConvexProgram
+        From :func:`~cvxnn.robust_relu_program`; its data, ``beta`` and ``eps`` are read now.
+    settings : AdmmSettings, dict or None
+        As for :class:`~cvxnn.admm.AdmmSolver` (``linear_solver="woodbury"`` is refused).
+
+    Attributes
+    ----------
+    eps : float
+        The radius the next solve uses.
+
+    Notes
+    -----
+    The state's ``s, nu`` stack the slack rows and the copies of the perturbable rows
+    (``(n + d, 2P)``); ``z, mu`` stack the predictions and the columns :math:`\bar g_k`
+    (``(1 + d, n)``).
+    """
+
+    structure: RobustStructure
+
+    def __init__(
+        self, program: ConvexProgram, settings: AdmmSettings | Mapping[str, Any] | None = None
+    ) -> None:
+        self.beta = check_program(program)
+        self.settings = AdmmSettings.coerce(settings)
+        self.structure = RobustStructure(program, self.settings)
+        self.eps = self.structure.eps
+        self.fingerprint = program_fingerprint(program, self.settings)
+        self.rho: dict[str, float] | None = None
+        self.state: AdmmState | None = None
+        self.last_result: AdmmResult | None = None
+        self._start: AdmmState | np.ndarray | None = None
+        self._radius: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ configuration
+    def update(self, *, beta: float | None = None, eps: float | None = None, **settings: Any) -> None:
+        """Change ``beta``, ``eps`` and/or settings for the next solve (the factor is kept)."""
+        if eps is not None:
+            self.eps = check_eps(eps)
+        if settings.get("linear_solver") == "woodbury":
+            raise InvalidInputError("linear_solver='woodbury' is not available for robust programs.")
+        super().update(beta=beta, **settings)
+
+    def _shapes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        st = self.structure
+        return (st.n + st.dbar, st.J), (1 + st.dbar, st.n)
+
+    def warm_start(self, start: AdmmResult | AdmmState | Mapping[str, Any] | None) -> None:
+        """As :meth:`AdmmSolver.warm_start`; a state of another program kind is refused."""
+        st = self.structure
+        if isinstance(start, AdmmResult):
+            if start.kind != st.kind or start.state is None:
+                raise InvalidInputError(
+                    f"warm_start is an AdmmResult of a {start.kind!r} program; expected {st.kind!r}."
+                )
+            start = start.state
+        if isinstance(start, AdmmState):
+            s_shape, z_shape = self._shapes()
+            if start.shape != (st.d, st.J, st.n) or start.s.shape != s_shape or start.z.shape != z_shape:
+                raise InvalidInputError(
+                    f"warm_start state has shape {start.shape} (slack {start.s.shape}); expected "
+                    f"{(st.d, st.J, st.n)} with slack {s_shape}."
+                )
+            self._start = start
+            return
+        super().warm_start(start)
+
+    def _initial_state(self) -> AdmmState:
+        st = self.structure
+        if isinstance(self._start, AdmmState):
+            return super()._initial_state()
+        U0, self._start = self._start, None
+        rho = initial_penalties(st, self.settings, None, self.rho)
+        U = np.zeros((st.d, st.J)) if U0 is None else U0
+        XU = st.X @ U
+        s = np.vstack([np.maximum(st.ES2 * XU, 0.0), U[: st.dbar]])
+        z = np.vstack([st.Fu_from_XU(XU)[None, :], st.Gbar(U)])
+        zeros = np.zeros((st.d, st.J))
+        return AdmmState(
+            u=U, v=U.copy(), lam=zeros, s=s, nu=np.zeros_like(s), z=z, mu=np.zeros_like(z), rho=rho, n=st.n
+        )
+
+    def solve(self) -> AdmmResult:
+        """Run the ADMM at the current ``eps`` and ``beta`` (see :meth:`AdmmSolver.solve`)."""
+        self.structure.eps = self.eps
+        return super().solve()
+
+    def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
+        """The stopping tests of one check: divergence, then the certified gap (``optimal``).
+
+        As :meth:`AdmmSolver._stop`, except that the returned point is not polished (no exact
+        projection onto the robust cones is available), the gap counts in absolute value
+        (:meth:`_gap_within`) and the relative cone violation must be at most
+        ``ROBUST_CONE_TOL_FACTOR * cone_tol``.
+        """
+        settings = self.settings
+        r_p, r_d, obj, gap = check.r_p, check.r_d, check.obj, check.gap
+        if not (math.isfinite(r_p) and math.isfinite(r_d) and math.isfinite(obj)) or not np.all(
+            np.isfinite(self.state.u)
+        ):
+            run.status = cp.SOLVER_ERROR
+            run.message = (
+                f"ADMM diverged at iteration {k}: non-finite iterates (primal residual {r_p}, dual "
+                f"residual {r_d}). Try a different rho, linear_solver, or a CVXPY solver."
+            )
+            return True
+        if r_p > 1e20 or r_d > 1e20:
+            run.status = cp.SOLVER_ERROR
+            run.message = f"ADMM diverged at iteration {k}: residuals {r_p:.3g} / {r_d:.3g} exceed 1e20."
+            return True
+        if settings.gap_tol is None:  # the residual rule alone (the user opted out of certificates)
+            if self._residuals_met(check):
+                run.status = cp.OPTIMAL
+                run.message = (
+                    f"Converged in {k} iterations: primal residual {r_p:.3g} <= {check.eps_p:.3g}, dual "
+                    f"residual {r_d:.3g} <= {check.eps_d:.3g} (gap_tol=None: no certificate)."
+                )
+                return True
+            return False
+        if not self._gap_within(gap, obj):
+            return False
+        cone_tol = ROBUST_CONE_TOL_FACTOR * settings.cone_tol
+        viol_rel = self.structure.cone_violation(check.XV)[1]
+        if viol_rel > cone_tol:
+            return False
+        run.status = cp.OPTIMAL
+        run.message = (
+            f"Converged in {k} iterations with a duality-gap certificate: |objective - dual bound| "
+            f"= {abs(gap):.3g} <= gap_tol * |objective| = {settings.gap_tol * abs(obj):.3g}, relative "
+            f"robust-cone violation {viol_rel:.3g} <= {ROBUST_CONE_TOL_FACTOR:g} cone_tol = {cone_tol:g} "
+            f"(primal residual {r_p:.3g}, dual residual {r_d:.3g})."
+        )
+        return True
+
+    # ------------------------------------------------------------------ the steps
+    def _u_step(self) -> None:
+        st, x = self.structure, self.state
+        rho = x.rho
+        R = rho["u"] * (x.v - x.lam)
+        R += rho["s"] * st.slack_t(x.s - x.nu)
+        R += rho["z"] * st.loss_t(x.z - x.mu)
+        x.u = st.solve(R)
+        np.matmul(st.X, x.u, out=self._XU)
+
+    def _slack_of_u(self) -> np.ndarray:
+        r""":math:`Gu = [E S X'u;\ \bar u]` (``(n + d, 2P)``)."""
+        st = self.structure
+        return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
+
+    def _s_step(self) -> None:
+        st, x, alpha = self.structure, self.state, self.settings.alpha
+        T = alpha * self._slack_of_u() + (1.0 - alpha) * x.s + x.nu
+        rows, c, self._radius = project_robust_slack(
+            T[: st.n], T[st.n :], st.eps, st.q, st.e, radius0=self._radius
+        )
+        x.s = np.vstack([rows, c])
+        x.nu = T - x.s
+
+    def _loss_of_u(self) -> np.ndarray:
+        r"""``[F u; \bar G u]`` (``(1 + d, n)``)."""
+        st = self.structure
+        return np.vstack([st.Fu_from_XU(self._XU)[None, :], st.Gbar(self.state.u)])
+
+    def _z_step(self) -> None:
+        st, x, alpha = self.structure, self.state, self.settings.alpha
+        self._ZU = self._loss_of_u()
+        Zh = alpha * self._ZU + (1.0 - alpha) * x.z
+        T = Zh + x.mu
+        rho_z = x.rho["z"]
+        a, g, _ = robust_loss_prox(st.loss, T[0], T[1:], st.y, st.eps, st.q, rho_z, rho_z)
+        x.z = np.vstack([a[None, :], g])
+        x.mu = T - x.z
+
+    def _residuals(self) -> CheckRecord:
+        st, x, settings = self.structure, self.state, self.settings
+        rho = x.rho
+        check = CheckRecord()
+        check.ys = rho["s"] * st.slack_t(x.nu)
+        parts = {
+            "u": (*squared_norms(x.u, x.v), rho["u"] * (x.v - self._v_prev), rho["u"] * x.lam),
+            "s": (
+                *squared_norms(self._slack_of_u(), x.s),
+                rho["s"] * st.slack_t(x.s - self._S_prev),
+                check.ys,
+            ),
+            "z": (
+                *squared_norms(self._ZU, x.z),
+                rho["z"] * st.loss_t(x.z - self._z_prev),
+                rho["z"] * st.loss_t(x.mu),
+            ),
+        }
+        sq_p = sq_ax = sq_bz = 0.0
+        dual: Any = 0.0
+        ytil: Any = 0.0
+        for b, (rb, ab, zb, db, yb) in parts.items():
+            sq_p, sq_ax, sq_bz = sq_p + rb, sq_ax + ab, sq_bz + zb
+            dual, ytil = dual + db, ytil + yb
+            check.blocks[b] = (
+                math.sqrt(rb),
+                math.sqrt(max(ab, zb)),
+                float(np.linalg.norm(db)),
+                float(np.linalg.norm(yb)),
+            )
+        m_primal = x.u.size + x.s.size + x.z.size
+        check.r_p = math.sqrt(sq_p)
+        check.r_d = float(np.linalg.norm(dual))
+        check.eps_p = settings.eps_abs * math.sqrt(m_primal) + settings.eps_rel * math.sqrt(max(sq_ax, sq_bz))
+        check.eps_d = settings.eps_abs * math.sqrt(x.u.size) + settings.eps_rel * float(np.linalg.norm(ytil))
+        check.XV = np.matmul(st.X, x.v, out=self._XV_buf)
+        check.obj = st.objective_from(x.v, check.XV, self.beta)
+        return check
+
+    def robust_bound(self, V: np.ndarray, XV: np.ndarray) -> float:
+        r"""A certified lower bound on the optimum from the point ``V`` (``XV = X'V``) and the
+        current multipliers (``docs/robust_admm.md``, section 6)."""
+        st, x = self.structure, self.state
+        rho, eps, q, d = x.rho, st.eps, st.q, st.dbar
+        lam, gam = loss_dual_candidate(
+            st.loss,
+            st.y,
+            st.Fu_from_XU(XV),
+            st.Gbar(V),
+            eps,
+            q,
+            -rho["z"] * x.mu[0],
+            -rho["z"] * x.mu[1:],
+        )
+        C = st.Ft(lam) + st.Gbar_t(gam)
+        nu = np.maximum(-rho["s"] * x.nu[: st.n], 0.0)
+        B = st.X.T @ (st.ES2 * nu)
+        m = st.e @ nu
+        t = best_cone_scale(C, B, m, eps, q, d)
+        worst = float(np.max(block_distances(C + B * t[None, :], t * m, eps, q, d)))
+        return robust_dual_value(st.loss, st.y, lam, gam, eps, q, worst, self.beta)
+
+    def _certificate_step(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
+        settings = self.settings
+        due = k - run.last_cert >= settings.certificate_interval or self._residuals_met(check)
+        certify = settings.gap_tol is not None and due
+        if certify:
+            run.last_cert = k
+            run.best_dual = max(run.best_dual, self.robust_bound(self.state.v, check.XV))
+        check.gap = check.obj - run.best_dual
+        return certify
+
+    def _gap_within(self, gap: float, obj: float, factor: float = 1.0) -> bool:
+        """Whether the certified ``gap`` is within ``factor * gap_tol`` relative to ``obj``, *in
+        absolute value*: the iterates approach the cones from outside, and an objective below a
+        certified lower bound (a negative gap) means the point is still too infeasible."""
+        tol = self.settings.gap_tol
+        return tol is not None and abs(gap) <= factor * tol * max(abs(obj), 1e-300)
+
+    def _finish(
+        self, run: RunRecord, check: CheckRecord, k: int, t_setup: float, printer: Printer | None
+    ) -> AdmmResult:
+        st, x = self.structure, self.state
+        if self.settings.gap_tol is not None and run.last_cert != k:
+            XV = st.X @ x.v
+            if run.status != cp.SOLVER_ERROR and np.all(np.isfinite(XV)):
+                run.best_dual = max(run.best_dual, self.robust_bound(x.v, XV))
+            run.last_cert = k  # the base's final certificate is the nominal one: skip it
+        return super()._finish(run, check, k, t_setup, printer)
