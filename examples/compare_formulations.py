@@ -5,8 +5,8 @@ two-layer ReLU training problem (squared loss on labels -1/+1, weight decay beta
 
 1. exact: every activation pattern (only feasible on a tiny problem: a 3-D PCA projection of a
    small training subset);
-2. sampled: Gaussian-sampled patterns (MATH.md §3), on the same tiny problem and on all 64 pixels;
-3. SCP: frozen random hidden directions, only output weights trained (MATH.md §5).
+2. sampled: Gaussian-sampled patterns (docs/math.md), on the same tiny problem and on all 64 pixels;
+3. SCP: frozen random hidden directions, only output weights trained (``docs/math.md``, "The programs").
 
 For each: the convex objective, the recovered ReLU network's objective (equal, by the recovery
 identity), train/test accuracy and the number of active neurons.

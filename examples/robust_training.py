@@ -1,6 +1,6 @@
 """Convex adversarial training against PGD/FGSM adversarial training (the paper's experiment).
 
-The offline version of the robust-training experiment of Bai, Gautam & Sojoudi (MATH.md §6),
+The offline version of the robust-training experiment of Bai, Gautam & Sojoudi (docs/math.md),
 on data that ships with scikit-learn:
 
 - digits 2-vs-8 (``sklearn:digits-2v8``, the stand-in for MNIST 2-vs-8): 64 pixels scaled to
@@ -11,8 +11,8 @@ on data that ships with scikit-learn:
 Five two-layer ReLU models, all with the hinge loss, the same weight decay ``beta`` and the same
 bias handling, trained on a stratified 70/30 split:
 
-1. convex, standard: ``relu_program`` (sampled patterns, MATH.md §3), trained once;
-2. convex, robust: ``robust_relu_program`` at each training radius (MATH.md §6; one compiled
+1. convex, standard: ``relu_program`` (sampled patterns, ``docs/math.md``), trained once;
+2. convex, robust: ``robust_relu_program`` at each training radius (docs/math.md; one compiled
    program, re-solved along the eps path through its ``eps`` parameter);
 3. Adam: the non-convex network (NC), ``cvxnn.baselines.train_adam``, trained once;
 4. PGD-AT and 5. FGSM-AT: adversarial training at each radius (``train_pgd_at``,

@@ -170,7 +170,7 @@ def test_pgd_on_gated_network(gated_setup):
 def test_pgd_attains_the_exact_worst_case_on_a_linear_region(norm, q, loss):
     # Large positive hidden biases keep every neuron active on the whole ball, so f is affine
     # there: f(x) = x^T w + c with w = U alpha, and the worst case is known in closed form
-    # through the dual norm (MATH.md §6): margin y f(x) - eps ||w||_q, residual |f - y| + eps ||w||_q.
+    # through the dual norm (docs/math.md): margin y f(x) - eps ||w||_q, residual |f - y| + eps ||w||_q.
     rng = np.random.default_rng(11)
     d, m, n, eps = 4, 3, 12, 0.3
     U = rng.standard_normal((d, m))

@@ -86,7 +86,7 @@ def test_trainers_reduce_their_training_objective(toy, loss, batch_size):
 
 def test_adam_never_beats_the_global_optimum():
     # With every activation pattern the convex program's optimum is the global minimum of (NC)
-    # over networks of any width (MATH.md §3), so no local method can go below it.
+    # over networks of any width (``docs/math.md``, "The programs"), so no local method can go below it.
     rng = np.random.default_rng(2)
     X = rng.standard_normal((10, 2))
     y = np.where(X[:, 0] * X[:, 1] >= 0, 1.0, -1.0)

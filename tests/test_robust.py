@@ -1,4 +1,4 @@
-"""Robust programs (MATH.md §6): eps = 0 identity, monotonicity, certified bound, solvers, input."""
+"""Robust programs (docs/math.md): eps = 0 identity, monotonicity, certified bound, solvers, input."""
 
 from __future__ import annotations
 

@@ -11,8 +11,10 @@ from typing import Any
 from ._version import __version__
 from .admm import AdmmProgress, AdmmResult, AdmmSettings, AdmmSolver, solve_admm
 from .attacks import fgsm, input_gradient, pgd, robust_accuracy, worst_case_loss
+from .building import build_program
 from .certificate import SearchCertificate
 from .cvxpy_backend import ADMM  # importing registers the method with cvxpy.Problem
+from .enums import Loss, PerturbationNorm, ProgramKind
 from .exceptions import (
     ConvergenceWarning,
     CvxnnError,
@@ -24,6 +26,7 @@ from .exceptions import (
     UnsupportedProblemError,
 )
 from .io import load_estimator, load_network, save_estimator, save_network
+from .kinds import KIND_MODELS
 from .losses import loss_value
 from .patterns import (
     ActivationPatterns,
@@ -58,6 +61,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ADMM",
     "DEFAULT_SOLVER",
+    "KIND_MODELS",
     "ActivationPatterns",
     "AdmmProgress",
     "AdmmResult",
@@ -70,11 +74,14 @@ __all__ = [
     "CvxnnError",
     "GatedReLUNetwork",
     "InvalidInputError",
+    "Loss",
     "ModelFileError",
     "NotSolvedError",
     "PatternCheck",
     "PatternLimitError",
     "PatternSearchResult",
+    "PerturbationNorm",
+    "ProgramKind",
     "ReLUNetwork",
     "SearchCertificate",
     "SearchRound",
@@ -84,6 +91,7 @@ __all__ = [
     "VerificationReport",
     "__version__",
     "a_posteriori_check",
+    "build_program",
     "check_point",
     "enumerate_patterns",
     "fgsm",

@@ -28,6 +28,7 @@ __all__ = ["attach_solver", "lookup", "register", "solver_of"]
 @dataclasses.dataclass
 class _Record:
     program: weakref.ref
+    cls: type
     fields: dict[str, Any]
     solver: Any = None
 
@@ -38,7 +39,7 @@ _RECORDS: weakref.WeakKeyDictionary[cp.Problem, _Record] = weakref.WeakKeyDictio
 def register(program: ConvexProgram) -> None:
     """Remember ``program``'s structure under its problem (called by ``ConvexProgram``)."""
     fields = {f.name: getattr(program, f.name) for f in dataclasses.fields(program) if f.name != "problem"}
-    _RECORDS[program.problem] = _Record(weakref.ref(program), fields)
+    _RECORDS[program.problem] = _Record(weakref.ref(program), type(program), fields)
 
 
 def lookup(problem: cp.Problem) -> ConvexProgram | None:
@@ -49,9 +50,7 @@ def lookup(problem: cp.Problem) -> ConvexProgram | None:
     program = record.program()
     if program is not None:  # the user still holds the program: no rebuild, no copies
         return program
-    from .programs import ConvexProgram
-
-    return ConvexProgram(problem=problem, **record.fields)
+    return record.cls(problem=problem, **record.fields)  # the class recorded at registration
 
 
 def solver_of(program: ConvexProgram) -> Any:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .enums import LABELLED_LOSSES as _LABELLED
+from .enums import Loss, PerturbationNorm
 from .exceptions import InvalidInputError
 
 __all__ = [
@@ -33,10 +35,10 @@ __all__ = [
     "check_y",
 ]
 
-#: Losses every program builder accepts.
-LOSSES: tuple[str, ...] = ("squared", "logistic", "hinge")
+#: Losses every program builder accepts, in their documented order.
+LOSSES: tuple[Loss, ...] = tuple(Loss)
 #: Losses that need labels in {-1, +1}.
-LABELLED_LOSSES: tuple[str, ...] = ("logistic", "hinge")
+LABELLED_LOSSES: tuple[Loss, ...] = tuple(loss for loss in Loss if loss in _LABELLED)
 
 
 def as_real_array(value: Any, name: str) -> np.ndarray:
@@ -93,14 +95,14 @@ def check_X(X: Any) -> np.ndarray:
     return check_matrix(X, "X")
 
 
-def check_loss(loss: Any) -> str:
-    """Validate a loss name against :data:`LOSSES`."""
+def check_loss(loss: Any) -> Loss:
+    """Validate a loss name against :data:`LOSSES`; return it as a :class:`~cvxnn.enums.Loss`."""
     if not isinstance(loss, str) or loss not in LOSSES:
         raise InvalidInputError(f"Unknown loss {loss!r}; allowed losses are {list(LOSSES)}.")
-    return loss
+    return Loss(loss)
 
 
-def check_y(y: Any, n_samples: int, loss: str = "squared") -> np.ndarray:
+def check_y(y: Any, n_samples: int, loss: str = Loss.SQUARED) -> np.ndarray:
     """Validate targets ``y`` for ``n_samples`` rows and the given loss.
 
     Accepts shape (n,) or (n, 1); returns shape (n,). For the losses in
@@ -189,11 +191,19 @@ def check_n_patterns(n_patterns: Any) -> int:
 
 
 #: Perturbation norms accepted by the robust programs and attacks, with their canonical names.
-_NORMS = {"inf": "inf", np.inf: "inf", "2": "2", 2: "2", "1": "1", 1: "1"}
+_NORMS = {
+    "inf": PerturbationNorm.INF,
+    np.inf: PerturbationNorm.INF,
+    "2": PerturbationNorm.L2,
+    2: PerturbationNorm.L2,
+    "1": PerturbationNorm.L1,
+    1: PerturbationNorm.L1,
+}
 
 
-def check_norm(norm: Any) -> str:
-    """Validate a perturbation norm; return its canonical name ``"inf"``, ``"2"`` or ``"1"``."""
+def check_norm(norm: Any) -> PerturbationNorm:
+    """Validate a perturbation norm; return it as a :class:`~cvxnn.enums.PerturbationNorm`
+    (``"inf"``, ``"2"`` or ``"1"``)."""
     key = norm
     if isinstance(norm, float) and np.isfinite(norm) and float(norm).is_integer():
         key = int(norm)

@@ -16,7 +16,7 @@ with :math:`\ell'` from :func:`cvxnn.losses.loss_gradient` (the hinge loss uses 
 
 Threat model: each point :math:`x_k` may move to any :math:`x_k + \delta_k` with
 :math:`\|\delta_k\|_p \le \varepsilon`, ``norm`` :math:`p \in \{\infty, 2, 1\}`, as in the
-robust programs of MATH.md §6. No box constraint (e.g. pixels in [0, 1]) is imposed, matching
+robust programs (docs/math.md). No box constraint (e.g. pixels in [0, 1]) is imposed, matching
 the robust programs' certificate.
 
 Ascent direction. Every loss is a nondecreasing function of a scalar *attack objective*
@@ -54,6 +54,7 @@ from ._validation import (
     check_rng,
     check_y,
 )
+from .enums import Loss, PerturbationNorm
 from .exceptions import InvalidInputError
 from .losses import loss_gradient, loss_per_sample
 from .recovery import GatedReLUNetwork, ReLUNetwork
@@ -122,13 +123,13 @@ def _forward(network: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _objective_sign(f: np.ndarray, y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
     """Attack objective phi (n,) and the sign s with grad phi = s * grad f."""
-    if loss == "squared":
+    if loss == Loss.SQUARED:
         r = f - y
         return np.abs(r), np.where(r >= 0, 1.0, -1.0)
     return -y * f, -y
 
 
-def input_gradient(network: Network, X: Any, y: Any, loss: str = "squared") -> np.ndarray:
+def input_gradient(network: Network, X: Any, y: Any, loss: str = Loss.SQUARED) -> np.ndarray:
     r"""Gradient of each sample's loss with respect to its input, in closed form.
 
     .. math::
@@ -160,7 +161,7 @@ def input_gradient(network: Network, X: Any, y: Any, loss: str = "squared") -> n
 # --------------------------------------------------------------------------- norm geometry
 def _steepest(G: np.ndarray, norm: str) -> np.ndarray:
     """Row-wise maximizer of g^T delta over the unit ball of ``norm`` (0 where g = 0)."""
-    if norm == "inf":
+    if norm == PerturbationNorm.INF:
         return np.sign(G)
     if norm == "2":
         nrm = np.linalg.norm(G, axis=1, keepdims=True)
@@ -191,7 +192,7 @@ def _project_l1(delta: np.ndarray, eps: float) -> np.ndarray:
 
 def _project(delta: np.ndarray, eps: float, norm: str) -> np.ndarray:
     """Row-wise projection of perturbations onto the ``norm`` ball of radius ``eps``."""
-    if norm == "inf":
+    if norm == PerturbationNorm.INF:
         return np.clip(delta, -eps, eps)
     if norm == "2":
         nrm = np.linalg.norm(delta, axis=1, keepdims=True)
@@ -202,7 +203,7 @@ def _project(delta: np.ndarray, eps: float, norm: str) -> np.ndarray:
 def _random_in_ball(rng: np.random.Generator, shape: tuple[int, int], eps: float, norm: str) -> np.ndarray:
     """Points drawn uniformly from the ``norm`` ball of radius ``eps`` (one per row)."""
     n, d = shape
-    if norm == "inf":
+    if norm == PerturbationNorm.INF:
         return rng.uniform(-eps, eps, size=shape)
     if norm == "2":
         z = rng.standard_normal(shape)
@@ -216,7 +217,13 @@ def _random_in_ball(rng: np.random.Generator, shape: tuple[int, int], eps: float
 
 # --------------------------------------------------------------------------- attacks
 def fgsm(
-    network: Network, X: Any, y: Any, *, eps: float, norm: Any = "inf", loss: str = "squared"
+    network: Network,
+    X: Any,
+    y: Any,
+    *,
+    eps: float,
+    norm: Any = PerturbationNorm.INF,
+    loss: str = Loss.SQUARED,
 ) -> np.ndarray:
     r"""Fast gradient (sign) method: one steepest-ascent step of length ``eps``.
 
@@ -259,8 +266,8 @@ def pgd(
     y: Any,
     *,
     eps: float,
-    norm: Any = "inf",
-    loss: str = "squared",
+    norm: Any = PerturbationNorm.INF,
+    loss: str = Loss.SQUARED,
     steps: int = 50,
     step_size: float | None = None,
     restarts: int = 1,
@@ -364,9 +371,9 @@ def robust_accuracy(
     y: Any,
     *,
     eps: float,
-    norm: Any = "inf",
+    norm: Any = PerturbationNorm.INF,
     attack: str = "pgd",
-    loss: str = "hinge",
+    loss: str = Loss.HINGE,
     **attack_kwargs: Any,
 ) -> float:
     r"""Fraction of points classified correctly at the clean point *and* at the attacked point.
@@ -397,7 +404,7 @@ def robust_accuracy(
         Robust accuracy in [0, 1].
     """
     network = _check_network(network)
-    X, y, _ = _check_data(network, X, y, "hinge")
+    X, y, _ = _check_data(network, X, y, Loss.HINGE)
     X_adv = _attack(network, X, y, eps, norm, loss, attack, attack_kwargs)
     ok = (y * network.predict(X) > 0) & (y * network.predict(X_adv) > 0)
     return float(np.mean(ok))
@@ -409,8 +416,8 @@ def worst_case_loss(
     y: Any,
     *,
     eps: float,
-    norm: Any = "inf",
-    loss: str = "squared",
+    norm: Any = PerturbationNorm.INF,
+    loss: str = Loss.SQUARED,
     attack: str = "pgd",
     **attack_kwargs: Any,
 ) -> np.ndarray:
@@ -419,7 +426,7 @@ def worst_case_loss(
     A lower bound on the true worst case :math:`\max_{\|\delta_k\|_p \le \varepsilon}
     \ell(f(x_k + \delta_k), y_k)` (attacks are heuristics); with ``attack="pgd"`` it is never
     below the clean loss or FGSM's loss. Sum it for the total adversarial loss, to compare with
-    a robust program's certified loss term (MATH.md §6).
+    a robust program's certified loss term (``docs/math.md``, "Robust programs").
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 r"""Non-convex baselines: the two-layer ReLU network trained by Adam, plainly or adversarially.
 
-These are the comparison points of the convex programs (MATH.md §1 and §6), in plain NumPy with
+These are the comparison points of the convex programs (docs/math.md), in plain NumPy with
 closed-form gradients. Every trainer minimizes the *same objective family as cvxnn*, summed over
 samples (no ``1/n``):
 
@@ -50,6 +50,7 @@ from ._validation import (
     check_y,
 )
 from .attacks import fgsm, pgd
+from .enums import Loss, PerturbationNorm
 from .losses import loss_gradient, loss_value
 from .recovery import ReLUNetwork
 
@@ -198,7 +199,7 @@ def train_adam(
     *,
     n_neurons: int,
     beta: float,
-    loss: str = "hinge",
+    loss: str = Loss.HINGE,
     bias: bool = True,
     epochs: int = 300,
     learning_rate: float = 0.01,
@@ -233,8 +234,8 @@ def train_pgd_at(
     n_neurons: int,
     beta: float,
     eps: float,
-    norm: Any = "inf",
-    loss: str = "hinge",
+    norm: Any = PerturbationNorm.INF,
+    loss: str = Loss.HINGE,
     attack_steps: int = 10,
     attack_step_size: float | None = None,
     bias: bool = True,
@@ -299,8 +300,8 @@ def train_fgsm_at(
     n_neurons: int,
     beta: float,
     eps: float,
-    norm: Any = "inf",
-    loss: str = "hinge",
+    norm: Any = PerturbationNorm.INF,
+    loss: str = Loss.HINGE,
     bias: bool = True,
     epochs: int = 300,
     learning_rate: float = 0.01,

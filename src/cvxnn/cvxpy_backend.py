@@ -43,6 +43,7 @@ from cvxpy.reductions.solution import Solution
 from . import _registry
 from .admm import AdmmResult, AdmmSettings, check_program, solve_admm, solver_for
 from .exceptions import InvalidInputError, UnsupportedProblemError
+from .solvers import ADMM_METHOD
 
 __all__ = ["ADMM", "SOLVER_NAME", "admm_solve_method"]
 
@@ -64,9 +65,9 @@ class _MethodName(str):
 
 
 #: The method name: ``problem.solve(method=ADMM)`` (a ``str``, equal to ``"cvxnn-ADMM"``).
-ADMM: str = _MethodName("cvxnn-ADMM")
+ADMM: str = _MethodName(ADMM_METHOD)
 #: What ``problem.solver_stats.solver_name`` reports after an ADMM solve.
-SOLVER_NAME = "cvxnn-ADMM"
+SOLVER_NAME = ADMM_METHOD
 
 
 def _values_match(program: Any, result: AdmmResult) -> bool:

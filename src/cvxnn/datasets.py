@@ -177,11 +177,15 @@ def split_indices(data: Dataset, test_size: float, random_state: int = 0) -> tup
 
 
 def standardizer(X: np.ndarray) -> dict[str, np.ndarray]:
-    """Mean and scale of each column of ``X`` (constant columns keep scale 1)."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1.0
-    return {"mean": mean, "scale": scale}
+    """Mean and scale of each column of ``X`` (constant columns keep scale 1).
+
+    They are a fitted ``sklearn.preprocessing.StandardScaler``'s ``mean_`` and ``scale_``: the
+    one standardization of cvxnn, the one ``cvxnn fit`` saves in front of its models.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X)
+    return {"mean": scaler.mean_, "scale": scaler.scale_}
 
 
 def standardize(X: np.ndarray, stats: dict[str, np.ndarray] | None) -> np.ndarray:

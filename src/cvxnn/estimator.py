@@ -85,19 +85,13 @@ from ._validation import (
     check_norm,
     check_rng,
 )
-from .estimator_options import (
-    check_bool,
-    check_max_iter,
-    check_solver,
-    check_tol,
-    solver_options_for,
-    worst_status,
-)
+from .building import build_program
+from .enums import Loss, ProgramKind
+from .estimator_options import check_bool, check_max_iter, check_solver, check_tol, solver_options
 from .estimator_search import check_patterns_mode, check_search_options, fit_patterns
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from .patterns import ActivationPatterns
-from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
-from .robust import robust_relu_program
+from .programs import ConvexProgram
 from .sample_weight import same_weights, weighted_rows
 
 __all__ = ["ConvexReLUClassifier", "ConvexReLURegressor"]
@@ -140,13 +134,21 @@ class _Settings:
     def kind(self) -> str:
         """The program kind that will be built."""
         if self.formulation == "relu":
-            return "robust_relu" if self.eps > 0 else "relu"
-        return "gated_relu" if self.formulation == "gated" else "scp"
+            return ProgramKind.ROBUST_RELU if self.eps > 0 else ProgramKind.RELU
+        return ProgramKind.GATED_RELU if self.formulation == "gated" else ProgramKind.SCP
 
     def structure(self) -> tuple[Any, ...]:
         """What must match for a warm start to reuse a previous fit's patterns and solution."""
         norm = self.norm if self.eps > 0 else None
         return (self.kind, self.n_patterns, self.patterns, self.loss, norm, self.bias)
+
+
+def _worst_status(statuses: list[str]) -> str:
+    """The least favourable of several solve statuses (``optimal`` only if all are)."""
+    for status in statuses:
+        if status != cp.OPTIMAL:
+            return status
+    return cp.OPTIMAL
 
 
 class _ConvexReLUBase(BaseEstimator):
@@ -162,9 +164,9 @@ class _ConvexReLUBase(BaseEstimator):
         patterns: str = "search",
         search_options: dict[str, Any] | None = None,
         beta: float = 1.0,
-        loss: str = "squared",
+        loss: str = "squared",  # scikit-learn takes plain-str defaults: Loss.SQUARED's value
         eps: float = 0.0,
-        norm: str = "inf",
+        norm: str = "inf",  # PerturbationNorm.INF's value
         bias: bool = True,
         solver: str = "clarabel",
         solver_options: dict[str, Any] | None = None,
@@ -229,7 +231,7 @@ class _ConvexReLUBase(BaseEstimator):
             norm=norm,
             bias=check_bool(self.bias, "bias"),
             solver=solver,
-            options=solver_options_for(solver, tol, max_iter, self.solver_options),
+            options=solver_options(solver, tol, max_iter, self.solver_options),
             warm_start=check_bool(self.warm_start, "warm_start"),
         )
 
@@ -237,17 +239,14 @@ class _ConvexReLUBase(BaseEstimator):
     def _build(
         self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings, w: Any = None
     ) -> ConvexProgram:
-        if s.kind == "relu":
-            return relu_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
-        if s.kind == "robust_relu":
-            return robust_relu_program(X, target, patterns, beta=s.beta, eps=s.eps, norm=s.norm, loss=s.loss)
-        if s.kind == "gated_relu":
-            return gated_relu_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
-        return scp_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
+        weights = None if s.kind == ProgramKind.ROBUST_RELU else w  # robust fits repeat rows instead
+        opts = {"beta": s.beta, "loss": s.loss, "eps": s.eps, "norm": s.norm}
+        return build_program(s.kind, X, target, patterns, sample_weight=weights, **opts)
 
     def _weighted(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> tuple[Any, Any, Any]:
         s = self._settings()
-        return weighted_rows(X, y, sample_weight, admm=s.solver == "ADMM", robust=s.kind == "robust_relu")
+        robust = s.kind == ProgramKind.ROBUST_RELU
+        return weighted_rows(X, y, sample_weight, admm=s.solver == "ADMM", robust=robust)
 
     def _warm_state(
         self, X: np.ndarray, targets: list[np.ndarray], s: _Settings, sample_weight: np.ndarray | None
@@ -309,7 +308,7 @@ class _ConvexReLUBase(BaseEstimator):
         self.certificates_ = certificates
         self.networks_ = networks
         self.objective_ = float(np.sum(objectives))
-        self.status_ = worst_status(statuses)
+        self.status_ = _worst_status(statuses)
         self.n_iter_ = int(max(iterations))
         self._solutions = [
             {name: np.array(var.value, dtype=np.float64) for name, var in program.variables.items()}
@@ -339,7 +338,7 @@ class _ConvexReLUBase(BaseEstimator):
                     "formulation='scp' with the squared or hinge loss). Use solver='clarabel' or 'admm'."
                 ) from exc
             hint = ""
-            if s.loss == "logistic":
+            if s.loss == Loss.LOGISTIC:
                 hint += (
                     " The logistic loss needs exponential cones, on which interior-point solvers can "
                     "fail when beta is small and the classes are separable: raise beta, or use "
@@ -587,7 +586,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         return self.classes_[np.argmax(scores, axis=1)]
 
     def _has_proba(self) -> bool:
-        return self.loss == "logistic"
+        return self.loss == Loss.LOGISTIC
 
     @available_if(_has_proba)
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -626,7 +625,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         + _FITTED_DOC
     )
 
-    _allowed_losses = ("squared",)
+    _allowed_losses = (Loss.SQUARED,)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ConvexReLURegressor:
         r"""Fit the network to data ``X`` of shape (n, d) and targets ``y`` of shape (n,).

@@ -1,15 +1,12 @@
-"""Hyperparameter checks of the estimators and how ``tol`` / ``max_iter`` map onto each solver.
-
-Used by :mod:`cvxnn.estimator`; every check raises :class:`~cvxnn.exceptions.InvalidInputError`
-with what was wrong and what is allowed.
-"""
+"""Validation of the estimators' solver hyperparameters: ``solver``, ``tol``, ``max_iter``,
+``solver_options`` and boolean flags, and how ``tol``/``max_iter`` map onto each solver's own
+option names."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import cvxpy as cp
 import numpy as np
 
 from ._validation import check_positive_int, check_positive_real
@@ -23,10 +20,8 @@ __all__ = [
     "check_max_iter",
     "check_solver",
     "check_tol",
-    "solver_options_for",
-    "worst_status",
+    "solver_options",
 ]
-
 
 #: How ``tol`` and ``max_iter`` map onto each solver's own option names.
 TOL_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -43,28 +38,32 @@ RESERVED_OPTIONS = frozenset({"solver", "method", "warm_start"})
 
 
 def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (NumPy booleans too) are accepted."""
     if isinstance(value, bool | np.bool_):
         return bool(value)
     raise InvalidInputError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
 
 
 def check_tol(tol: Any) -> float | None:
+    """A positive solver tolerance, or ``None`` (the solver's default)."""
     if tol is None:
         return None
     return check_positive_real(tol, "tol", "the solver tolerance; None keeps the solver's default")
 
 
 def check_max_iter(max_iter: Any) -> int | None:
+    """A positive iteration limit, or ``None`` (the solver's default)."""
     return None if max_iter is None else check_positive_int(max_iter, "max_iter")
 
 
 def check_solver(solver: Any) -> str:
+    """``"ADMM"`` (any case) or a usable CVXPY solver name (:func:`~cvxnn.solvers.resolve_solver`)."""
     if isinstance(solver, str) and solver.strip().upper() == "ADMM":
         return "ADMM"
     return resolve_solver(solver)
 
 
-def solver_options_for(solver: str, tol: float | None, max_iter: int | None, extra: Any) -> dict[str, Any]:
+def solver_options(solver: str, tol: float | None, max_iter: int | None, extra: Any) -> dict[str, Any]:
     """The keyword arguments handed to ``ConvexProgram.solve`` for ``solver``."""
     if extra is None:
         extra = {}
@@ -93,11 +92,3 @@ def solver_options_for(solver: str, tol: float | None, max_iter: int | None, ext
             options[iter_name] = max_iter
     options.update(extra)
     return options
-
-
-def worst_status(statuses: list[str]) -> str:
-    """The least favourable of several solve statuses (``optimal`` only if all are)."""
-    for status in statuses:
-        if status != cp.OPTIMAL:
-            return status
-    return cp.OPTIMAL

@@ -13,6 +13,7 @@ import cvxpy as cp
 import numpy as np
 
 from ._validation import check_loss
+from .enums import Loss
 
 __all__ = ["loss_expression", "loss_gradient", "loss_per_sample", "loss_value"]
 
@@ -22,10 +23,10 @@ def loss_per_sample(yhat: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     loss = check_loss(loss)
     yhat = np.asarray(yhat, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if loss == "squared":
+    if loss == Loss.SQUARED:
         return 0.5 * (yhat - y) ** 2
     margin = y * yhat
-    if loss == "logistic":
+    if loss == Loss.LOGISTIC:
         return np.logaddexp(0.0, -margin)
     return np.maximum(0.0, 1.0 - margin)
 
@@ -47,10 +48,10 @@ def loss_gradient(yhat: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     loss = check_loss(loss)
     yhat = np.asarray(yhat, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if loss == "squared":
+    if loss == Loss.SQUARED:
         return yhat - y
     margin = y * yhat
-    if loss == "logistic":
+    if loss == Loss.LOGISTIC:
         return -y / (1.0 + np.exp(np.clip(margin, -700.0, 700.0)))
     return np.where(margin < 1.0, -y, 0.0)
 
@@ -66,9 +67,9 @@ def loss_expression(
     """
     loss = check_loss(loss)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if loss == "squared":
+    if loss == Loss.SQUARED:
         residual = yhat - y if w is None else cp.multiply(np.sqrt(w), yhat - y)
         return 0.5 * cp.sum_squares(residual)
     margin = cp.multiply(y, yhat)
-    per_sample = cp.logistic(-margin) if loss == "logistic" else cp.pos(1 - margin)
+    per_sample = cp.logistic(-margin) if loss == Loss.LOGISTIC else cp.pos(1 - margin)
     return cp.sum(per_sample) if w is None else cp.sum(cp.multiply(w, per_sample))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .attacks import fgsm, pgd, robust_accuracy
+from .enums import Loss, PerturbationNorm
 from .exceptions import InvalidInputError
 from .recovery import GatedReLUNetwork, ReLUNetwork
 
@@ -76,7 +77,7 @@ def classifier_robust_accuracy(
     y: np.ndarray,
     *,
     eps: float,
-    norm: Any = "inf",
+    norm: Any = PerturbationNorm.INF,
     attack: str = "pgd",
     **attack_kwargs: Any,
 ) -> float:
@@ -120,9 +121,9 @@ def classifier_robust_accuracy(
             margin = difference_network(networks[c], networks[j])
             ones = np.ones(rows.size)
             if attack == "pgd":
-                X_adv = pgd(margin, X[rows], ones, eps=eps, norm=norm, loss="hinge", **attack_kwargs)
+                X_adv = pgd(margin, X[rows], ones, eps=eps, norm=norm, loss=Loss.HINGE, **attack_kwargs)
             else:
-                X_adv = fgsm(margin, X[rows], ones, eps=eps, norm=norm, loss="hinge")
+                X_adv = fgsm(margin, X[rows], ones, eps=eps, norm=norm, loss=Loss.HINGE)
             held = ovr_predict(networks, X_adv) == c
             ok[rows[~held]] = False
             rows = rows[held]

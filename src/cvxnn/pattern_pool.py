@@ -91,7 +91,7 @@ def pool_objective(
 
 
 def network_blocks(network: ReLUNetwork, Xa: np.ndarray, bias: bool) -> tuple[np.ndarray, ...]:
-    r"""The convex-program point of a ReLU network (MATH "warm starts"): patterns and blocks.
+    r"""The convex-program point of a ReLU network (``docs/math.md``, "Warm starts"): patterns and blocks.
 
     Neuron :math:`j` with augmented weights :math:`u_j` (``[u_j; b_j]`` with a bias) goes to the
     pattern :math:`1[X'u_j \ge 0]` as :math:`v = |\alpha_j| u_j` when :math:`\alpha_j > 0`, else

@@ -35,8 +35,10 @@ from ._validation import (
     check_rng,
     check_X,
 )
+from .enums import Loss, ProgramKind
 from .exceptions import InvalidInputError, PatternLimitError, UnsupportedProblemError
 from .losses import loss_gradient
+from .solvers import solve_problem
 
 if TYPE_CHECKING:
     from .programs import ConvexProgram
@@ -434,7 +436,7 @@ class PatternCheck:
 
 def _dual_point(loss: str, y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
     """The dual point :math:`\\lambda = -\\nabla L(\\hat y)` of a differentiable loss."""
-    if loss == "hinge":
+    if loss == Loss.HINGE:
         raise UnsupportedProblemError(
             "The a-posteriori check needs a differentiable loss ('squared' or 'logistic'); got 'hinge'."
         )
@@ -475,9 +477,7 @@ def a_posteriori_check(
     """
     import cvxpy as cp
 
-    from .solvers import solve_problem
-
-    if program.kind != "relu":
+    if program.kind != ProgramKind.RELU:
         raise UnsupportedProblemError(
             f"a_posteriori_check supports 'relu' programs; got kind {program.kind!r}."
         )

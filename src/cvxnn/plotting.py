@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import CvxnnError, InvalidInputError
+from .io import check_destination
 
 __all__ = [
     "MissingDependencyError",
@@ -60,8 +61,6 @@ def require_matplotlib() -> None:
 
 def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
-        from .io import check_destination
-
         path = Path(os.fspath(path))
         check_destination(path, f"Cannot write plot {str(path)!r}")
         fig.savefig(path, dpi=120)

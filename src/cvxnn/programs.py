@@ -1,6 +1,6 @@
 r"""Builders of the nominal convex training programs, each returned as a :class:`ConvexProgram`.
 
-The programs (MATH.md §3 and §5), with :math:`X' = [X, \mathbf 1]` when the patterns carry a
+The programs (``docs/math.md``, "The programs"), with :math:`X' = [X, \mathbf 1]` when the patterns carry a
 bias and :math:`X' = X` otherwise, :math:`S = 2D - 1` and :math:`L` one of the summed losses of
 :mod:`cvxnn.losses`:
 
@@ -36,27 +36,29 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
+from . import _registry
 from ._validation import add_bias_column, as_real_array, check_beta, check_loss, check_X, check_y
-from .exceptions import InvalidInputError, NotSolvedError, UnsupportedProblemError
+from .enums import Loss, PerturbationNorm, ProgramKind
+from .exceptions import InvalidInputError, NotSolvedError
+from .kinds import ConeViolation, KindModel, kind_model
 from .losses import loss_expression
 from .patterns import ActivationPatterns
-from .recovery import (
-    DEFAULT_PRUNE_TOL,
-    PRUNE_OBJECTIVE_RTOL,
-    GatedReLUNetwork,
-    ObjectiveData,
-    ReLUNetwork,
-    gated_network_from_blocks,
-    relu_network_from_blocks,
-    relu_network_from_scp,
-)
+from .recovery import DEFAULT_PRUNE_TOL, PRUNE_OBJECTIVE_RTOL, GatedReLUNetwork, ReLUNetwork
 from .sample_weight import check_sample_weight
-from .solvers import solve_with_fallback, usable_solvers
+from .solvers import ADMM_METHOD, solve_with_fallback, usable_solvers
 
-__all__ = ["KINDS", "ConvexProgram", "gated_relu_program", "relu_program", "scp_program"]
+__all__ = [
+    "KINDS",
+    "ConvexProgram",
+    "beta_parameter",
+    "gated_relu_program",
+    "prepare_patterned",
+    "relu_program",
+    "scp_program",
+]
 
 #: Program kinds cvxnn builds.
-KINDS: tuple[str, ...] = ("relu", "gated_relu", "scp", "robust_relu")
+KINDS: tuple[ProgramKind, ...] = tuple(ProgramKind)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,9 +74,9 @@ class ConvexProgram:
         :math:`w_i`. Gated: ``"U"`` (d', P). SCP: ``"a"`` (N,).
     beta : cvxpy.Parameter
         The regularization strength (nonnegative, DPP).
-    kind : str
-        One of :data:`KINDS`.
-    loss : str
+    kind : ProgramKind
+        One of :data:`KINDS` (a ``StrEnum``: equal to its string, e.g. ``"relu"``).
+    loss : Loss
         ``"squared"``, ``"logistic"`` or ``"hinge"``.
     X : ndarray, shape (n, d)
         Training inputs (without the bias column).
@@ -92,7 +94,7 @@ class ConvexProgram:
         The unit gates of an SCP program.
     eps : cvxpy.Parameter or None
         The perturbation radius of a robust program.
-    norm : str or None
+    norm : PerturbationNorm or None
         The perturbation norm of a robust program (``"inf"``, ``"2"`` or ``"1"``).
     sample_weight : ndarray of shape (n,) or None
         The weights of the samples' losses, ``None`` when every sample weighs 1.
@@ -101,8 +103,8 @@ class ConvexProgram:
     problem: cp.Problem
     variables: Mapping[str, cp.Variable]
     beta: cp.Parameter
-    kind: str
-    loss: str
+    kind: ProgramKind
+    loss: Loss
     X: np.ndarray
     y: np.ndarray
     bias: bool
@@ -112,7 +114,7 @@ class ConvexProgram:
     patterns: ActivationPatterns | None = None
     gates: np.ndarray | None = None
     eps: cp.Parameter | None = None
-    norm: str | None = None
+    norm: PerturbationNorm | None = None
     sample_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -121,9 +123,14 @@ class ConvexProgram:
             arr = np.array(getattr(self, name), dtype=np.float64, copy=True)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
-        from . import _registry
-
+        object.__setattr__(self, "kind", kind_model(self.kind).kind)  # InvalidInputError if unknown
+        object.__setattr__(self, "loss", check_loss(self.loss))
         _registry.register(self)
+
+    @property
+    def model(self) -> KindModel:
+        """The :class:`~cvxnn.kinds.KindModel` of this program's kind."""
+        return kind_model(self.kind)
 
     # ----------------------------------------------------------------- shapes and data
     @functools.cached_property
@@ -179,9 +186,7 @@ class ConvexProgram:
         Returns the optimal value.
         """
         if isinstance(solver, str) and solver.strip().upper() == "ADMM":
-            from .cvxpy_backend import ADMM
-
-            return self.problem.solve(method=ADMM, **kwargs)
+            return self.problem.solve(method=ADMM_METHOD, **kwargs)
         return solve_with_fallback(self.problem, solver, **kwargs)
 
     def compatible_solvers(self) -> list[str]:
@@ -207,6 +212,33 @@ class ConvexProgram:
             )
         return np.asarray(value, dtype=np.float64)
 
+    def current_values(self) -> dict[str, np.ndarray]:
+        """The variables' current values by name (:class:`~cvxnn.exceptions.NotSolvedError`
+        when one has none)."""
+        return {name: self._value_of(name) for name in self.variables}
+
+    def objective_at(self, values: Mapping[str, Any] | None = None) -> float:
+        r"""The objective ``loss_term + beta * regularizer`` at ``values``, in NumPy.
+
+        Parameters
+        ----------
+        values : mapping of str to array_like, optional
+            A value for each of the kind's variables (``"V"``, ``"W"`` of shape (d', P) for the
+            ReLU kinds, ``"U"`` (d', P) gated, ``"a"`` (N,) SCP); default the current values.
+
+        Returns
+        -------
+        float
+            Equal to ``problem.objective.value`` at the same values (up to rounding); see
+            :meth:`cvxnn.kinds.KindModel.objective`.
+        """
+        return self.model.objective(self, self.current_values() if values is None else values)
+
+    def violation_at(self, values: Mapping[str, Any] | None = None) -> ConeViolation:
+        """The cone violation at ``values`` (default the current values): absolute, scale and
+        the one relative normalization of :class:`~cvxnn.kinds.ConeViolation`."""
+        return self.model.violation(self, self.current_values() if values is None else values)
+
     def predictions(self) -> np.ndarray:
         """The convex model's predictions on the training points at the current values."""
         for name in self.variables:
@@ -224,18 +256,9 @@ class ConvexProgram:
         are dropped, smallest first, only while the network's (nominal) training objective
         changes by at most ``objective_rtol`` relative.
         """
-        data = ObjectiveData(self.design, self.y, self.loss, float(self.beta.value))
-        opts = {"bias": self.bias, "prune_tol": prune_tol, "data": data, "objective_rtol": objective_rtol}
-        if self.kind in ("relu", "robust_relu"):
-            return relu_network_from_blocks(self._value_of("V"), self._value_of("W"), **opts)
-        if self.kind == "scp":
-            return relu_network_from_scp(self._value_of("a"), self.gates, **opts)
-        if self.patterns is None or self.patterns.gates is None:
-            raise UnsupportedProblemError(
-                "The gated network needs the patterns' gates to predict on new data; build the "
-                "program from sample_patterns/enumerate_patterns output."
-            )
-        return gated_network_from_blocks(self._value_of("U"), self.patterns.gates, **opts)
+        return self.model.network(
+            self, self.current_values(), prune_tol=prune_tol, objective_rtol=objective_rtol
+        )
 
     # ----------------------------------------------------------------- inspection
     def summary(self) -> str:
@@ -243,7 +266,7 @@ class ConvexProgram:
         n_scalar_vars = sum(v.size for v in self.variables.values())
         n_scalar_cons = sum(c.size for c in self.problem.constraints)
         source = "exact (all patterns)" if self.exact else "sampled"
-        if self.kind == "scp":
+        if self.kind == ProgramKind.SCP:
             source = "sampled gates"
         lines = [
             f"cvxnn ConvexProgram: {self.kind}",
@@ -310,11 +333,13 @@ def _prepare(
     return X, add_bias_column(X, bias), y, beta, loss
 
 
-def _prepare_patterned(
+def prepare_patterned(
     X: Any, y: Any, patterns: Any, beta: Any, loss: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str, ActivationPatterns]:
-    """:func:`_prepare` for the pattern-based builders: the data's bias comes from ``patterns``,
-    which must be an :class:`ActivationPatterns` computed on this ``X``."""
+    """Validate the input of a pattern-based builder: ``(X, X', y, beta, loss, patterns)``.
+
+    The data's bias comes from ``patterns``, which must be an :class:`ActivationPatterns`
+    computed on this ``X``."""
     if not isinstance(patterns, ActivationPatterns):
         raise InvalidInputError(
             "patterns must be an ActivationPatterns (from sample_patterns or enumerate_patterns); "
@@ -324,7 +349,8 @@ def _prepare_patterned(
     return X, Xa, y, beta, loss, _check_patterns(patterns, Xa)
 
 
-def _beta_parameter(beta: float) -> cp.Parameter:
+def beta_parameter(beta: float) -> cp.Parameter:
+    """``beta`` as the nonnegative ``cvxpy.Parameter`` named ``"beta"`` every builder uses."""
     return cp.Parameter(nonneg=True, name="beta", value=beta)
 
 
@@ -351,10 +377,10 @@ def relu_program(
     patterns: ActivationPatterns,
     *,
     beta: float,
-    loss: str = "squared",
+    loss: str = Loss.SQUARED,
     sample_weight: Any = None,
 ) -> ConvexProgram:
-    r"""The convex ReLU training program (CVX) of MATH.md §3.
+    r"""The convex ReLU training program (CVX) (``docs/math.md``, "The programs").
 
     .. math::
         \min_{V, W}\; L\Big(\sum_{i=1}^P D_i X'(v_i - w_i),\, y\Big)
@@ -385,10 +411,10 @@ def relu_program(
     ConvexProgram
         ``kind="relu"``, variables ``V`` and ``W`` of shape (d', P).
     """
-    X, Xa, y, beta, loss, patterns = _prepare_patterned(X, y, patterns, beta, loss)
+    X, Xa, y, beta, loss, patterns = prepare_patterned(X, y, patterns, beta, loss)
     V, W, yhat, reg = relu_blocks(Xa, patterns)
     S = patterns.signs
-    beta_p = _beta_parameter(beta)
+    beta_p = beta_parameter(beta)
     weights = check_sample_weight(sample_weight, X.shape[0])
     loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(
@@ -399,7 +425,7 @@ def relu_program(
         problem=problem,
         variables={"V": V, "W": W},
         beta=beta_p,
-        kind="relu",
+        kind=ProgramKind.RELU,
         loss=loss,
         X=X,
         y=y,
@@ -418,10 +444,10 @@ def gated_relu_program(
     patterns: ActivationPatterns,
     *,
     beta: float,
-    loss: str = "squared",
+    loss: str = Loss.SQUARED,
     sample_weight: Any = None,
 ) -> ConvexProgram:
-    r"""The gated ReLU relaxation (Mishkin et al. 2022), MATH.md §3.
+    r"""The gated ReLU relaxation (Mishkin et al. 2022; ``docs/math.md``, "The programs").
 
     .. math::
         \min_{U}\; L\Big(\sum_{i=1}^P D_i X' u_i,\, y\Big) + \beta \sum_{i=1}^P \|u_i\|_2
@@ -436,11 +462,11 @@ def gated_relu_program(
     ConvexProgram
         ``kind="gated_relu"``, variable ``U`` of shape (d', P).
     """
-    X, Xa, y, beta, loss, patterns = _prepare_patterned(X, y, patterns, beta, loss)
+    X, Xa, y, beta, loss, patterns = prepare_patterned(X, y, patterns, beta, loss)
     U = cp.Variable((Xa.shape[1], patterns.n_patterns), name="U")
     yhat = cp.sum(cp.multiply(patterns.D.astype(np.float64), Xa @ U), axis=1)
     reg = cp.sum(cp.norm(U, 2, axis=0))
-    beta_p = _beta_parameter(beta)
+    beta_p = beta_parameter(beta)
     weights = check_sample_weight(sample_weight, X.shape[0])
     loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg))
@@ -448,7 +474,7 @@ def gated_relu_program(
         problem=problem,
         variables={"U": U},
         beta=beta_p,
-        kind="gated_relu",
+        kind=ProgramKind.GATED_RELU,
         loss=loss,
         X=X,
         y=y,
@@ -498,11 +524,11 @@ def scp_program(
     gates: Any,
     *,
     beta: float,
-    loss: str = "squared",
+    loss: str = Loss.SQUARED,
     bias: bool | None = None,
     sample_weight: Any = None,
 ) -> ConvexProgram:
-    r"""The unconstrained sampled convex program (SCP) of MATH.md §5.
+    r"""The unconstrained sampled convex program (SCP; ``docs/math.md``, "The programs").
 
     .. math::
         \min_{a \in \mathbb R^N}\; L\Big(\sum_{h=1}^N (X' g_h)_+ a_h,\, y\Big) + \beta\|a\|_1
@@ -533,7 +559,7 @@ def scp_program(
     a = cp.Variable(G.shape[1], name="a")
     yhat = H @ a
     reg = cp.norm1(a)
-    beta_p = _beta_parameter(beta)
+    beta_p = beta_parameter(beta)
     weights = check_sample_weight(sample_weight, X.shape[0])
     loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg))
@@ -541,7 +567,7 @@ def scp_program(
         problem=problem,
         variables={"a": a},
         beta=beta_p,
-        kind="scp",
+        kind=ProgramKind.SCP,
         loss=loss,
         X=X,
         y=y,

@@ -1,6 +1,6 @@
 r"""Networks recovered from solved convex programs.
 
-Recovery (MATH.md §3 and §5). Every nonzero block :math:`v_i` of a ReLU program gives a neuron
+Recovery (docs/math.md). Every nonzero block :math:`v_i` of a ReLU program gives a neuron
 :math:`u = v_i / \sqrt{\|v_i\|}`, :math:`\alpha = +\sqrt{\|v_i\|}`; every nonzero :math:`w_i`
 gives :math:`u = w_i / \sqrt{\|w_i\|}`, :math:`\alpha = -\sqrt{\|w_i\|}`. For *any* feasible
 point the recovered network's non-convex objective equals the convex objective: the cone
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_real_array, check_beta, check_loss, check_matrix, check_y
+from .enums import Loss
 from .exceptions import InvalidInputError
 from .losses import loss_per_sample, loss_value
 
@@ -166,7 +167,7 @@ class ReLUNetwork(_SaveMixin):
         r""":math:`\tfrac12(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)` (multiply by beta)."""
         return 0.5 * float(np.sum(self.U**2) + np.sum(self.b**2) + np.sum(self.alpha**2))
 
-    def objective(self, X: Any, y: Any, beta: float, loss: str = "squared") -> float:
+    def objective(self, X: Any, y: Any, beta: float, loss: str = Loss.SQUARED) -> float:
         r"""Non-convex training objective (NC):
         :math:`L(f(X), y) + \tfrac\beta2(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)`."""
         loss = check_loss(loss)
@@ -183,7 +184,7 @@ class GatedReLUNetwork(_SaveMixin):
     r"""A gated ReLU network :math:`f(x) = \sum_i 1[x'^T g_i \ge 0]\, x'^T u_i`.
 
     ``x'`` is ``x`` with a trailing 1 when ``bias``. Its predictor uses fixed gates, so it is
-    not a ReLU network (MATH.md §3, Mishkin et al. 2022).
+    not a ReLU network (``docs/math.md``, "The programs"; Mishkin et al. 2022).
 
     Attributes
     ----------
@@ -224,7 +225,7 @@ class GatedReLUNetwork(_SaveMixin):
             X = np.hstack([X, np.ones((X.shape[0], 1))])
         return np.sum((X @ self.gates >= 0) * (X @ self.U), axis=1)
 
-    def objective(self, X: Any, y: Any, beta: float, loss: str = "squared") -> float:
+    def objective(self, X: Any, y: Any, beta: float, loss: str = Loss.SQUARED) -> float:
         r""":math:`L(f(X), y) + \beta \sum_i \|u_i\|_2` (the gated program's objective)."""
         loss = check_loss(loss)
         X = _check_inputs(X, self.n_features)

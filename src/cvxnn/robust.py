@@ -1,4 +1,4 @@
-r"""Adversarially robust counterparts of the convex ReLU program (MATH.md §6).
+r"""Adversarially robust counterparts of the convex ReLU program (``docs/math.md``, "Robust programs").
 
 The adversary moves each training point :math:`x_k` within
 :math:`\|\delta_k\|_p \le \epsilon` (:math:`p \in \{\infty, 2, 1\}`); :math:`q` is the dual
@@ -41,10 +41,17 @@ import cvxpy as cp
 import numpy as np
 
 from ._validation import as_real_array, check_eps, check_loss, check_norm
+from .enums import DUAL_EXPONENT, Loss, PerturbationNorm, ProgramKind
 from .exceptions import InvalidInputError, NotSolvedError
-from .losses import loss_per_sample
+from .kinds import (
+    cone_violation,
+    perturbation_spread,
+    robust_cone_rhs,
+    stacked_predictions,
+    worst_case_loss,
+)
 from .patterns import ActivationPatterns
-from .programs import ConvexProgram, _beta_parameter, _prepare_patterned, relu_blocks
+from .programs import ConvexProgram, beta_parameter, prepare_patterned, relu_blocks
 
 __all__ = [
     "dual_norm_exponent",
@@ -52,9 +59,6 @@ __all__ = [
     "robust_loss_bound",
     "robust_relu_program",
 ]
-
-#: Dual exponent q of each canonical perturbation norm p (1/p + 1/q = 1).
-_DUAL: dict[str, float] = {"inf": 1.0, "2": 2.0, "1": np.inf}
 
 
 def dual_norm_exponent(norm: Any) -> float:
@@ -70,17 +74,17 @@ def dual_norm_exponent(norm: Any) -> float:
     float
         ``1.0`` for :math:`p=\infty`, ``2.0`` for :math:`p=2`, ``numpy.inf`` for :math:`p=1`.
     """
-    return _DUAL[check_norm(norm)]
+    return DUAL_EXPONENT[check_norm(norm)]
 
 
 def _worst_case_expression(
     yhat: cp.Expression, y: np.ndarray, spread: cp.Expression, loss: str
 ) -> cp.Expression:
     r"""Summed worst-case loss given nominal predictions and :math:`\epsilon\|\bar g_k\|_q` (n,)."""
-    if loss == "squared":
+    if loss == Loss.SQUARED:
         return 0.5 * cp.sum_squares(cp.abs(yhat - y) + spread)
     shifted = -cp.multiply(y, yhat) + spread
-    if loss == "logistic":
+    if loss == Loss.LOGISTIC:
         return cp.sum(cp.logistic(shifted))
     return cp.sum(cp.pos(1 + shifted))
 
@@ -92,10 +96,10 @@ def robust_relu_program(
     *,
     beta: float,
     eps: float,
-    norm: Any = "inf",
-    loss: str = "hinge",
+    norm: Any = PerturbationNorm.INF,
+    loss: str = Loss.HINGE,
 ) -> ConvexProgram:
-    r"""The adversarially robust convex ReLU program of MATH.md §6.
+    r"""The adversarially robust convex ReLU program (``docs/math.md``, "Robust programs").
 
     .. math::
         \min_{V, W}\; \sum_{k=1}^n \ell^{\mathrm{wc}}_k(V, W)
@@ -157,13 +161,13 @@ def robust_relu_program(
     """
     eps_value = check_eps(eps)
     norm = check_norm(norm)
-    q = _DUAL[norm]
-    X, Xa, y, beta, loss, patterns = _prepare_patterned(X, y, patterns, beta, loss)
+    q = DUAL_EXPONENT[norm]
+    X, Xa, y, beta, loss, patterns = prepare_patterned(X, y, patterns, beta, loss)
     d = X.shape[1]
     V, W, yhat, reg = relu_blocks(Xa, patterns)
     S = patterns.signs
     Dt = patterns.D.T.astype(np.float64)  # (P, n)
-    beta_p = _beta_parameter(beta)
+    beta_p = beta_parameter(beta)
     eps_p = cp.Parameter(nonneg=True, name="eps", value=eps_value)
 
     g_norms = cp.norm((V - W)[:d] @ Dt, q, axis=0)  # ||g_k[:d]||_q for every k, shape (n,)
@@ -184,7 +188,7 @@ def robust_relu_program(
         problem=problem,
         variables={"V": V, "W": W},
         beta=beta_p,
-        kind="robust_relu",
+        kind=ProgramKind.ROBUST_RELU,
         loss=loss,
         X=X,
         y=y,
@@ -200,7 +204,10 @@ def robust_relu_program(
 
 # --------------------------------------------------------------------------- NumPy evaluation
 def _blocks(program: ConvexProgram, V: Any, W: Any) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(program, ConvexProgram) or program.kind not in ("relu", "robust_relu"):
+    if not isinstance(program, ConvexProgram) or program.kind not in (
+        ProgramKind.RELU,
+        ProgramKind.ROBUST_RELU,
+    ):
         raise InvalidInputError(
             "expected a ConvexProgram of kind 'relu' or 'robust_relu'; got "
             f"{getattr(program, 'kind', type(program).__name__)!r}."
@@ -245,7 +252,8 @@ def robust_loss_bound(
     norm: Any = None,
     loss: str | None = None,
 ) -> np.ndarray:
-    r"""Per-point worst-case loss :math:`\ell^{\mathrm{wc}}_k` of MATH.md §6, in NumPy.
+    r"""Per-point worst-case loss :math:`\ell^{\mathrm{wc}}_k` in NumPy (``docs/math.md``, "Robust
+    programs").
 
     .. math::
         \ell^{\mathrm{wc}}_k = \max_{\|\delta\|_p \le \epsilon}
@@ -282,14 +290,9 @@ def robust_loss_bound(
     eps, norm = _radius_and_norm(program, eps, norm)
     loss = check_loss(program.loss if loss is None else loss)
     D = program.patterns.D.astype(np.float64)  # (n, P)
-    Xa, y, d = program.design, program.y, program.n_features
-    delta = V - W
-    yhat = np.sum(D * (Xa @ delta), axis=1)
-    spread = eps * np.linalg.norm(delta[:d] @ D.T, ord=_DUAL[norm], axis=0)
-    if loss == "squared":
-        return 0.5 * (np.abs(yhat - y) + spread) ** 2
-    margin = y * yhat - spread
-    return loss_per_sample(margin, np.ones_like(y), loss)
+    d, U = program.n_features, np.hstack([V, W])
+    yhat = stacked_predictions(ProgramKind.ROBUST_RELU, D, program.design @ U)
+    return worst_case_loss(yhat, program.y, perturbation_spread((V - W)[:d], D, eps, norm), loss)
 
 
 def robust_cone_violation(
@@ -311,7 +314,6 @@ def robust_cone_violation(
     """
     V, W = _blocks(program, V, W)
     eps, norm = _radius_and_norm(program, eps, norm)
-    S, Xa, d = program.patterns.signs, program.design, program.n_features
-    B = np.hstack([V, W])
-    margins = np.hstack([S, S]) * (Xa @ B) - eps * np.linalg.norm(B[:d], ord=_DUAL[norm], axis=0)
-    return float(max(0.0, -margins.min()))
+    d, B = program.n_features, np.hstack([V, W])
+    rhs = robust_cone_rhs(B[:d], eps, norm)
+    return cone_violation(program.patterns.signs, program.design @ B, rhs).absolute

@@ -46,6 +46,7 @@ from ._validation import (
 )
 from .baselines import train_adam
 from .certificate import SearchCertificate, dual_lower_bound
+from .estimator_options import check_solver
 from .exceptions import ConvergenceWarning, InvalidInputError, PatternLimitError
 from .losses import loss_gradient, loss_value
 from .pattern_pool import PatternPool, network_blocks, pool_objective
@@ -54,7 +55,6 @@ from .pricing import dual_norm_bound, dual_norm_exact, price, select_new_pattern
 from .programs import ConvexProgram, relu_program
 from .recovery import ReLUNetwork
 from .sample_weight import check_sample_weight
-from .solvers import resolve_solver
 
 __all__ = ["PatternSearchResult", "SearchRound", "search_patterns"]
 
@@ -153,12 +153,6 @@ def _check_nonnegative_int(value: Any, name: str) -> int:
     if value == 0 and not isinstance(value, bool) and isinstance(value, int | np.integer):
         return 0
     return check_positive_int(value, name)
-
-
-def _check_solver(solver: Any) -> str:
-    if isinstance(solver, str) and solver.strip().upper() == "ADMM":
-        return "ADMM"
-    return resolve_solver(solver)
 
 
 def _check_tol(tol: Any) -> float:
@@ -342,7 +336,7 @@ def search_patterns(
     max_patterns = _check_optional_positive_int(max_patterns, "max_patterns")
     if time_limit is not None:
         time_limit = check_positive_real(time_limit, "time_limit", "seconds")
-    solver = _check_solver(solver)
+    solver = check_solver(solver)
     if progress is not None and not callable(progress):
         raise InvalidInputError(
             f"progress must be None or a callable taking a SearchRound; got {progress!r}."

@@ -16,6 +16,7 @@ import cvxpy as cp
 from .exceptions import SolverUnavailableError
 
 __all__ = [
+    "ADMM_METHOD",
     "DEFAULT_SOLVER",
     "FALLBACK_SOLVERS",
     "bounded_variable_solvers",
@@ -29,6 +30,9 @@ __all__ = [
     "usable_solvers",
 ]
 
+#: The name of cvxnn's structured ADMM as a CVXPY solve method: ``problem.solve(method=ADMM_METHOD)``
+#: (registered by :mod:`cvxnn.cvxpy_backend`, which ``import cvxnn`` loads).
+ADMM_METHOD = "cvxnn-ADMM"
 #: The solver used when none is named.
 DEFAULT_SOLVER = "CLARABEL"
 #: Solvers :func:`solve_with_fallback` tries, in this order, when the first one fails.

@@ -1,4 +1,4 @@
-r"""Side-by-side benchmark of the solvers of the convex ReLU program (CVX) of MATH.md §3.
+r"""Side-by-side benchmark of the solvers of the convex ReLU program (CVX) of ``docs/math.md``.
 
 One command builds, for each size ``(n, d, P)``, *one* :class:`~cvxnn.programs.ConvexProgram`
 (squared loss, sampled patterns, :math:`\beta = \lambda n`) and solves that same object with

@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from cvxnn.losses import loss_value
+from cvxnn.enums import ProgramKind
+from cvxnn.kinds import cone_violation as kinds_cone_violation
+from cvxnn.kinds import kind_model, regularizer
 
 #: The issue's three sizes ``(n, d, P)``.
 DEFAULT_SIZES: tuple[tuple[int, int, int], ...] = ((500, 30, 50), (2000, 50, 100), (50000, 100, 100))
@@ -90,35 +92,32 @@ def make_case(n: int, d: int, P: int, *, lam: float = 1e-3, seed: int = 0) -> Be
 
 # --------------------------------------------------------------------------- evaluation
 def program_objective(program: Any, V: np.ndarray, W: np.ndarray, D: np.ndarray | None = None) -> float:
-    r"""Objective of (CVX) at ``(V, W)``.
+    r"""Objective of (CVX) at ``(V, W)``: :meth:`ConvexProgram.objective_at
+    <cvxnn.programs.ConvexProgram.objective_at>`.
 
     .. math:: L\Big(\sum_i D_i X'(v_i - w_i), y\Big) + \beta\sum_i(\|v_i\|_2 + \|w_i\|_2)
 
-    ``D`` (n x P, 0/1) defaults to the program's patterns; pass another column order for a solver
-    that permuted them (pyscnn). Shapes: ``V``, ``W`` are (d', P).
+    ``D`` (n x P', 0/1) defaults to the program's patterns; pass another set for a solver that
+    permuted or dropped them (pyscnn): the same kind model evaluates it on that ``D``. Shapes:
+    ``V``, ``W`` are (d', P').
     """
-    Xa = program.design
-    D = program.patterns.D if D is None else D
-    yhat = np.sum(D * (Xa @ (V - W)), axis=1)
-    reg = float(np.linalg.norm(V, axis=0).sum() + np.linalg.norm(W, axis=0).sum())
-    return loss_value(yhat, program.y, program.loss) + float(program.beta.value) * reg
+    if D is None:
+        return program.objective_at({"V": V, "W": W})
+    model = kind_model(ProgramKind.RELU)
+    U = np.hstack([V, W])
+    loss = model.loss_term(program, U, program.design @ U, np.asarray(D, dtype=np.float64))
+    return loss + float(program.beta.value) * regularizer(ProgramKind.RELU, U)
 
 
 def cone_violation(
     program: Any, V: np.ndarray, W: np.ndarray, D: np.ndarray | None = None
 ) -> tuple[float, float]:
-    r"""Largest violation of :math:`(2D_i - I)X'v_i \ge 0` (and for ``W``), absolute and relative.
-
-    The relative value divides by :math:`\max(|X'V|_{\max}, |X'W|_{\max})` (the issue's "relative
-    to |XV|"); it is 0 for a feasible point. Returns ``(absolute, relative)``.
-    """
-    Xa = program.design
-    D = program.patterns.D if D is None else D
-    S = 2.0 * D - 1.0
-    XV, XW = Xa @ V, Xa @ W
-    absolute = max(0.0, float(np.max(-S * XV)), float(np.max(-S * XW)))
-    scale = max(float(np.max(np.abs(XV))), float(np.max(np.abs(XW))))
-    return absolute, (absolute / scale if scale > 0 else absolute)
+    r"""Violation of :math:`(2D_i - I)X'v_i \ge 0` (and for ``W``): ``(absolute, relative)`` of
+    :class:`cvxnn.kinds.ConeViolation` (relative to :math:`\max(|X'V|_{\max}, |X'W|_{\max})`,
+    the normalization the ADMM's stop rule and the verification use)."""
+    signs = program.patterns.signs if D is None else 2.0 * np.asarray(D, dtype=np.float64) - 1.0
+    violation = kinds_cone_violation(signs, program.design @ np.hstack([V, W]))
+    return violation.absolute, violation.relative
 
 
 def relative_gap(value: float, reference: float) -> float:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _registry
+from ..enums import ProgramKind
 from .robust_solver import RobustAdmmSolver
 from .settings import AdmmResult, AdmmSettings
 from .solver import AdmmSolver
@@ -26,7 +27,7 @@ def solver_for(program: ConvexProgram, settings: AdmmSettings) -> AdmmSolver:
     """
     solver = _registry.solver_of(program)
     if not isinstance(solver, AdmmSolver) or solver.fingerprint != program_fingerprint(program, settings):
-        build = RobustAdmmSolver if program.kind == "robust_relu" else AdmmSolver
+        build = RobustAdmmSolver if program.kind == ProgramKind.ROBUST_RELU else AdmmSolver
         solver = build(program, settings)
         _registry.attach_solver(program, solver)
     return solver

@@ -17,6 +17,8 @@ import math
 import numpy as np
 from scipy.special import xlogy
 
+from ..enums import Loss
+from ..kinds import regularizer_dual_norm
 from .cones import ConeProjector
 
 __all__ = ["DualCertificates", "best_multiple"]
@@ -53,21 +55,21 @@ class DualCertificates:
         if Gt_nu is not None:
             C = C + Gt_nu * best_multiple(C, Gt_nu)
         worst = self._worst_norm(C)
-        if self.loss != "squared":  # the same scale theta = min(1, beta / worst) as dual_value
+        if self.loss != Loss.SQUARED:  # the same scale theta = min(1, beta / worst) as dual_value
             return self.dual_value(lam, worst, beta)
         theta = min(1.0, beta / worst) if worst > 0 else 1.0
         return float(theta * (lam @ self.y) - 0.5 * theta**2 * (lam @ lam))
 
     def _worst_norm(self, C: np.ndarray) -> float:
-        """The largest dual-constraint norm: per entry for ``scp`` (l1), per column otherwise."""
-        return float(np.max(np.abs(C))) if self.kind == "scp" else float(np.max(np.linalg.norm(C, axis=0)))
+        """The largest dual-constraint norm (:func:`cvxnn.kinds.regularizer_dual_norm`)."""
+        return regularizer_dual_norm(self.kind, C)
 
     def loss_multiplier(self, fv: np.ndarray, z_mult: np.ndarray | None) -> np.ndarray:
         r"""The dual candidate :math:`\lambda` for the predictions ``fv`` (see :meth:`dual_objective`)."""
         y = self.y
-        if self.loss == "squared":
+        if self.loss == Loss.SQUARED:
             return y - fv
-        if self.loss == "logistic":
+        if self.loss == Loss.LOGISTIC:
             return y * (0.5 * (1.0 + np.tanh(-0.5 * y * fv)))
         return y * np.clip(y * z_mult, 0.0, 1.0)
 
@@ -76,13 +78,13 @@ class DualCertificates:
         the best scale with :math:`\theta\cdot\mathrm{worst} \le \beta` (and the loss's domain)."""
         y = self.y
         feas = beta / worst if worst > 0 else math.inf
-        if self.loss == "squared":
+        if self.loss == Loss.SQUARED:
             ly, ll = float(lam @ y), float(lam @ lam)
             theta = min(max(ly / ll, 0.0), feas) if ll > 0 else 0.0
             return float(theta * ly - 0.5 * theta**2 * ll)
         theta = min(1.0, feas)
         sigma = theta * y * lam
-        if self.loss == "logistic":
+        if self.loss == Loss.LOGISTIC:
             return float(np.sum(-xlogy(sigma, sigma) - xlogy(1.0 - sigma, 1.0 - sigma)))
         return float(np.sum(sigma))
 

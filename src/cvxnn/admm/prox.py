@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..enums import Loss
+
 __all__ = ["prox_group_l2", "prox_hinge", "prox_l1", "prox_logistic", "prox_loss"]
 
 
@@ -40,7 +42,7 @@ def prox_logistic(t: np.ndarray, y: np.ndarray, step: float, z0: np.ndarray | No
 
 
 def prox_loss(loss: str, t: np.ndarray, y: np.ndarray, step: float, z0: np.ndarray | None) -> np.ndarray:
-    if loss == "hinge":
+    if loss == Loss.HINGE:
         return prox_hinge(t, y, step)
     return prox_logistic(t, y, step, z0)
 

@@ -11,7 +11,9 @@ import cvxpy as cp
 import numpy as np
 
 from .._validation import check_positive_int, check_positive_real
+from ..enums import ProgramKind
 from ..exceptions import InvalidInputError
+from ..kinds import admm_kinds
 
 __all__ = [
     "CONE_METHODS",
@@ -24,8 +26,8 @@ __all__ = [
     "AdmmState",
 ]
 
-#: Program kinds the ADMM solves.
-SUPPORTED_KINDS: tuple[str, ...] = ("relu", "gated_relu", "scp", "robust_relu")
+#: Program kinds the ADMM solves (those whose :class:`~cvxnn.kinds.KindModel` says ``admm``).
+SUPPORTED_KINDS: tuple[ProgramKind, ...] = admm_kinds()
 #: Linear-system strategies for the u-update.
 LINEAR_SOLVERS: tuple[str, ...] = ("auto", "woodbury", "cholesky", "cg")
 #: How the ``relu`` program's cone constraints are handled.

@@ -22,6 +22,7 @@ import cvxpy as cp
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..enums import Loss
 from ..exceptions import ConvergenceWarning, InvalidInputError
 from .acceleration import Anderson, unpack
 from .penalties import balanced_penalties
@@ -583,7 +584,7 @@ class AdmmSolver:
         why = "time limit" if run.status == "time" else "iteration limit"
         gap = objective - run.best_dual
         close = self._residuals_met(check, 10.0)
-        if self.structure.loss == "hinge" and settings.gap_tol is not None:
+        if self.structure.loss == Loss.HINGE and settings.gap_tol is not None:
             close = close and self._gap_within(gap, objective, 10.0)
         run.status = cp.OPTIMAL_INACCURATE if close else cp.USER_LIMIT
         rel = gap / max(abs(objective), 1e-300)

@@ -10,20 +10,20 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..enums import Loss, ProgramKind
 from ..exceptions import InvalidInputError, UnsupportedProblemError
+from ..kinds import cone_violation, kind_model, regularizer, stacked_predictions
 from ..losses import loss_value
+from ..programs import ConvexProgram
 from .certificates import DualCertificates
 from .cones import ConeProjector
 from .linsys import ReducedSystem
 from .prox import prox_group_l2, prox_l1
 from .settings import SUPPORTED_KINDS, AdmmSettings
-
-if TYPE_CHECKING:
-    from ..programs import ConvexProgram
 
 __all__ = ["STRUCTURAL_SETTINGS", "Structure", "check_program", "default_penalties", "program_fingerprint"]
 
@@ -47,7 +47,7 @@ class Structure(DualCertificates):
         self.y = np.array(program.y, dtype=np.float64)
         self.n = self.y.shape[0]
         design = np.asarray(program.design, dtype=np.float64)
-        if self.kind == "scp":
+        if self.kind == ProgramKind.SCP:
             self.X = np.ascontiguousarray(np.maximum(design @ program.gates, 0.0))
             self.Df = np.ones((self.n, 1))
             self.P = 1
@@ -58,11 +58,11 @@ class Structure(DualCertificates):
             self.Df = np.ascontiguousarray(program.patterns.D, dtype=np.float64)
             self.P = self.Df.shape[1]
             self.d = self.X.shape[1]
-            self.J = 2 * self.P if self.kind == "relu" else self.P
-        self.has_cones = self.kind == "relu"
+            self.J = 2 * self.P if self.kind == ProgramKind.RELU else self.P
+        self.has_cones = kind_model(self.kind).constrained
         self.project = self.has_cones and settings.cone_method == "projection"
         self.slack = self.has_cones and not self.project
-        self.split_loss = self.loss != "squared"
+        self.split_loss = self.loss != Loss.SQUARED
         if self.has_cones:
             S = 2.0 * self.Df - 1.0
             self.S_sign = S  # (n, P), for the cone violation
@@ -97,17 +97,12 @@ class Structure(DualCertificates):
 
     # operators on U (d, J)
     def Fu_from_XU(self, XU: np.ndarray) -> np.ndarray:
-        if self.kind == "scp":
-            return XU[:, 0].copy()
-        P = self.P
-        if self.kind == "relu":
-            # two passes instead of an (n, P) temporary (page faults at large n)
-            return np.einsum("ij,ij->i", self.Df, XU[:, :P]) - np.einsum("ij,ij->i", self.Df, XU[:, P:])
-        return np.einsum("ij,ij->i", self.Df, XU)
+        """The predictions :math:`Fu` from :math:`X'U` (:func:`cvxnn.kinds.stacked_predictions`)."""
+        return stacked_predictions(self.kind, self.Df, XU)
 
     def Ft(self, z: np.ndarray) -> np.ndarray:
         T = self.system.F0t(z)
-        if self.kind == "relu":
+        if self.kind == ProgramKind.RELU:
             return np.hstack([T, -T])
         return T
 
@@ -166,7 +161,7 @@ class Structure(DualCertificates):
         key = (self.method, rho["u"], rho["s"] if self.slack else 0.0, w)
         if self.system.key == key:
             return False
-        c = 2.0 * w if self.kind == "relu" else w
+        c = 2.0 * w if self.kind == ProgramKind.RELU else w
         self.system.key = None
         self.system.factor(c, self.A_matrix(rho["u"], rho["s"]))
         self.system.check_finite()
@@ -174,7 +169,7 @@ class Structure(DualCertificates):
         return True
 
     def solve(self, R: np.ndarray) -> np.ndarray:
-        if self.kind != "relu":
+        if self.kind != ProgramKind.RELU:
             return self.system.solve(R)
         P = self.P
         RV, RW = R[:, :P], R[:, P:]
@@ -184,12 +179,11 @@ class Structure(DualCertificates):
 
     # objective pieces
     def regularizer(self, U: np.ndarray) -> float:
-        if self.kind == "scp":
-            return float(np.abs(U).sum())
-        return float(np.linalg.norm(U, axis=0).sum())
+        """The kind's regularizer at ``U`` (:func:`cvxnn.kinds.regularizer`)."""
+        return regularizer(self.kind, U)
 
     def prox_reg(self, T: np.ndarray, thresh: float) -> np.ndarray:
-        if self.kind == "scp":
+        if self.kind == ProgramKind.SCP:
             return prox_l1(T, thresh)
         return prox_group_l2(T, thresh)
 
@@ -201,29 +195,24 @@ class Structure(DualCertificates):
         ``max|X'U|``; ``scratch`` (the shape of ``XU``) avoids a temporary."""
         if not self.has_cones:
             return 0.0, 0.0
-        P = self.P
-        SXU = np.empty_like(XU) if scratch is None else scratch
-        np.multiply(self.S_sign, XU[:, :P], out=SXU[:, :P])
-        np.multiply(self.S_sign, XU[:, P:], out=SXU[:, P:])
-        viol = max(0.0, -float(SXU.min()))
-        scale = max(float(XU.max()), -float(XU.min()))
-        return viol, (viol / scale if scale > 0 else 0.0)
+        violation = cone_violation(self.S_sign, XU, scratch=scratch)  # the one normalization
+        return violation.absolute, violation.relative
 
     def values(self, U: np.ndarray) -> dict[str, np.ndarray]:
-        if self.kind == "relu":
+        if self.kind == ProgramKind.RELU:
             return {"V": U[:, : self.P].copy(), "W": U[:, self.P :].copy()}
-        if self.kind == "gated_relu":
+        if self.kind == ProgramKind.GATED_RELU:
             return {"U": U.copy()}
         return {"a": U[:, 0].copy()}
 
     def from_values(self, values: Mapping[str, Any]) -> np.ndarray | None:
         try:
-            if self.kind == "relu":
+            if self.kind == ProgramKind.RELU:
                 V, W = values["V"], values["W"]
                 if V is None or W is None:
                     return None
                 U = np.hstack([np.asarray(V, dtype=float), np.asarray(W, dtype=float)])
-            elif self.kind == "gated_relu":
+            elif self.kind == ProgramKind.GATED_RELU:
                 if values["U"] is None:
                     return None
                 U = np.asarray(values["U"], dtype=float)
@@ -256,7 +245,7 @@ def default_penalties(structure: Structure) -> dict[str, float]:
     squared loss's curvature per prediction).
     """
     st = structure
-    if st.kind == "scp":
+    if st.kind == ProgramKind.SCP:
         c = float(np.mean(st.X**2)) * st.n
     else:
         c = float(np.mean(st.Df.T @ (st.X**2)))
@@ -286,8 +275,6 @@ def check_program(program: Any) -> float:
     Raises :class:`~cvxnn.exceptions.UnsupportedProblemError` for other objects and kinds and
     :class:`~cvxnn.exceptions.InvalidInputError` for an unset or invalid ``beta``.
     """
-    from ..programs import ConvexProgram
-
     if not isinstance(program, ConvexProgram):
         raise UnsupportedProblemError(
             f"solve_admm needs a cvxnn ConvexProgram (from relu_program, gated_relu_program, "

@@ -10,16 +10,16 @@ solver (by default every installed, usable CVXPY solver among Clarabel, ECOS, SC
 and MOSEK that accepts the program's cones, plus cvxnn's ADMM when it supports the kind) and
 checks each returned point *itself*, without trusting what the solver says:
 
-- the convex objective :math:`f(z)` re-evaluated from the variable values;
-- the maximum constraint violation :math:`\nu(z)`: the largest ``constraint.violation()`` of
-  every CVXPY constraint, and, recomputed in NumPy from the data, the cone residuals
-  :math:`\max(0, -(2D_i - I)X' v_i)` (ReLU kinds) or
-  :math:`\max(0, \varepsilon\|v_i\|_q\mathbf 1 - (2D_i - I)X' v_i)` (robust kinds), same for
-  :math:`w_i`. The verdict uses the *relative* violation
-  :math:`\nu(z) / \max(1, \max_k |(X' V)_{k}|, \max_k |(X' W)_k|)`;
-- the recovered network's non-convex objective (MATH.md (NC); for a robust program the
-  *nominal* one, which can never exceed the robust objective; for the gated program the gated
-  network's objective, which equals the convex one);
+- the convex objective :math:`f(z)` re-evaluated in NumPy from the variable values
+  (:meth:`~cvxnn.programs.ConvexProgram.objective_at`);
+- the cone violation (:meth:`~cvxnn.programs.ConvexProgram.violation_at`), recomputed from the
+  data: :math:`\nu(z) = \max(0, r_i - (2D_i - I)X' b_i)` over the blocks :math:`b_i` of ``V`` and
+  ``W`` with :math:`r_i = 0` (ReLU) or :math:`\varepsilon\|\bar b_i\|_q` (robust). The verdict
+  uses the relative violation of :class:`cvxnn.kinds.ConeViolation`, :math:`\nu(z)` divided by
+  the largest entry of either side (``docs/math.md``, "Constraint violation");
+- the recovered network's non-convex objective (``docs/math.md``, "Recovery"; for a robust
+  program the *nominal* one, which can never exceed the robust objective; for the gated program
+  the gated network's objective, which equals the convex one);
 - the relative difference :math:`|f(z) - f(z_\mathrm{ref})| / \max(|f(z_\mathrm{ref})|, 10^{-12})`
   to the most accurate result: among results with status ``optimal``, the one with the smallest
   relative violation (violations below ``1e-9`` count as equal), ties broken by the solver's

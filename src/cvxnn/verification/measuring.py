@@ -1,4 +1,4 @@
-"""Measuring a point: the convex objective, the constraint and cone violations, the network objective."""
+"""Measuring a point: the convex objective, the cone violation, the network objective."""
 
 from __future__ import annotations
 
@@ -29,54 +29,9 @@ def restore_snapshot(program: ConvexProgram, snap: Mapping[int, Any]) -> None:
         v.value = snap.get(v.id)
 
 
-def dual_norm_exponent(norm: str | None) -> float:
-    """q with 1/p + 1/q = 1 for the perturbation norm p."""
-    return {"inf": 1.0, "2": 2.0, "1": np.inf}.get(str(norm), 1.0)
-
-
-def cone_residuals(program: ConvexProgram) -> tuple[float, float]:
-    """NumPy cone residuals of the ReLU / robust kinds at the current values.
-
-    Returns ``(max violation, scale)``; ``(0, 1)`` for unconstrained kinds.
-    """
-    if program.kind not in ("relu", "robust_relu") or program.patterns is None:
-        return 0.0, 1.0
-    Xa = program.design
-    S = program.patterns.signs
-    eps = 0.0
-    if program.kind == "robust_relu" and program.eps is not None and program.eps.value is not None:
-        eps = float(program.eps.value)
-    q = dual_norm_exponent(program.norm)
-    worst, scale = 0.0, 1.0
-    for name in ("V", "W"):
-        B = np.asarray(program.variables[name].value, dtype=np.float64)
-        XB = Xa @ B
-        scale = max(scale, float(np.max(np.abs(XB), initial=0.0)))
-        rhs = 0.0
-        if eps > 0:
-            # The bias row is never perturbed, so it does not enter the norm.
-            core = B[:-1] if program.bias else B
-            rhs = eps * np.linalg.norm(core, ord=q, axis=0)[None, :]
-        worst = max(worst, float(np.max(np.maximum(0.0, rhs - S * XB), initial=0.0)))
-    return worst, scale
-
-
-def constraint_residuals(program: ConvexProgram) -> tuple[float, float]:
-    """Largest ``constraint.violation()`` over the CVXPY constraints, and their scale."""
-    worst, scale = 0.0, 1.0
-    for con in program.problem.constraints:
-        viol = np.asarray(con.violation(), dtype=np.float64)
-        worst = max(worst, float(np.max(viol, initial=0.0)))
-        for arg in con.args:
-            val = arg.value
-            if val is not None:
-                scale = max(scale, float(np.max(np.abs(np.asarray(val, dtype=np.float64)), initial=0.0)))
-    return worst, scale
-
-
 def network_objective(program: ConvexProgram) -> tuple[float | None, str | None, str | None]:
     """Objective of the recovered network at the current values, its kind, and an error."""
-    kind = {"robust_relu": "nominal nonconvex", "gated_relu": "gated"}.get(program.kind, "nonconvex")
+    kind = program.model.network_kind
     try:
         net = program.network(prune_tol=0.0)
         value = net.objective(program.X, program.y, float(program.beta.value), program.loss)
@@ -86,13 +41,19 @@ def network_objective(program: ConvexProgram) -> tuple[float | None, str | None,
 
 
 def measure_current(program: ConvexProgram, result: SolverResult) -> None:
-    """Fill objective, violations and network objective of ``result`` from current values."""
-    obj = program.problem.objective.value
-    result.objective = None if obj is None else float(obj)
-    v1, s1 = constraint_residuals(program)
-    v2, s2 = cone_residuals(program)
-    result.max_violation = max(v1, v2)
-    result.rel_violation = result.max_violation / max(1.0, s1, s2)
+    """Fill objective, violations and network objective of ``result`` from current values.
+
+    The objective is :meth:`ConvexProgram.objective_at` and the violations are
+    :meth:`ConvexProgram.violation_at` (absolute, and relative in the one normalization of
+    :class:`cvxnn.kinds.ConeViolation`), all ``None`` when a variable has no value.
+    """
+    if any(var.value is None for var in program.variables.values()):
+        result.objective = result.max_violation = result.rel_violation = None
+    else:
+        result.objective = program.objective_at()
+        violation = program.violation_at()
+        result.max_violation = violation.absolute
+        result.rel_violation = violation.relative
     result.network_objective, result.network_objective_kind, err = network_objective(program)
     if err is not None:
         result.warnings.append(f"network recovery failed: {err}")

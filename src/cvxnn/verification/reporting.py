@@ -10,6 +10,7 @@ from typing import Any
 
 import cvxpy as cp
 
+from cvxnn.enums import ProgramKind
 from cvxnn.exceptions import InvalidInputError, NotSolvedError
 from cvxnn.programs import ConvexProgram
 
@@ -331,7 +332,7 @@ def compare(res: SolverResult, ref: SolverResult | None, kind: str | None) -> tu
     if res.network_objective is not None:
         gap = (res.network_objective - res.objective) / max(abs(res.objective), OBJECTIVE_FLOOR)
         tol = max(res.rtol, res.vtol)
-        if kind == "robust_relu":
+        if kind == ProgramKind.ROBUST_RELU:
             if gap > tol:
                 reasons.append(f"nominal network objective exceeds the robust objective by {gap:.1e}")
         elif abs(gap) > tol:

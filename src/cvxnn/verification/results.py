@@ -101,7 +101,8 @@ class SolverResult:
     max_violation : float or None
         Largest absolute constraint violation of the point (0 for unconstrained kinds).
     rel_violation : float or None
-        ``max_violation`` divided by ``max(1, scale of the constrained expressions)``.
+        ``max_violation`` divided by the largest entry of either side of the cones
+        (:attr:`cvxnn.kinds.ConeViolation.relative`; 0 for unconstrained kinds).
     rel_diff : float or None
         Relative objective difference to the reference result.
     wall_time, compile_time, solve_time : float or None

@@ -15,6 +15,7 @@ from cvxpy.reductions.solution import Solution
 from cvxnn.exceptions import InvalidInputError, UnsupportedProblemError
 from cvxnn.programs import ConvexProgram
 from cvxnn.solvers import (
+    ADMM_METHOD,
     bounded_variable_solvers,
     gurobi_size_error,
     installed_solvers,
@@ -141,9 +142,7 @@ def _run_solver(
     kwargs = dict(options)
     kwargs.setdefault("warm_start", False)  # each solver on its own, unless the caller says otherwise
     if name == "ADMM":
-        from cvxnn.cvxpy_backend import ADMM
-
-        kwargs["method"] = ADMM
+        kwargs["method"] = ADMM_METHOD
     else:
         kwargs["solver"] = name if solver is None else solver
     # Every solver starts from a clean slate: no warm start from the previous solver's point
