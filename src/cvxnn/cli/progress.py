@@ -57,9 +57,9 @@ class Progress:
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
 
-    def set(self, count: int, info: str = "") -> None:
+    def set(self, count: int, info: str = "", *, force: bool = False) -> None:
         """Move to ``count`` (for work that reports its position rather than steps)."""
-        self.update(int(count) - self.count, info)
+        self.update(int(count) - self.count, info, force=force)
 
     def close(self) -> None:
         """End the bar's line."""
@@ -107,7 +107,8 @@ class FitProgress:
 
     def admm(self, info: Any) -> None:
         """Show one ADMM residual check (an :class:`cvxnn.AdmmProgress`)."""
-        if info.iteration <= self._last_iteration or self.solves == 0:
+        new_solve = info.iteration <= self._last_iteration or self.solves == 0
+        if new_solve:
             self.solves += 1
         self._last_iteration = info.iteration
         gap = f", gap {info.relative_gap:.1e}" if info.relative_gap < float("inf") else ""
@@ -115,6 +116,7 @@ class FitProgress:
             info.iteration,
             f"{self._round}solve {self.solves}: objective {info.objective:.6g}, "
             f"primal residual {info.primal_residual:.1e}{gap}",
+            force=new_solve,
         )
 
 
