@@ -64,7 +64,7 @@ def add_parser(sub: Any) -> None:
     """Add ``cvxnn verify`` to the subparsers ``sub``."""
     p = sub.add_parser(
         "verify",
-        help="solve the program fit would solve with several solvers and check that they agree",
+        help="solve the program fit --patterns N would solve with several solvers; check they agree",
         description=(
             "Build the program `fit` would solve on DATA (first one-vs-rest problem, on at most "
             "--max-samples training rows), solve it with every usable solver (or those named) and "
