@@ -66,7 +66,7 @@ def add_parser(sub: Any) -> None:
         "verify",
         help="solve the program fit --patterns N would solve with several solvers; check they agree",
         description=(
-            "Build the program `fit` would solve on DATA (first one-vs-rest problem, on at most "
+            "Build the program `fit --patterns N` would solve on DATA (first one-vs-rest problem, on at most "
             "--max-samples training rows), solve it with every usable solver (or those named) and "
             "print a cross-check table. Exits 1 when the solvers disagree, 2 on bad input. A "
             "disagreement caused by the known CVXPY implied-bounds defect, which cvxnn's own solve "
