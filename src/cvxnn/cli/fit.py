@@ -385,8 +385,8 @@ def search_lines(search: dict[str, Any] | None) -> list[str]:
             for h in problem["history"]
         )
         if rounds:
-            lines.append(f"{'search' + tag:<12}rounds {rounds}")
-        lines.append(f"{'certificate' + tag:<12}{problem['certificate']['summary']}")
+            lines.append(f"{'search' + tag:<11} rounds {rounds}")
+        lines.append(f"{'certificate' + tag:<11} {problem['certificate']['summary']}")
     return lines
 
 
