@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -11,9 +12,11 @@ import sys
 import numpy as np
 import pytest
 
+from cvxnn.admm import AdmmProgress
 from cvxnn.cli import Progress, main
-from cvxnn.cli.progress import AdmmTableToProgress
+from cvxnn.cli.progress import FitProgress
 from cvxnn.io import load_estimator, load_model
+from cvxnn.search import SearchRound
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -101,6 +104,54 @@ def test_fit_writes_model_and_report(fitted, files):
     assert acc_all == pytest.approx(combined)
 
 
+def test_fit_searches_patterns_by_default_and_reports_the_certificate(files):
+    report_path = files / "search.json"
+    proc = run_cli(
+        "fit", files / "bin.csv", "-o", files / "search.npz", "--report", report_path, "--solver", "admm"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "found by the pattern search (from 16 Gaussian)" in proc.stdout
+    assert "certificate objective" in proc.stdout and "optimum over all patterns >=" in proc.stdout
+    assert "search      rounds P=" in proc.stdout
+    report = json.loads(report_path.read_text())
+    assert report["model"]["patterns_source"] == "search" and report["model"]["patterns_requested"] == 16
+    (problem,) = report["search"]["problems"]
+    cert, history = problem["certificate"], problem["history"]
+    assert cert["lower_bound"] <= cert["objective"] + 1e-9 and cert["gap"] >= 0
+    assert cert["max_violation_over_beta"] >= 0 and report["search"]["lower_bound"] == cert["lower_bound"]
+    assert [h["round"] for h in history] == list(range(len(history))) and history
+    objectives = [h["objective"] for h in history]
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(objectives))  # never rises
+    assert history[-1]["n_patterns"] == report["model"]["patterns"]
+    # the final solve over the searched patterns is no worse than the search's best point
+    assert report["objective"] <= objectives[-1] * (1 + 1e-3)
+    assert report["certified"] == (report["status"] == "optimal")
+
+
+def test_fit_robust_admm_end_to_end_says_when_uncertified(files):
+    report_path = files / "robust.json"
+    argv = ["fit", files / "bin.csv", "-o", files / "robust.npz", "--report", report_path, "--solver", "admm"]
+    proc = run_cli(*argv, "--eps", "0.1", "--norm", "2", "--loss", "hinge", "--max-iter", "20")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(report_path.read_text())
+    assert report["model"]["kind"] == "robust_relu" and report["model"]["patterns_source"] == "sample"
+    assert report["status"] != "optimal" and report["certified"] is False and report["search"] is None
+    assert "uncertified the ADMM stopped with status" in proc.stdout
+    assert "cvxnn: warning:" in proc.stderr and "Traceback" not in proc.stderr
+    assert report["test_robust_accuracy"] is not None
+
+
+def test_fit_robust_admm_certifies_a_small_program(capsys, files):
+    report_path = files / "robust_ok.json"
+    argv = ["fit", files / "bin.csv", "-o", files / "robust_ok.npz", "--report", report_path, "--solver"]
+    code, out, err = _main(capsys, *argv, "admm", "--eps", "0.05", "--norm", "2", "--patterns", "4")
+    assert code == 0, err
+    report = json.loads(report_path.read_text())
+    assert report["model"]["kind"] == "robust_relu" and report["model"]["solver"] == "admm"
+    assert report["status"] == "optimal" and report["certified"] is True
+    assert "uncertified" not in out and report["warnings"] == []
+
+
 def test_attack_subprocess(fitted, files):
     assert fitted.returncode == 0
     proc = run_cli(
@@ -154,6 +205,20 @@ def test_fit_refuses_bad_input(capsys, files, data, extra, message):
     code, _, err = _main(capsys, "fit", spec, "--out", files / "never.npz", *extra)
     assert code == 2
     assert err.startswith("cvxnn: error:") and message in err
+    assert not (files / "never.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--search-opt", "foo=1"), "--search-opt foo: not a pattern-search setting"),
+        (("--search-opt", "beta=2"), "--search-opt beta: not a pattern-search setting"),
+        (("--search-opt", "max_rounds=2", "--patterns", "4"), "which --patterns N replaces"),
+    ],
+)
+def test_fit_refuses_bad_search_options(capsys, files, extra, message):
+    code, _, err = _main(capsys, "fit", files / "bin.csv", "-o", files / "never.npz", *extra)
+    assert code == 2 and message in err and "Traceback" not in err
     assert not (files / "never.npz").exists()
 
 
@@ -305,23 +370,33 @@ def test_progress_is_silent_off_a_terminal():
     assert stream.getvalue() == ""
 
 
-def test_progress_bar_and_admm_table_parser():
+def _admm_info(iteration: int, objective: float, gap: float = float("inf")) -> AdmmProgress:
+    return AdmmProgress(iteration, objective, 1e-3, 1e-3, 1e-4, 1e-4, gap * objective, gap, 0.1, {"u": 1.0})
+
+
+def test_fit_progress_draws_search_rounds_and_admm_checks():
     stream = io.StringIO()
-    bar = Progress(100, "ADMM", enabled=True, stream=stream)
-    table = AdmmTableToProgress(bar)
-    table.write("cvxnn ADMM: kind=relu loss=squared n=30 d=4 P=8 linear_solver=woodbury\n")
-    table.write("   iter      objective    r_prim ...\n")
-    table.write("     10      1.2345678  1.00e-02 1.0e-04 2.0e-02 1.0e-04 1 1 - 0.01\n")
-    table.write("     20   penalties updated ->  2 2 -\n")
-    table.write("    100      1.1000000  1.0e-07")  # line completed by the next write
-    table.write(" 1.0e-04 2.0e-07 1.0e-04 1 1 - 0.02\nstatus optimal after 100 iterations\n")
+    bar = Progress(100, "fit", enabled=True, stream=stream)
+    tracker = FitProgress(bar)
+    tracker.admm(_admm_info(10, 5.0))
+    tracker.admm(_admm_info(100, 4.0, 1e-5))
+    assert bar.count == 100 and tracker.solves == 1 and "gap 1.0e-05" in stream.getvalue()
+    tracker.search_round(SearchRound(0, 20, 4.0, 0.5, 3.0, 10, "optimal"))
+    tracker.admm(_admm_info(10, 3.5))  # the next round's solve restarts the count
+    assert tracker.solves == 2 and bar.count == 10
+    assert "round 1: P=20, objective 4, violation 3x beta; solve 2: objective 3.5" in stream.getvalue()
+    tracker.search_round(SearchRound(1, 30, 3.5, 0.9, 1.0, 0, "optimal"))
+    tracker.search_round(SearchRound(0, 10, 7.0, 0.2, 2.0, 5, "optimal"))  # a second problem's search
     bar.close()
-    text = stream.getvalue()
-    assert bar.count == 100 and table.programs == 1
-    assert "100/100" in text and "objective 1.1" in text and text.endswith("\n")
-    assert "status optimal after 100 iterations" in text
-    table.write("     10      0.5  1.0e-03 1 1 1 1 1 1 1\n")  # a second program restarts the count
-    assert table.programs == 2 and bar.count == 10
+    assert [[r.n_patterns for r in h] for h in tracker.history] == [[20, 30], [10]]
+    assert "search 2, round 1: P=10" in stream.getvalue() and stream.getvalue().endswith("\n")
+
+
+def test_fit_progress_records_rounds_without_a_bar():
+    stream = io.StringIO()
+    tracker = FitProgress(Progress(10, "fit", stream=stream))  # off a terminal: nothing drawn
+    tracker.search_round(SearchRound(0, 20, 4.0, 0.5, 3.0, 10, "optimal"))
+    assert len(tracker.history) == 1 and stream.getvalue() == ""
 
 
 def test_outputs_are_checked_before_the_work(capsys, files, fitted):
@@ -360,7 +435,23 @@ def test_admm_fit_shows_iteration_progress_on_a_terminal(capsys, files, monkeypa
         "3000",
     )
     assert code == 0, err
-    assert "ADMM iterations [" in err and "objective" in err and "\r" in err
+    assert "  fit [" in err and "solve 1: objective" in err and "\r" in err
+    assert "round" not in err  # --patterns N: no search
     assert "solver      admm" in out
     est = load_estimator(out_path)[-1]
-    assert est.solver == "admm" and est.solver_options is None  # the bar's verbose setting is not saved
+    assert est.solver == "admm" and est.solver_options is None  # the bar's callback is not saved
+
+
+def test_admm_search_fit_shows_rounds_on_a_terminal(capsys, files, monkeypatch):
+    import cvxnn.cli.progress as progress
+
+    monkeypatch.setattr(progress, "isatty", lambda stream: True)
+    out_path = files / "admm_search.npz"
+    argv = ["fit", files / "bin.csv", "-o", out_path, "--solver", "admm", "--search-opt", "max_rounds=2"]
+    code, out, err = _main(capsys, *argv)
+    assert code == 0, err
+    assert "round 1: P=" in err and "violation" in err and "solve 2: objective" in err
+    assert "found by the pattern search" in out and "certificate objective" in out
+    est = load_estimator(out_path)[-1]
+    assert est.patterns == "search" and est.search_options == {"max_rounds": 2}  # no callables saved
+    assert est.solver_options is None

@@ -83,7 +83,9 @@ def _read_predictions(text: str) -> tuple[list[str], np.ndarray]:
 # --------------------------------------------------------------------------- item 1 and 2
 def test_fit_then_predict_on_raw_data_equals_the_in_process_pipeline(files, logistic_model):
     pipe, data = _in_process_pipeline(
-        str(files / "bin.csv"), ConvexReLUClassifier(n_patterns=6, loss="logistic", random_state=4), seed=4
+        str(files / "bin.csv"),
+        ConvexReLUClassifier(n_patterns=6, patterns="sample", loss="logistic", random_state=4),
+        seed=4,
     )
     loaded = load_estimator(logistic_model)
     assert isinstance(loaded, Pipeline)
@@ -147,7 +149,9 @@ def test_a_legacy_model_predicts_with_its_stored_scaler(files, tmp_path, capsys)
     """A file from before models carried their preprocessing: bare estimator + scaler metadata."""
     data = load_dataset(str(files / "bin.csv"))
     mean, scale = data.X.mean(axis=0), data.X.std(axis=0)
-    est = ConvexReLUClassifier(n_patterns=4, random_state=0).fit((data.X - mean) / scale, data.y)
+    est = ConvexReLUClassifier(n_patterns=4, patterns="sample", random_state=0).fit(
+        (data.X - mean) / scale, data.y
+    )
     legacy = tmp_path / "legacy.npz"
     meta = {"created_by": "cvxnn fit", "preprocessing": {"mean": mean, "scale": scale}}
     save_estimator(est, legacy, metadata=meta)
@@ -263,7 +267,7 @@ def test_user_errors_are_messages_not_tracebacks(files, logistic_model, tmp_path
 
 
 def test_attack_on_a_model_without_the_metadata_it_needs(files, tmp_path, capsys):
-    est = ConvexReLUClassifier(n_patterns=4, random_state=0)
+    est = ConvexReLUClassifier(n_patterns=4, patterns="sample", random_state=0)
     data = load_dataset(str(files / "bin.csv"))
     save_estimator(est.fit(data.X, data.y), tmp_path / "plain.npz")
     code, out, err = run_main(

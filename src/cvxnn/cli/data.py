@@ -17,6 +17,7 @@ from cvxnn.datasets import Dataset, load_dataset, split_indices
 from cvxnn.exceptions import InvalidInputError
 from cvxnn.programs import ConvexProgram
 
+from .options import DEFAULT_PATTERNS
 from .progress import Progress
 
 __all__ = [
@@ -114,7 +115,9 @@ def make_estimator(args: argparse.Namespace, classification: bool) -> Any:
         )
     return cls(
         formulation=args.formulation,
-        n_patterns=args.patterns,
+        n_patterns=args.patterns or DEFAULT_PATTERNS,
+        patterns="sample" if args.patterns else "search",
+        search_options=dict(getattr(args, "search_opt", ())) or None,
         beta=args.beta,
         loss=args.loss,
         eps=args.eps,

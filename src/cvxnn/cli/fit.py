@@ -14,9 +14,11 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from cvxnn._version import __version__
+from cvxnn.exceptions import InvalidInputError
 
 from .data import Prepared, first_target, make_estimator, prepare, scaler_stats
 from .options import (
+    DEFAULT_PATTERNS,
     EXIT_OK,
     add_data_options,
     add_program_options,
@@ -25,7 +27,7 @@ from .options import (
     solver_option,
 )
 from .output import OutputWriteError, check_outputs, check_plot_path, write_json
-from .progress import AdmmTableToProgress, Progress
+from .progress import FitProgress, Progress
 
 __all__ = ["add_parser", "run"]
 
@@ -96,26 +98,92 @@ def fit_plot(args: argparse.Namespace, est: Any, prep: Prepared, quiet: bool) ->
     }
 
 
-def fit_with_admm_bar(est: Any, prep: Prepared, args: argparse.Namespace) -> None:
-    """Fit with the ADMM's verbose table redirected into an iteration progress bar."""
-    import contextlib
+def check_search_opt(args: argparse.Namespace) -> None:
+    """Refuse ``--search-opt`` keys that ``cvxnn.search_patterns`` does not take (or that fit sets)."""
+    import inspect
 
+    from cvxnn.search import search_patterns
+
+    fixed = {"X", "y", "beta", "loss", "bias", "random_state", "solver", "n_initial", "progress"}
+    allowed = sorted(set(inspect.signature(search_patterns).parameters) - fixed)
+    bad = sorted({key for key, _ in args.search_opt} - set(allowed))
+    if bad:
+        raise InvalidInputError(
+            f"--search-opt {', '.join(bad)}: not a pattern-search setting fit lets you set; allowed are "
+            f"{allowed} (--beta, --loss, --bias, --seed, --solver and --patterns set the others)."
+        )
+    if args.search_opt and args.patterns:
+        raise InvalidInputError("--search-opt configures the pattern search, which --patterns N replaces.")
+
+
+def fit_with_progress(est: Any, prep: Prepared, args: argparse.Namespace, bar_enabled: bool) -> FitProgress:
+    """Fit ``est`` with the search's ``progress`` and the ADMM's ``callback`` feeding one bar.
+
+    The search rounds are recorded whatever the bar (the report's history); the ADMM callback is
+    set only when a bar is drawn and ``--solver-opt callback=...`` is not given. The estimator's
+    ``search_options`` and ``solver_options`` are restored afterwards (the saved model holds the
+    hyperparameters as given, no callables).
+    """
     from cvxnn.admm import AdmmSettings
 
-    original = est.solver_options
-    options = dict(original or {})
-    interval = int(options.get("check_interval", AdmmSettings.check_interval))
-    options.update(verbose=True, verbose_interval=interval)
-    max_iter = args.max_iter or int(options.get("max_iter", AdmmSettings.max_iter))
-    est.set_params(solver_options=options)
-    try:
-        with (
-            Progress(max_iter, "  ADMM iterations") as bar,
-            contextlib.redirect_stdout(AdmmTableToProgress(bar)),
-        ):
+    admm = args.solver.strip().upper() == "ADMM"
+    original_solver, original_search = est.solver_options, est.search_options
+    max_iter = args.max_iter or int((original_solver or {}).get("max_iter", AdmmSettings.max_iter))
+    with Progress(max_iter if admm else 1, "  fit", enabled=bar_enabled) as bar:
+        tracker = FitProgress(bar)
+        search: dict[str, Any] = {**(original_search or {}), "progress": tracker.search_round}
+        solver = dict(original_solver or {})
+        if admm and bar.enabled and "callback" not in solver:
+            solver["callback"] = tracker.admm
+            search["solver_options"] = {**search.get("solver_options", {}), "callback": tracker.admm}
+        est.set_params(search_options=search, solver_options=solver or None)
+        try:
             est.fit(prep.X_train, prep.y_train)
-    finally:
-        est.set_params(solver_options=original)
+        finally:
+            est.set_params(solver_options=original_solver, search_options=original_search)
+    return tracker
+
+
+def search_report(est: Any, tracker: FitProgress) -> dict[str, Any] | None:
+    """The report's ``search`` entry: per searched problem its certificate and round history."""
+    certificates = getattr(est, "certificates_", None)
+    if not certificates:
+        return None
+    problems = []
+    for k, cert in enumerate(certificates):
+        rounds = tracker.history[k] if k < len(tracker.history) else []
+        problems.append(
+            {
+                "certificate": {
+                    "objective": float(cert.objective),
+                    "lower_bound": float(cert.lower_bound),
+                    "gap": float(cert.gap),
+                    "relative_gap": float(cert.relative_gap),
+                    "exact_dual_norm": bool(cert.exact_dual_norm),
+                    "max_violation_over_beta": float(cert.max_violation),
+                    "n_fresh": int(cert.n_fresh),
+                    "fresh_violation_rate": float(cert.fresh_violation_rate),
+                    "summary": cert.summary(),
+                },
+                "history": [
+                    {
+                        "round": int(r.round),
+                        "n_patterns": int(r.n_patterns),
+                        "objective": float(r.objective),
+                        "seconds": float(r.seconds),
+                        "max_violation_over_beta": float(r.max_violation),
+                        "n_added": int(r.n_added),
+                        "status": str(r.status),
+                    }
+                    for r in rounds
+                ],
+            }
+        )
+    return {
+        "problems": problems,
+        "lower_bound": float(sum(p["certificate"]["lower_bound"] for p in problems)),
+        "max_violation_over_beta": float(max(p["certificate"]["max_violation_over_beta"] for p in problems)),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_outputs({"--out": args.out, "--report": args.report, "--plot": args.plot}, {"DATA": args.data})
     check_plot_path("--plot", args.plot)  # matplotlib and the format, before the long work
+    check_search_opt(args)
     stages = ["load data", "fit", "evaluate", "save"]
     timings: dict[str, float] = {}
     with Progress(len(stages), "cvxnn fit", enabled=None if not quiet else False) as bar:
@@ -143,11 +212,9 @@ def run(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            admm = args.solver.strip().upper() == "ADMM"
-            if bar.enabled and admm and "verbose" not in (est.solver_options or {}):
-                fit_with_admm_bar(est, prep, args)
-            else:
-                est.fit(prep.X_train, prep.y_train)
+            tracker = fit_with_progress(
+                est, prep, args, bar.enabled and "verbose" not in (est.solver_options or {})
+            )
         est.set_params(warm_start=False)  # the saved model has the hyperparameters as given
         timings["fit"] = time.perf_counter() - t
         bar.update(1, "evaluating")
@@ -198,7 +265,8 @@ def run(args: argparse.Namespace) -> int:
                 "norm": args.norm,
                 "bias": args.bias,
                 "solver": args.solver,
-                "patterns_requested": args.patterns,
+                "patterns_source": "search" if getattr(est, "certificates_", None) else "sample",
+                "patterns_requested": args.patterns or DEFAULT_PATTERNS,
                 "patterns": int(est.patterns_.n_patterns),
                 "networks": len(est.networks_),
                 "neurons": [int(net.n_neurons) for net in est.networks_],
@@ -206,6 +274,9 @@ def run(args: argparse.Namespace) -> int:
             "objective": float(est.objective_),
             "status": str(est.status_),
             "iterations": int(est.n_iter_),
+            # the ADMM's "optimal" means a certified duality gap; other solvers certify nothing here
+            "certified": str(est.status_) == "optimal" if args.solver.strip().upper() == "ADMM" else None,
+            "search": search_report(est, tracker),
             "train": train_metrics,
             "test": test_metrics,
             "test_robust_accuracy": robust,
@@ -233,7 +304,9 @@ def run(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         model = est if prep.scaler is None else Pipeline([("scale", prep.scaler), ("model", est)])
         try:
-            save_model(model, out, metadata=metadata)
+            with warnings.catch_warnings():  # the certificates are in the report the metadata holds
+                warnings.filterwarnings("ignore", message=r"(?s).*certificates_", category=UserWarning)
+                save_model(model, out, metadata=metadata)
         except OSError as exc:  # a late failure (disk full): the fit is lost, say so plainly
             raise OutputWriteError(f"could not write {str(out)!r}: {exc.strerror or exc}") from None
         timings["save"] = time.perf_counter() - t
@@ -270,9 +343,16 @@ def print_fit(r: dict[str, Any]) -> None:
         + (f", {len(d['classes'])} classes" if d["classes"] else ""),
         f"program     {m['kind']}, loss {m['loss']}, beta {m['beta']:g}"
         + (f", eps {m['eps']:g} (l_{m['norm']})" if m["eps"] > 0 else "")
-        + f", P={m['patterns']} of {m['patterns_requested']} sampled, {m['networks']} program(s)",
+        + f", P={m['patterns']} "
+        + (
+            f"found by the pattern search (from {m['patterns_requested']} Gaussian)"
+            if m["patterns_source"] == "search"
+            else f"of {m['patterns_requested']} sampled"
+        )
+        + f", {m['networks']} program(s)",
         f"solver      {m['solver']}: status {r['status']}, objective {r['objective']:.8g}, "
         f"{r['iterations']} iterations, {r['timings_s']['fit']:.2f}s",
+        *search_lines(r["search"]),
         f"network     {', '.join(str(k) for k in m['neurons'])} neuron(s)",
         f"train       {fmt_metrics(r['train'])}",
         f"test        {fmt_metrics(r['test'])}",
@@ -281,10 +361,33 @@ def print_fit(r: dict[str, Any]) -> None:
         lines.append(
             f"robust      test accuracy under PGD at eps {m['eps']:g}: {r['test_robust_accuracy']:.4f}"
         )
+    if r["certified"] is False:
+        lines.append(
+            f"uncertified the ADMM stopped with status {r['status']} before certifying its duality gap: the "
+            "network may be suboptimal (see the warning); raise --max-iter or loosen --tol"
+        )
     lines.append(f"model       {m['path']}")
     if r.get("plot"):
         lines.append(f"plot        {r['plot']['path']} ({r['plot']['kind']})")
     print("\n".join(lines))
+
+
+def search_lines(search: dict[str, Any] | None) -> list[str]:
+    """The summary's lines on the pattern search: rounds, then the certificate, per problem."""
+    if search is None:
+        return []
+    lines = []
+    many = len(search["problems"]) > 1
+    for k, problem in enumerate(search["problems"]):
+        tag = f" {k + 1}" if many else ""
+        rounds = ", ".join(
+            f"P={h['n_patterns']}: {h['objective']:.6g} ({h['max_violation_over_beta']:.3g}x beta)"
+            for h in problem["history"]
+        )
+        if rounds:
+            lines.append(f"{'search' + tag:<11} rounds {rounds}")
+        lines.append(f"{'certificate' + tag:<11} {problem['certificate']['summary']}")
+    return lines
 
 
 def add_parser(sub: Any) -> None:
@@ -301,6 +404,14 @@ def add_parser(sub: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="solver option (repeatable; VALUE parsed as JSON when it can be)",
+    )
+    fit.add_argument(
+        "--search-opt",
+        type=solver_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="cvxnn.search_patterns argument for the pattern search (repeatable; e.g. max_rounds=10)",
     )
     fit.add_argument("--max-iter", type=positive_int, default=None, help="solver iteration limit")
     fit.add_argument("--tol", type=positive_float, default=None, help="solver tolerance")

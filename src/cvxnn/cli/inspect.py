@@ -1,4 +1,4 @@
-"""``cvxnn inspect``: build the program ``fit`` would solve and describe it."""
+"""``cvxnn inspect``: build the program ``fit --patterns N`` would solve and describe it."""
 
 from __future__ import annotations
 

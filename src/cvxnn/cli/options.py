@@ -3,7 +3,10 @@
 One data group (``DATA``, ``--task``, ``--test-size``, ``--seed``, ``--no-standardize``) and one
 program group (``--formulation``, ``--loss``, ``--patterns``, ``--beta``, ``--eps``, ``--norm``,
 ``--bias``) serve ``fit``, ``inspect`` and ``verify``, so the three commands build the same
-program from the same command line.
+program from the same command line. Without ``--patterns``, ``fit`` runs the pattern search
+(:func:`cvxnn.search_patterns`, starting from ``DEFAULT_PATTERNS`` Gaussian patterns) on the
+nominal ``relu`` program; ``inspect``, ``verify`` and the other formulations sample
+``DEFAULT_PATTERNS`` Gaussian patterns.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEFAULT_PATTERNS",
     "EXIT_FAILURE",
     "EXIT_OK",
     "EXIT_USAGE",
@@ -29,6 +33,9 @@ __all__ = [
     "seed",
     "solver_option",
 ]
+
+#: Gaussian patterns sampled without ``--patterns`` (``fit``: the pattern search's first ones).
+DEFAULT_PATTERNS = 16
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -107,7 +114,14 @@ def add_program_options(p: argparse.ArgumentParser) -> None:
         help="relu (CVX, robust with --eps > 0), gated relaxation, or SCP (default relu)",
     )
     p.add_argument("--loss", choices=("squared", "logistic", "hinge"), default="squared", help="(squared)")
-    p.add_argument("--patterns", type=positive_int, default=16, metavar="N", help="patterns to sample (16)")
+    p.add_argument(
+        "--patterns",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"sample N Gaussian patterns (default: fit searches for patterns and certifies the "
+        f"result; inspect and verify sample {DEFAULT_PATTERNS})",
+    )
     p.add_argument("--beta", type=positive_float, default=1.0, help="weight decay > 0 (1.0)")
     p.add_argument("--eps", type=nonneg_float, default=0.0, help="adversarial radius, 0 = nominal (0)")
     p.add_argument("--norm", choices=("inf", "2", "1"), default="inf", help="perturbation norm (inf)")

@@ -1,4 +1,4 @@
-"""Progress bars on stderr, and the adapter that draws one from the ADMM's verbose table."""
+"""Progress bars on stderr, fed by the pattern search's and the ADMM's callbacks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["AdmmTableToProgress", "Progress"]
+__all__ = ["FitProgress", "Progress", "isatty"]
 
 
 # --------------------------------------------------------------------------- progress
@@ -57,9 +57,9 @@ class Progress:
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
 
-    def set(self, count: int, info: str = "") -> None:
+    def set(self, count: int, info: str = "", *, force: bool = False) -> None:
         """Move to ``count`` (for work that reports its position rather than steps)."""
-        self.update(int(count) - self.count, info)
+        self.update(int(count) - self.count, info, force=force)
 
     def close(self) -> None:
         """End the bar's line."""
@@ -75,43 +75,49 @@ class Progress:
         self.close()
 
 
-class AdmmTableToProgress:
-    """A text stream that turns the ADMM's verbose table (``verbose=True``) into a progress bar.
+class FitProgress:
+    """Progress of a fit: the pattern search's rounds and the ADMM's iterations, on one bar.
 
-    Rows start with the iteration number, then the objective and the primal residual; every
-    other line (header, penalty updates, footer) is dropped.
+    Two callbacks feed it. :meth:`search_round` is ``search_patterns(progress=...)``: it records
+    every :class:`cvxnn.search.SearchRound` (kept in :attr:`history`, one list per searched
+    binary problem, whether or not a bar is drawn) and shows the round in the bar's text.
+    :meth:`admm` is ``AdmmSettings.callback``: it moves the bar to the ADMM's iteration count
+    (``bar.total`` is the iteration limit) and shows the objective and the certified gap; a solve
+    that starts again from iteration 0 is counted as the next solve.
     """
 
     def __init__(self, bar: Progress) -> None:
         self.bar = bar
-        self._buffer = ""
-        self.programs = 0
-        self._last = -1
+        self.history: list[list[Any]] = []
+        self.solves = 0
+        self._last_iteration = -1
+        self._round = ""
 
-    def write(self, text: str) -> int:
-        self._buffer += text
-        while "\n" in self._buffer:
-            line, self._buffer = self._buffer.split("\n", 1)
-            tokens = line.split()
-            if tokens[:1] == ["status"]:  # footer: show how the solve ended
-                self.bar.update(0, line.strip(), force=True)
-                continue
-            if len(tokens) < 3 or not tokens[0].isdigit():
-                continue
-            try:
-                objective, r_prim = float(tokens[1]), float(tokens[2])
-            except ValueError:
-                continue
-            k = int(tokens[0])
-            if k < self._last or self.programs == 0:
-                self.programs += 1
-            self._last = k
-            label = f"program {self.programs}: " if self.programs > 1 else ""
-            self.bar.set(k, f"{label}objective {objective:.6g}, primal residual {r_prim:.1e}")
-        return len(text)
+    def search_round(self, record: Any) -> None:
+        """Record a search round (``record.round`` 0 starts a new search) and show it."""
+        if record.round == 0 or not self.history:
+            self.history.append([])
+        self.history[-1].append(record)
+        problem = f"search {len(self.history)}, " if len(self.history) > 1 else ""
+        self._round = (
+            f"{problem}round {record.round + 1}: P={record.n_patterns}, objective {record.objective:.6g}, "
+            f"violation {record.max_violation:.3g}x beta; "
+        )
+        self.bar.update(0, self._round.rstrip("; "), force=True)
 
-    def flush(self) -> None:
-        pass
+    def admm(self, info: Any) -> None:
+        """Show one ADMM residual check (an :class:`cvxnn.AdmmProgress`)."""
+        new_solve = info.iteration <= self._last_iteration or self.solves == 0
+        if new_solve:
+            self.solves += 1
+        self._last_iteration = info.iteration
+        gap = f", gap {info.relative_gap:.1e}" if info.relative_gap < float("inf") else ""
+        self.bar.set(
+            info.iteration,
+            f"{self._round}solve {self.solves}: objective {info.objective:.6g}, "
+            f"primal residual {info.primal_residual:.1e}{gap}",
+            force=new_solve,
+        )
 
 
 def isatty(stream: Any) -> bool:

@@ -64,9 +64,9 @@ def add_parser(sub: Any) -> None:
     """Add ``cvxnn verify`` to the subparsers ``sub``."""
     p = sub.add_parser(
         "verify",
-        help="solve the program fit would solve with several solvers and check that they agree",
+        help="solve the program fit --patterns N would solve with several solvers; check they agree",
         description=(
-            "Build the program `fit` would solve on DATA (first one-vs-rest problem, on at most "
+            "Build the program `fit --patterns N` would solve on DATA (first one-vs-rest problem, on at most "
             "--max-samples training rows), solve it with every usable solver (or those named) and "
             "print a cross-check table. Exits 1 when the solvers disagree, 2 on bad input. A "
             "disagreement caused by the known CVXPY implied-bounds defect, which cvxnn's own solve "
