@@ -43,7 +43,9 @@ def tree_reduce(client: Any, futures: Sequence[Any], combine: Callable[..., Any]
     """
     level = list(futures)
     while len(level) > 1:
-        nxt = [client.submit(combine, level[k], level[k + 1], pure=False) for k in range(0, len(level) - 1, 2)]
+        nxt = [
+            client.submit(combine, level[k], level[k + 1], pure=False) for k in range(0, len(level) - 1, 2)
+        ]
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt

@@ -98,7 +98,13 @@ class ShardedSettings:
             raise InvalidInputError(f"adaptive_rho must be True or False; got {self.adaptive_rho!r}.")
         if check_positive_real(self.adaptive_rho_tolerance, "adaptive_rho_tolerance") <= 1.0:
             raise InvalidInputError(f"adaptive_rho_tolerance must be > 1; got {self.adaptive_rho_tolerance}.")
-        for name in ("max_iter", "certificate_interval", "check_interval", "cg_max_iter", "adaptive_rho_interval"):
+        for name in (
+            "max_iter",
+            "certificate_interval",
+            "check_interval",
+            "cg_max_iter",
+            "adaptive_rho_interval",
+        ):
             object.__setattr__(self, name, check_positive_int(getattr(self, name), f"{name}"))
         for name in ("eps_abs", "eps_rel", "gap_tol", "cone_tol", "memory_limit_gb", "cg_tol"):
             object.__setattr__(self, name, check_positive_real(getattr(self, name), f"{name}"))
@@ -108,8 +114,14 @@ class ShardedSettings:
         if not 0.0 < float(self.alpha) < 2.0:
             raise InvalidInputError(f"alpha (over-relaxation) must be in (0, 2); got {self.alpha}.")
         if self.linear_solver not in SOLVERS:
-            raise InvalidInputError(f"linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}.")
-        if isinstance(self.max_recoveries, bool) or not isinstance(self.max_recoveries, int) or self.max_recoveries < 0:
+            raise InvalidInputError(
+                f"linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}."
+            )
+        if (
+            isinstance(self.max_recoveries, bool)
+            or not isinstance(self.max_recoveries, int)
+            or self.max_recoveries < 0
+        ):
             raise InvalidInputError(f"max_recoveries must be an integer >= 0; got {self.max_recoveries!r}.")
         if not isinstance(self.scale_rows, (bool, np.bool_)):
             raise InvalidInputError(f"scale_rows must be True or False; got {self.scale_rows!r}.")

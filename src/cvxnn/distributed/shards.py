@@ -63,14 +63,18 @@ def check_chunk(X: np.ndarray, y: np.ndarray, labelled: bool) -> tuple[int, int,
         bad = ~np.isfinite(arr)
         if np.any(bad):
             where = np.argwhere(bad)[0]
-            problem = f"{name} has a non-finite value ({arr[tuple(where)]}) at local index {tuple(where.tolist())}"
+            problem = (
+                f"{name} has a non-finite value ({arr[tuple(where)]}) at local index {tuple(where.tolist())}"
+            )
             break
     if not problem and labelled and not np.all(np.isin(y, (-1.0, 1.0))):
         problem = f"y has labels {np.unique(y[~np.isin(y, (-1.0, 1.0))])[:5].tolist()} (allowed: -1, +1)"
     return int(X.shape[0]), int(X.shape[1]) if X.ndim == 2 else -1, problem
 
 
-def make_shard(X: np.ndarray, y: np.ndarray, gates: np.ndarray, bias: bool, scale_rows: bool, index: int) -> ShardData:
+def make_shard(
+    X: np.ndarray, y: np.ndarray, gates: np.ndarray, bias: bool, scale_rows: bool, index: int
+) -> ShardData:
     """Build a :class:`ShardData` from one chunk (patterns from the gates, on the worker)."""
     X = np.asarray(X, dtype=np.float64)
     Xa = np.hstack([X, np.ones((X.shape[0], 1))]) if bias else np.ascontiguousarray(X)
@@ -126,7 +130,7 @@ def add_arrays(*parts: Any) -> Any:
     """Sum partial results (arrays or tuples of arrays and floats) elementwise."""
     first = parts[0]
     if isinstance(first, tuple):
-        return tuple(add_arrays(*items) for items in zip(*parts))
+        return tuple(add_arrays(*items) for items in zip(*parts, strict=True))
     total = first
     for part in parts[1:]:
         total = total + part

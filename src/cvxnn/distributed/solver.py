@@ -178,14 +178,24 @@ def solve_sharded(
     x_parts = client.compute(list(Xd.to_delayed()[:, 0]))
     y_parts = client.compute(list(yd.to_delayed()))
     labelled = loss != "squared"
-    checks = client.gather([client.submit(check_chunk, xf, yf, labelled, pure=False) for xf, yf in zip(x_parts, y_parts)])
+    checks = client.gather(
+        [
+            client.submit(check_chunk, xf, yf, labelled, pure=False)
+            for xf, yf in zip(x_parts, y_parts, strict=True)
+        ]
+    )
     starts = np.concatenate([[0], np.cumsum(Xd.chunks[0])])
     for k, (_, _, problem) in enumerate(checks):
         if problem:
             raise InvalidInputError(f"Shard {k} (rows {starts[k]}..{starts[k + 1] - 1}): {problem}.")
-    futures = [client.submit(make_shard, xf, yf, G, bias, settings.scale_rows, k) for k, (xf, yf) in enumerate(zip(x_parts, y_parts))]
+    futures = [
+        client.submit(make_shard, xf, yf, G, bias, settings.scale_rows, k)
+        for k, (xf, yf) in enumerate(zip(x_parts, y_parts, strict=True))
+    ]
     method = choose_solver(settings.linear_solver, dprime * P, settings.memory_limit_gb)
-    stats = tree_reduce(client, [client.submit(shard_statistics, f, method == "cholesky") for f in futures], add_statistics)
+    stats = tree_reduce(
+        client, [client.submit(shard_statistics, f, method == "cholesky") for f in futures], add_statistics
+    )
     shards = _Shards(client, futures, loss, settings.alpha)
     split = loss != "squared"
 
@@ -197,12 +207,18 @@ def solve_sharded(
         rho_cone = 30.0 * max(stats["x2"] / (n * dprime), 1e-12)
     rho = {"u": rho_cone, "s": rho_cone, "z": 1.0}
     if settings.rho is not None:
-        rho = {"u": settings.rho, "s": settings.rho_cone or settings.rho, "z": settings.rho_loss or settings.rho}
+        rho = {
+            "u": settings.rho,
+            "s": settings.rho_cone or settings.rho,
+            "z": settings.rho_loss or settings.rho,
+        }
     w = rho["z"] if split else 1.0
 
     matvec = (lambda x: shards.sum("gram_matvec", x)) if method == "cg" else None
     gram = stats["gram"] if method == "cholesky" else None
-    system = ReducedSystem(method, stats["xte2x"], gram, stats["blocks"], matvec, settings.cg_tol, settings.cg_max_iter)
+    system = ReducedSystem(
+        method, stats["xte2x"], gram, stats["blocks"], matvec, settings.cg_tol, settings.cg_max_iter
+    )
     t_setup = time.perf_counter()
     system.factor(2.0 * w, rho["u"], rho["s"])
     t_factor = time.perf_counter() - t_setup
@@ -216,11 +232,16 @@ def solve_sharded(
     recoveries = 0
     n_updates = 0
     rho0 = rho["u"]
-    history: dict[str, list[float]] = {k: [] for k in ("iteration", "objective", "primal_residual", "dual_residual", "gap_bound", "elapsed")}
+    history: dict[str, list[float]] = {
+        k: [] for k in ("iteration", "objective", "primal_residual", "dual_residual", "gap_bound", "elapsed")
+    }
     cert: dict[str, Any] = {}
     status, message = "user_limit", f"iteration limit ({settings.max_iter}) reached"
     rp = rd = eps_p = eps_d = math.nan
-    cert_every = max(settings.check_interval, settings.certificate_interval // settings.check_interval * settings.check_interval)
+    cert_every = max(
+        settings.check_interval,
+        settings.certificate_interval // settings.check_interval * settings.check_interval,
+    )
 
     def certificate(V: np.ndarray) -> dict[str, Any]:
         t = np.max(np.stack(shards.call("violation_ratios", V, gates2)), axis=0)
@@ -246,7 +267,15 @@ def solve_sharded(
             dual = min(1.0, feas) * float(sums[3])
         vrel = viol / scale if scale > 0 else 0.0
         gap = objective - dual
-        return {"V": Vf, "objective": objective, "dual": dual, "gap": gap, "gap_rel": gap / max(abs(objective), 1e-300), "viol": viol, "viol_rel": vrel}
+        return {
+            "V": Vf,
+            "objective": objective,
+            "dual": dual,
+            "gap": gap,
+            "gap_rel": gap / max(abs(objective), 1e-300),
+            "viol": viol,
+            "viol_rel": vrel,
+        }
 
     t_loop = time.perf_counter()
     it = 0
@@ -269,7 +298,8 @@ def solve_sharded(
             recoveries += 1
             if recoveries > settings.max_recoveries:
                 raise WorkerLostError(
-                    f"Lost workers {recoveries} times (max_recoveries={settings.max_recoveries}); last error: {err!r}."
+                    f"Lost workers {recoveries} times (max_recoveries={settings.max_recoveries}); "
+                    f"last error: {err!r}."
                 ) from err
             shards.build()
             rhs = shards.sum("reset", V, rho["s"], rho["z"])
@@ -286,7 +316,9 @@ def solve_sharded(
         eps_d = math.sqrt(dprime * J) * settings.eps_abs + settings.eps_rel * dual_scale
         converged = rp <= eps_p and rd <= eps_d
         if settings.adaptive_rho and it % settings.adaptive_rho_interval == 0 and not converged:
-            p_scale = max(math.sqrt(float(np.sum(U**2)) + sq[2] + sq[4]), math.sqrt(float(np.sum(V**2)) + sq[3] + sq[5]))
+            p_scale = max(
+                math.sqrt(float(np.sum(U**2)) + sq[2] + sq[4]), math.sqrt(float(np.sum(V**2)) + sq[3] + sq[5])
+            )
             ratio = math.sqrt((rp / max(p_scale, 1e-300)) / max(rd / max(dual_scale, 1e-300), 1e-300))
             if not 1.0 / settings.adaptive_rho_tolerance <= ratio <= settings.adaptive_rho_tolerance:
                 # OSQP-style residual balancing of the u and cone penalties (capped steps, in a band)
@@ -354,7 +386,12 @@ def solve_sharded(
         n_shards=len(futures),
         rho=dict(rho),
         history={k: np.asarray(v) for k, v in history.items()},
-        timings={"setup": t_setup - t0, "factor": t_factor, "iterate": t_iter, "total": time.perf_counter() - t0},
+        timings={
+            "setup": t_setup - t0,
+            "factor": t_factor,
+            "iterate": t_iter,
+            "total": time.perf_counter() - t0,
+        },
         bytes_per_iteration=2 * len(futures) * 8 * dprime * J,
         linear_solver=method,
         message=message,

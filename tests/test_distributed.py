@@ -1,0 +1,144 @@
+"""Row-sharded ADMM on a local Dask cluster (two worker processes, started and closed here)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+import dask.array as da
+from distributed import Client, LocalCluster
+
+import cvxnn
+from cvxnn.distributed import ShardedResult, solve_sharded
+from cvxnn.exceptions import InvalidInputError
+
+BETA = 0.1
+TIGHT = {"gap_tol": 5e-7, "certificate_interval": 20}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _data(loss: str, n: int = 40, d: int = 2, P: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    if loss != "squared":
+        y = np.where(y >= 0, 1.0, -1.0)
+    G = rng.standard_normal((d, P))
+    G /= np.linalg.norm(G, axis=0)
+    return X, y, G
+
+
+def _reference(X, y, G, loss):
+    patterns = cvxnn.ActivationPatterns(D=X @ G >= 0, gates=G)
+    program = cvxnn.relu_program(X, y, patterns, beta=BETA, loss=loss)
+    return cvxnn.solve_admm(
+        program, {"gap_tol": 1e-10, "eps_abs": 1e-11, "eps_rel": 1e-11, "max_iter": 100000}
+    )
+
+
+def _check_against(result: ShardedResult, ref, X, G) -> None:
+    assert result.status == "optimal", result.message
+    assert abs(result.objective - ref.objective) <= 1e-6 * abs(ref.objective)
+    assert result.duality_gap <= 1e-6 * abs(result.objective)
+    S = 2.0 * (X @ G >= 0) - 1.0
+    for B in (result.V, result.W):
+        assert np.min(S * (X @ B)) >= -1e-4 * np.max(np.abs(X @ B)) - 1e-15
+    assert result.network.predict(X).shape == (X.shape[0],)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "squared",
+        pytest.param("logistic", marks=pytest.mark.slow),
+        pytest.param("hinge", marks=pytest.mark.slow),
+    ],
+)
+def test_agrees_with_single_process(client, loss):
+    X, y, G = _data(loss)
+    result = solve_sharded(X, y, G, beta=BETA, loss=loss, client=client, chunk_rows=15, **TIGHT)
+    _check_against(result, _reference(X, y, G, loss), X, G)
+    assert result.n_shards == 3
+    assert len(result.history["iteration"]) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [(1, 19, 20), (10, 10, 10, 10), (39, 1)])
+def test_chunkings_dask_input(client, rows):
+    X, y, G = _data("squared")
+    Xd = da.from_array(X, chunks=(rows, -1))
+    yd = da.from_array(y, chunks=(rows,))
+    result = solve_sharded(Xd, yd, G, beta=BETA, client=client, **TIGHT)
+    assert result.n_shards == len(rows)
+    _check_against(result, _reference(X, y, G, "squared"), X, G)
+
+
+@pytest.mark.slow
+def test_one_row_chunk_and_cg_agree(client):
+    X, y, G = _data("squared")
+    ref = _reference(X, y, G, "squared")
+    Xd = da.from_array(X, chunks=((1, 25, 14), -1))
+    result = solve_sharded(Xd, y, G, beta=BETA, client=client, linear_solver="cg", **TIGHT)
+    assert result.linear_solver == "cg"
+    _check_against(result, ref, X, G)
+
+
+def test_empty_and_mismatched_chunks_refused(client):
+    X, y, G = _data("squared")
+    Xd = da.from_array(X, chunks=((20, 0, 20), -1))
+    with pytest.raises(InvalidInputError, match=r"Row chunk\(s\) \[1\].*empty"):
+        solve_sharded(Xd, y, G, beta=BETA, client=client)
+    with pytest.raises(InvalidInputError, match="same rows"):
+        solve_sharded(
+            da.from_array(X, chunks=(20, -1)), da.from_array(y, chunks=(10,)), G, beta=BETA, client=client
+        )
+    with pytest.raises(InvalidInputError, match="gates"):
+        solve_sharded(X, y, G[:1], beta=BETA, client=client)
+    with pytest.raises(InvalidInputError, match="Unknown solve_sharded setting"):
+        solve_sharded(X, y, G, beta=BETA, client=client, rho_typo=1.0)
+
+
+def test_nan_reported_with_its_shard(client):
+    X, y, G = _data("squared")
+    X[27, 1] = np.nan
+    with pytest.raises(InvalidInputError, match=r"Shard 2 \(rows 20\.\.29\).*non-finite"):
+        solve_sharded(X, y, G, beta=BETA, client=client, chunk_rows=10)
+    _, yl, _ = _data("hinge")
+    yl[3] = 0.5
+    with pytest.raises(InvalidInputError, match=r"Shard 0 .*labels"):
+        solve_sharded(_data("hinge")[0], yl, G, beta=BETA, loss="hinge", client=client, chunk_rows=10)
+
+
+@pytest.mark.slow
+def test_killed_worker_recovers_or_raises(client):
+    X, y, G = _data("squared")
+    ref = _reference(X, y, G, "squared")
+    killed = []
+
+    def kill_once(info):
+        if not killed and info["iteration"] >= 40:
+            worker = sorted(client.scheduler_info()["workers"])[0]
+            killed.append(worker)
+            try:  # the worker process dies while answering, so the call itself fails
+                client.run(os._exit, 1, workers=[worker])
+            except Exception:
+                pass
+
+    result = solve_sharded(X, y, G, beta=BETA, client=client, chunk_rows=20, callback=kill_once, **TIGHT)
+    assert killed
+    # recovered (the rows restarted from the driver's point) and still certified
+    assert result.recoveries >= 1
+    _check_against(result, ref, X, G)
+    client.wait_for_workers(2, timeout=60)
