@@ -45,11 +45,11 @@ class ShardedSettings:
         Penalties of the ``u = v``, cone and loss blocks; ``None``: the data-derived defaults of
         the single-process slack splitting.
     adaptive_rho : bool
-        Residual balancing (OSQP-style) of the ``u`` and cone penalties together: every
-        ``adaptive_rho_interval`` iterations, when the normalized primal/dual residual ratio is
-        off by more than ``adaptive_rho_tolerance``, both move by its square root (at most 10x,
-        within 1e4 of the default); the driver refactors (the Gram is reused) and the shards
-        rescale their duals.
+        Residual balancing (OSQP-style) per block (``u = v``, cones, loss split): every
+        ``adaptive_rho_interval`` iterations, a block whose normalized primal/dual residual
+        ratio is off by more than ``adaptive_rho_tolerance`` moves its penalty by the ratio's
+        square root (at most 10x, within 1e4 of its default); the driver refactors (the Gram
+        is reused) and the shards rescale their scaled duals.
     adaptive_rho_interval : int
         Iterations between penalty updates (rounded to residual checks).
     adaptive_rho_tolerance : float

@@ -209,9 +209,10 @@ class ShardWorker:
         Updates :math:`s \leftarrow (\widehat{Gu} + \nu)_+`, :math:`\nu \mathrel{+}=
         \widehat{Gu} - s` and (split loss) :math:`z \leftarrow \operatorname{prox}_{L/\rho_z}
         (\widehat{Fu} + \mu)`, :math:`\mu \mathrel{+}= \widehat{Fu} - z`. Returns ``(rhs,)``, or
-        with ``check`` ``(rhs, dual, Gt_nu, Ft_mu, sq)``: the dual-residual share
-        :math:`\rho_sG^T(s - s_{old}) + \rho_zF^T(z - z_{old})`, :math:`G^T\nu`, :math:`F^T\mu` and
-        ``sq`` = squared norms of ``Gu - s``, ``Fu - z``, ``Gu``, ``s``, ``Fu``, ``z``.
+        with ``check`` ``(rhs, dual_s, dual_z, Gt_nu, Ft_mu, sq)``: the dual-residual shares
+        :math:`\rho_sG^T(s - s_{old})` and :math:`\rho_zF^T(z - z_{old})`, :math:`G^T\nu`,
+        :math:`F^T\mu` and ``sq`` = squared norms of ``Gu - s``, ``Fu - z``, ``Gu``, ``s``, ``Fu``,
+        ``z``.
         """
         a = self.alpha
         XU = self.d.Xa @ U
@@ -229,20 +230,21 @@ class ShardWorker:
         rhs = self.rhs(rho_s, rho_z)
         if not check:
             return (rhs,)
-        dual = rho_s * self._gt(self.s - s_old)
+        dual_s = rho_s * self._gt(self.s - s_old)
+        dual_z = np.zeros_like(dual_s)
         sq = np.zeros(6)
         sq[0] = np.sum((GU - self.s) ** 2)
         sq[2] = np.sum(GU**2)
         sq[3] = np.sum(self.s**2)
         if self.split:
-            dual = dual + rho_z * self._ft(self.z - z_old)
+            dual_z = rho_z * self._ft(self.z - z_old)
             sq[1] = np.sum((Fu - self.z) ** 2)
             sq[4] = np.sum(Fu**2)
             sq[5] = np.sum(self.z**2)
             ft_mu = self._ft(self.mu)
         else:
-            ft_mu = np.zeros_like(dual)
-        return rhs, dual, self._gt(self.nu), ft_mu, sq
+            ft_mu = np.zeros_like(dual_s)
+        return rhs, dual_s, dual_z, self._gt(self.nu), ft_mu, sq
 
     # certificates and the returned point ------------------------------------------------------
     def violation_ratios(self, V: np.ndarray, gates2: np.ndarray) -> np.ndarray:

@@ -231,7 +231,7 @@ def solve_sharded(
     rhs = shards.sum("reset", V, rho["s"], rho["z"])
     recoveries = 0
     n_updates = 0
-    rho0 = rho["u"]
+    rho0 = dict(rho)
     history: dict[str, list[float]] = {
         k: [] for k in ("iteration", "objective", "primal_residual", "dual_residual", "gap_bound", "elapsed")
     }
@@ -291,7 +291,7 @@ def solve_sharded(
             parts = shards.call("step", U, rho["s"], rho["z"], check)
             rhs = add_arrays(*[p[0] for p in parts])
             if check:
-                dual_part, gt_nu, ft_mu, sq = (add_arrays(*[p[k] for p in parts]) for k in range(1, 5))
+                dual_s, dual_z, gt_nu, ft_mu, sq = (add_arrays(*[p[k] for p in parts]) for k in range(1, 6))
         except Exception as err:  # a lost worker: rebuild the actors, restart the rows from V
             if not _is_lost_worker(err):
                 raise
@@ -307,7 +307,8 @@ def solve_sharded(
         if not check:
             continue
         rp = math.sqrt(float(np.sum((U - V) ** 2)) + sq[0] + sq[1])
-        rd = float(np.linalg.norm(rho["u"] * (V - V_old) + dual_part))
+        dual_u = rho["u"] * (V - V_old)
+        rd = float(np.linalg.norm(dual_u + dual_s + dual_z))
         m_p = dprime * J + n * J + (n if split else 0)
         eps_p = math.sqrt(m_p) * settings.eps_abs + settings.eps_rel * max(
             math.sqrt(float(np.sum(U**2)) + sq[2] + sq[4]), math.sqrt(float(np.sum(V**2)) + sq[3] + sq[5])
@@ -316,23 +317,40 @@ def solve_sharded(
         eps_d = math.sqrt(dprime * J) * settings.eps_abs + settings.eps_rel * dual_scale
         converged = rp <= eps_p and rd <= eps_d
         if settings.adaptive_rho and it % settings.adaptive_rho_interval == 0 and not converged:
-            p_scale = max(
-                math.sqrt(float(np.sum(U**2)) + sq[2] + sq[4]), math.sqrt(float(np.sum(V**2)) + sq[3] + sq[5])
-            )
-            ratio = math.sqrt((rp / max(p_scale, 1e-300)) / max(rd / max(dual_scale, 1e-300), 1e-300))
-            if not 1.0 / settings.adaptive_rho_tolerance <= ratio <= settings.adaptive_rho_tolerance:
-                # OSQP-style residual balancing of the u and cone penalties (capped steps, in a band)
-                step = min(max(ratio, 0.1), 10.0)
-                new_u = min(max(rho["u"] * step, rho0 * 1e-4), rho0 * 1e4)
-                factor = new_u / rho["u"]
-                if factor != 1.0:
-                    Lam = Lam / factor
-                    rho["u"], rho["s"] = rho["u"] * factor, rho["s"] * factor
-                    tf = time.perf_counter()
-                    system.factor(2.0 * w, rho["u"], rho["s"])
-                    t_factor += time.perf_counter() - tf
-                    rhs = shards.sum("rescale", 1.0 / factor, 1.0, rho["s"], rho["z"])
-                    n_updates += 1
+            # OSQP-style residual balancing per block: (primal, its scale, dual, its scale)
+            blocks = {
+                "u": (
+                    np.linalg.norm(U - V),
+                    max(np.linalg.norm(U), np.linalg.norm(V)),
+                    dual_u,
+                    rho["u"] * Lam,
+                ),
+                "s": (math.sqrt(sq[0]), math.sqrt(max(sq[2], sq[3])), dual_s, rho["s"] * gt_nu),
+            }
+            if split:
+                blocks["z"] = (math.sqrt(sq[1]), math.sqrt(max(sq[4], sq[5])), dual_z, rho["z"] * ft_mu)
+            factors = {}
+            for key, (p_b, ps_b, d_b, ds_b) in blocks.items():
+                pn = float(p_b) / max(float(ps_b), 1e-300)
+                dn = float(np.linalg.norm(d_b)) / max(float(np.linalg.norm(ds_b)), 1e-300)
+                ratio = math.sqrt(pn / max(dn, 1e-300)) if pn > 0 else 0.0
+                if not 1.0 / settings.adaptive_rho_tolerance <= ratio <= settings.adaptive_rho_tolerance:
+                    step = min(max(ratio, 0.1), 10.0)
+                    new = min(max(rho[key] * step, rho0[key] * 1e-4), rho0[key] * 1e4)
+                    if new != rho[key]:
+                        factors[key] = new / rho[key]
+            if factors:
+                for key, f in factors.items():
+                    rho[key] *= f
+                Lam = Lam / factors.get("u", 1.0)
+                w = rho["z"] if split else 1.0
+                tf = time.perf_counter()
+                system.factor(2.0 * w, rho["u"], rho["s"])
+                t_factor += time.perf_counter() - tf
+                rhs = shards.sum(
+                    "rescale", 1.0 / factors.get("s", 1.0), 1.0 / factors.get("z", 1.0), rho["s"], rho["z"]
+                )
+                n_updates += 1
         elapsed = time.perf_counter() - t0
         if converged or it % cert_every == 0:
             cert = certificate(V)
