@@ -244,9 +244,22 @@ def solve_sharded(
     )
 
     def certificate(V: np.ndarray) -> dict[str, Any]:
+        """The feasible point with the lower objective of two repairs, and its certificate."""
         t = np.max(np.stack(shards.call("violation_ratios", V, gates2)), axis=0)
-        fixable = bool(np.all(np.isfinite(t)))
-        Vf = V + gates2 * t if fixable else V
+        finite = np.isfinite(t)
+        step = np.where(finite, t, 0.0) * np.linalg.norm(gates2, axis=0)
+        # repair 1: move along the gate (zero the column where no finite move clears its rows)
+        repaired = np.where(finite, V + gates2 * np.where(finite, t, 0.0), 0.0)
+        # repair 2: also zero the columns whose move would be longer than the column itself
+        zeroed = np.where(finite & (step <= np.linalg.norm(V, axis=0)), repaired, 0.0)
+        best = evaluate(repaired)
+        if not np.array_equal(zeroed, repaired):
+            other = evaluate(zeroed)
+            if other["objective"] < best["objective"]:
+                best = other
+        return best
+
+    def evaluate(Vf: np.ndarray) -> dict[str, Any]:
         parts = shards.call("certify", Vf, rho["s"], rho["z"])
         C = add_arrays(*[p[0] for p in parts])
         Gnu = add_arrays(*[p[1] for p in parts])
