@@ -64,9 +64,9 @@ def _check_against(result: ShardedResult, ref, X, G) -> None:
 @pytest.mark.parametrize(
     "loss",
     [
-        "squared",
+        pytest.param("squared", marks=pytest.mark.slow),
         pytest.param("logistic", marks=pytest.mark.slow),
-        pytest.param("hinge", marks=pytest.mark.slow),
+        "hinge",
     ],
 )
 def test_agrees_with_single_process(client, loss):
