@@ -13,7 +13,7 @@ import dask.array as da
 from distributed import Client, LocalCluster
 
 import cvxnn
-from cvxnn.distributed import ShardedResult, solve_sharded
+from cvxnn.distributed import ShardedResult, WorkerLostError, solve_sharded
 from cvxnn.exceptions import InvalidInputError
 
 BETA = 0.1
@@ -150,4 +150,24 @@ def test_killed_worker_recovers_or_raises(client):
     # recovered (the rows restarted from the driver's point) and still certified
     assert result.recoveries >= 1
     _check_against(result, ref, X, G)
+    client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.slow
+def test_killed_worker_beyond_max_recoveries_raises(client):
+    X, y, G = _data("squared")
+    killed = []
+
+    def kill_once(info):
+        if not killed and info["iteration"] >= 40:
+            worker = sorted(client.scheduler_info()["workers"])[0]
+            killed.append(worker)
+            try:
+                client.run(os._exit, 1, workers=[worker])
+            except Exception:
+                pass
+
+    with pytest.raises(WorkerLostError, match="max_recoveries=0"):
+        solve_sharded(X, y, G, beta=BETA, client=client, chunk_rows=20, callback=kill_once, max_recoveries=0)
+    assert killed
     client.wait_for_workers(2, timeout=60)
