@@ -165,9 +165,9 @@ class ShardedResult:
     rho : Mapping[str, float]
         Penalties (``"u"``, ``"s"``, ``"z"``).
     history : Mapping[str, ndarray]
-        At each residual check: ``iteration``, ``objective`` (at the iterate ``v``, before the
-        feasibility step), ``primal_residual``, ``dual_residual``, ``gap_bound`` (the last
-        certified relative gap, NaN before the first), ``elapsed``.
+        At each residual check: ``iteration``, ``objective`` and ``gap_bound`` (at the repaired,
+        feasible point of the last certificate, every ``certificate_interval`` iterations; NaN
+        before the first), ``primal_residual``, ``dual_residual``, ``elapsed``.
     timings : Mapping[str, float]
         Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``.
     bytes_per_iteration : int
