@@ -171,3 +171,22 @@ def test_killed_worker_beyond_max_recoveries_raises(client):
         solve_sharded(X, y, G, beta=BETA, client=client, chunk_rows=20, callback=kill_once, max_recoveries=0)
     assert killed
     client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.slow
+def test_bias_through_activation_patterns(client):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2))
+    y = rng.standard_normal(40)
+    G = rng.standard_normal((3, 4))
+    G /= np.linalg.norm(G, axis=0)
+    patterns = cvxnn.ActivationPatterns(D=np.hstack([X, np.ones((40, 1))]) @ G >= 0, gates=G, bias=True)
+    settings = {"gap_tol": 1e-10, "eps_abs": 1e-11, "eps_rel": 1e-11, "max_iter": 100000}
+    ref = cvxnn.solve_admm(cvxnn.relu_program(X, y, patterns, beta=BETA), settings)
+    result = solve_sharded(X, y, patterns, beta=BETA, client=client, chunk_rows=13, **TIGHT)
+    assert result.status == "optimal", result.message
+    assert abs(result.objective - ref.objective) <= 1e-6 * abs(ref.objective)
+    assert result.V.shape == (3, 4)
+    Xa = np.hstack([X, np.ones((40, 1))])
+    expected = (np.maximum(Xa @ result.V, 0.0) - np.maximum(Xa @ result.W, 0.0)).sum(axis=1)
+    np.testing.assert_allclose(result.network.predict(X), expected, atol=1e-10)
