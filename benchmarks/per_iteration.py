@@ -1,6 +1,6 @@
 """Per-iteration time of the ADMM against the issue's floor, four dense ``n x d' x P`` products.
 
-For each size, on the benchmark program (``cvxnn.bench.make_case``: no bias column, so
+For each size, on the benchmark program (``cvxnn_bench.make_case``: no bias column, so
 ``d' = d``; beta = 1e-3 n), one process, one BLAS thread:
 
 1. solve it with ``eps_abs = eps_rel = 1e-4`` (the working sets and penalties settle);
@@ -36,7 +36,8 @@ from scipy.linalg.blas import dsymv
 from threadpoolctl import threadpool_limits
 
 import cvxnn
-from cvxnn.bench import _git_state, _machine, _versions, make_case
+from cvxnn_bench import make_case
+from cvxnn_bench.machine import git_state, machine_info, package_versions
 
 
 def _best_ms(fn: Callable[[], object], seconds: float = 0.5) -> float:
@@ -176,9 +177,9 @@ def main(argv: list[str]) -> int:
     if args.out:
         record = {
             "command": " ".join(["OMP_NUM_THREADS=1 python benchmarks/per_iteration.py", *argv]),
-            "machine": _machine(),
-            "versions": _versions(),
-            "git": _git_state(),
+            "machine": machine_info(),
+            "versions": package_versions(),
+            "git": git_state(),
             "rows": rows,
         }
         with open(args.out, "w") as fh:

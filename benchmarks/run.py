@@ -2,7 +2,7 @@
 
 import sys
 
-from cvxnn.bench import main
+from cvxnn_bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

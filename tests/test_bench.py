@@ -1,4 +1,4 @@
-"""Smoke tests of the benchmark harness (cvxnn.bench) on toy sizes; no timing assertions."""
+"""Smoke tests of the benchmark harness (cvxnn_bench) on toy sizes; no timing assertions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from cvxnn import bench
+import cvxnn_bench as bench
 from cvxnn.exceptions import InvalidInputError
 
 

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from cvxnn.cli import Progress, _AdmmTableToProgress, main
+from cvxnn.cli import Progress, main
+from cvxnn.cli.progress import AdmmTableToProgress
 from cvxnn.io import load_estimator, load_model
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -81,18 +82,20 @@ def test_fit_writes_model_and_report(fitted, files):
     assert report["model"]["patterns"] <= 8 and report["model"]["networks"] == 1
     assert 0.0 <= report["test"]["accuracy"] <= 1.0 and report["train"]["accuracy"] >= 0.8
     assert set(report["timings_s"]) >= {"load", "fit", "evaluate", "save", "total"}
-    # the model file is a fitted estimator: its objective and predictions match the report
-    est = load_estimator(files / "model.npz")
+    # the model file is a fitted Pipeline (scaler, estimator) that predicts on raw data; its
+    # objective and predictions match the report
+    pipe = load_estimator(files / "model.npz")
+    assert [name for name, _ in pipe.steps] == ["scale", "model"]
+    est = pipe[-1]
     assert est.objective_ == report["objective"] and est.status_ == report["status"]
     saved = load_model(files / "model.npz")
-    prep = saved.metadata["preprocessing"]
     X, y = _binary()
-    Xs = (X - prep["mean"]) / prep["scale"]
     assert json.loads(saved.metadata["report"])["objective"] == report["objective"]
     # standardization used training statistics only: the scaler is not the full-data one
-    assert not np.allclose(prep["mean"], X.mean(axis=0))
-    # train + test accuracy recombine into the accuracy on all the data
-    acc_all = float(np.mean(est.predict(Xs) == y))
+    assert not np.allclose(pipe[0].mean_, X.mean(axis=0))
+    assert report["data"]["scaler"]["mean"] == pipe[0].mean_.tolist()
+    # train + test accuracy recombine into the accuracy on all the (raw) data
+    acc_all = float(np.mean(pipe.predict(X) == y))
     n_tr, n_te = report["train"]["n"], report["test"]["n"]
     combined = (report["train"]["accuracy"] * n_tr + report["test"]["accuracy"] * n_te) / (n_tr + n_te)
     assert acc_all == pytest.approx(combined)
@@ -108,11 +111,9 @@ def test_attack_subprocess(fitted, files):
     result = json.loads((files / "a.json").read_text())
     assert result["n"] == 40 and result["standardized"] is True
     assert 0.0 <= result["robust_accuracy"] <= result["clean_accuracy"] <= 1.0
-    est = load_estimator(files / "model.npz")
-    prep = load_model(files / "model.npz").metadata["preprocessing"]
     X, y = _binary()
     assert result["clean_accuracy"] == pytest.approx(
-        np.mean(est.predict((X - prep["mean"]) / prep["scale"]) == y)
+        np.mean(load_estimator(files / "model.npz").predict(X) == y)
     )
 
 
@@ -213,16 +214,25 @@ def test_inspect_shows_the_program_fit_solves(capsys, files, fitted):
     assert f"n={report['data']['n_train']}, d=3" in out
 
 
-def test_multiclass_fit_and_attack_refusal(capsys, files):
+def test_multiclass_fit_and_attack(capsys, files):
     code, out, err = _main(
         capsys, "fit", files / "three.csv", "--out", files / "mc.npz", "--patterns", "4", "-q"
     )
     assert code == 0, err
     assert out == ""  # --quiet
-    est = load_estimator(files / "mc.npz")
+    pipe = load_estimator(files / "mc.npz")
+    est = pipe[-1]
     assert len(est.networks_) == 3 and est.classes_.tolist() == [0.0, 1.0, 2.0]
-    code, _, err = _main(capsys, "attack", files / "mc.npz", files / "three.csv", "--eps", "0.1")
-    assert code == 2 and "binary classifiers" in err
+    report = files / "mc_attack.json"
+    code, out, err = _main(
+        capsys, "attack", files / "mc.npz", files / "three.csv", "--eps", "0.3", "--report", report
+    )
+    assert code == 0, err
+    assert "predicted class margin (3 classes, one-vs-rest)" in out
+    result = json.loads(report.read_text())
+    data = np.loadtxt(files / "three.csv", delimiter=",")
+    assert result["clean_accuracy"] == pytest.approx(np.mean(pipe.predict(data[:, :-1]) == data[:, -1]))
+    assert 0.0 <= result["robust_accuracy"] <= result["clean_accuracy"]
 
 
 def test_attack_split_and_label_checks(capsys, files, fitted):
@@ -277,9 +287,9 @@ def test_bench_and_verify_are_forwarded(capsys, monkeypatch):
         seen["argv"] = argv
         return 0
 
-    fake = types.ModuleType("cvxnn.bench")
+    fake = types.ModuleType("cvxnn_bench")
     fake.main = fake_main
-    monkeypatch.setitem(sys.modules, "cvxnn.bench", fake)
+    monkeypatch.setitem(sys.modules, "cvxnn_bench", fake)
     assert main(["bench", "--quick", "x"]) == 0
     assert seen["argv"] == ["--quick", "x"]
 
@@ -298,7 +308,7 @@ def test_progress_is_silent_off_a_terminal():
 def test_progress_bar_and_admm_table_parser():
     stream = io.StringIO()
     bar = Progress(100, "ADMM", enabled=True, stream=stream)
-    table = _AdmmTableToProgress(bar)
+    table = AdmmTableToProgress(bar)
     table.write("cvxnn ADMM: kind=relu loss=squared n=30 d=4 P=8 linear_solver=woodbury\n")
     table.write("   iter      objective    r_prim ...\n")
     table.write("     10      1.2345678  1.00e-02 1.0e-04 2.0e-02 1.0e-04 1 1 - 0.01\n")
@@ -332,9 +342,9 @@ def test_outputs_are_checked_before_the_work(capsys, files, fitted):
 
 
 def test_admm_fit_shows_iteration_progress_on_a_terminal(capsys, files, monkeypatch):
-    import cvxnn.cli as cli
+    import cvxnn.cli.progress as progress
 
-    monkeypatch.setattr(cli, "_isatty", lambda stream: True)  # pretend stdout/stderr are terminals
+    monkeypatch.setattr(progress, "isatty", lambda stream: True)  # pretend stdout/stderr are terminals
     out_path = files / "admm_model.npz"
     code, out, err = _main(
         capsys,
@@ -352,5 +362,5 @@ def test_admm_fit_shows_iteration_progress_on_a_terminal(capsys, files, monkeypa
     assert code == 0, err
     assert "ADMM iterations [" in err and "objective" in err and "\r" in err
     assert "solver      admm" in out
-    est = load_estimator(out_path)
+    est = load_estimator(out_path)[-1]
     assert est.solver == "admm" and est.solver_options is None  # the bar's verbose setting is not saved

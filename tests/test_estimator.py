@@ -63,7 +63,19 @@ def diabetes():
 # --------------------------------------------------------------------------- sklearn checks
 
 
-@parametrize_with_checks([ConvexReLUClassifier(random_state=0), ConvexReLURegressor(random_state=0)])
+def _solver_precision(estimator):
+    """Checks a solver-based fit cannot pass: predictions compared at rtol 1e-7 (test_sample_weight
+    runs the same sample-weight check at the solver's precision)."""
+    return {
+        "check_sample_weight_equivalence_on_dense_data": "integer weights == repeated rows only to "
+        "solver precision (~1e-6), not to rtol 1e-7; see tests/test_sample_weight.py"
+    }
+
+
+@parametrize_with_checks(
+    [ConvexReLUClassifier(random_state=0), ConvexReLURegressor(random_state=0)],
+    expected_failed_checks=_solver_precision,
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -72,7 +84,8 @@ def test_sklearn_compatible_estimator(estimator, check):
     [
         ConvexReLUClassifier(formulation="gated", random_state=0),
         ConvexReLUClassifier(formulation="scp", solver="osqp", random_state=0),
-    ]
+    ],
+    expected_failed_checks=_solver_precision,
 )
 def test_sklearn_compatible_variants(estimator, check):
     check(estimator)
@@ -84,7 +97,8 @@ def test_sklearn_compatible_variants(estimator, check):
         ConvexReLUClassifier(solver="admm", random_state=0),
         ConvexReLURegressor(solver="admm", random_state=0),
         ConvexReLUClassifier(loss="logistic", random_state=0),
-    ]
+    ],
+    expected_failed_checks=_solver_precision,
 )
 def test_sklearn_compatible_slow_variants(estimator, check):
     # About 25 s for each ADMM estimator and 10 s for the logistic loss on 2 cores.

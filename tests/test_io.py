@@ -15,7 +15,7 @@ from cvxnn.exceptions import InvalidInputError, ModelFileError
 from cvxnn.io import (
     FORMAT_NAME,
     FORMAT_VERSION,
-    _digest,
+    content_digest,
     load_estimator,
     load_model,
     load_network,
@@ -137,7 +137,7 @@ def _rewrite(path, src, mutate_header=None, mutate_arrays=None, fix_checksum=Tru
         mutate_arrays(arrays)
     header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     if fix_checksum:
-        checksum = _digest(header_bytes, arrays, sorted(arrays))
+        checksum = content_digest(header_bytes, arrays, sorted(arrays))
     np.savez(
         path,
         __header__=np.frombuffer(header_bytes, np.uint8),

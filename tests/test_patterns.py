@@ -207,3 +207,63 @@ def test_a_posteriori_check_refuses_hinge_and_unsolved():
         cvxnn.a_posteriori_check(prog)
     with pytest.raises(InvalidInputError, match="rtol"):
         cvxnn.a_posteriori_check(prog, rtol=-1.0)
+
+
+# --------------------------------------------------------------------------- argument bounds
+@pytest.mark.parametrize("tol", [float("nan"), float("inf"), 1.0, 2.0, -1e-3, "0.1", True])
+def test_enumerate_patterns_refuses_bad_tol(tol):
+    with pytest.raises(cvxnn.InvalidInputError, match="tol"):
+        cvxnn.enumerate_patterns(np.eye(3), tol=tol)
+
+
+@pytest.mark.parametrize(
+    ("n", "psi", "xi"),
+    [(10, 1e-200, 1e-200), (10, 5e-324, 0.5), (10**400, 0.1, 0.1), (2**62, 0.1, 0.1), (10, 1e-300, 0.5)],
+)
+def test_pattern_sample_size_refuses_unusable_bounds(n, psi, xi):
+    with pytest.raises(cvxnn.InvalidInputError, match="2\\^53"):
+        cvxnn.pattern_sample_size(n, psi=psi, xi=xi)
+
+
+def test_pattern_sample_size_small_and_large_values():
+    assert cvxnn.pattern_sample_size(100, psi=0.05, xi=0.01) == math.ceil(2 / 0.05 * (99 + math.log(100)))
+    assert cvxnn.pattern_sample_size(10**12, psi=0.5, xi=0.5) == math.ceil(4 * (10**12 - 1 + math.log(2)))
+    with pytest.raises(cvxnn.InvalidInputError, match="psi"):
+        cvxnn.pattern_sample_size(10, psi=True, xi=0.5)
+
+
+def test_n_patterns_has_an_upper_bound():
+    with pytest.raises(cvxnn.InvalidInputError, match="at most"):
+        cvxnn.sample_patterns(np.eye(3), 10**9)
+
+
+def test_sampling_memory_follows_the_kept_patterns(rng):
+    """2 * 10^5 gates of a 20 x 3 matrix keep at most 382 patterns; drawing them all at once took
+    ~40 MB (the (n, P) product and mask, the gates), the chunked draw stays a few MB."""
+    import tracemalloc
+
+    X = rng.standard_normal((20, 3))
+    tracemalloc.start()
+    try:
+        pats = cvxnn.sample_patterns(X, 200_000, random_state=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert pats.n_patterns <= cvxnn.patterns.max_cells(20, 3) and pats.n_requested == 200_000
+    assert peak < 8 * 2**20
+
+
+def test_chunked_sampling_equals_one_draw_and_stops_at_the_cell_bound(rng):
+    X = rng.standard_normal((6, 2))
+    small = cvxnn.sample_patterns(X, 50, random_state=3)
+    G = np.random.default_rng(3).standard_normal((2, 50))  # one chunk: the draws of one matrix
+    D = X @ G >= 0
+    _, first = np.unique(np.packbits(D, axis=0).T, axis=0, return_index=True)
+    assert np.array_equal(small.D, D[:, np.sort(first)])
+    full = cvxnn.sample_patterns(X, 10**8, random_state=0)  # returns once all 2*C(5,0)+2*C(5,1) are in
+    assert full.n_patterns == cvxnn.patterns.max_cells(6, 2) == 12
+    assert np.array_equal(np.sort(full.D.sum(axis=0)), np.sort(cvxnn.enumerate_patterns(X).D.sum(axis=0)))
+
+
+def test_pattern_sample_size_with_the_tiniest_xi():
+    assert cvxnn.pattern_sample_size(10, psi=0.5, xi=5e-324) == math.ceil(4 * (9 - math.log(5e-324)))

@@ -158,7 +158,7 @@ def test_cli_fit_and_attack_plots(tmp_path, capsys, small_classification):
     assert plot["objective"][-1] == report["objective"]
     from cvxnn.io import load_estimator
 
-    assert load_estimator(tmp_path / "m.npz").warm_start is False  # hyperparameters saved as given
+    assert load_estimator(tmp_path / "m.npz")[-1].warm_start is False  # hyperparameters saved as given
     # nested pattern subsets: the optimum can only go down as patterns are added
     obj = np.array(plot["objective"])
     assert np.all(np.diff(obj) <= 1e-6 * (1 + np.abs(obj[:-1])))

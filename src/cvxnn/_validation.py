@@ -17,7 +17,9 @@ from .exceptions import InvalidInputError
 __all__ = [
     "LABELLED_LOSSES",
     "LOSSES",
+    "MAX_SAMPLED_PATTERNS",
     "add_bias_column",
+    "as_real_array",
     "check_X",
     "check_beta",
     "check_eps",
@@ -37,12 +39,26 @@ LOSSES: tuple[str, ...] = ("squared", "logistic", "hinge")
 LABELLED_LOSSES: tuple[str, ...] = ("logistic", "hinge")
 
 
+def as_real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float64 array; :class:`InvalidInputError` for None, non-numeric or complex
+    input (NumPy would silently drop imaginary parts). Shape and finiteness are not checked."""
+    return _as_float_array(value, name)
+
+
 def _as_float_array(value: Any, name: str) -> np.ndarray:
     if value is None:
         raise InvalidInputError(f"{name} is None; expected a numeric array.")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if raw.dtype.kind == "c" or (raw.dtype == object and any(isinstance(v, complex) for v in raw.flat)):
+            raise InvalidInputError(
+                f"{name} holds complex numbers (dtype {raw.dtype}); only real numbers are allowed "
+                f"(pass {name}.real if the imaginary parts are meant to be dropped)."
+            )
+        arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
         raise InvalidInputError(
             f"{name} must be a numeric array (got {type(value).__name__}: {exc})."
         ) from None
@@ -155,9 +171,21 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+#: Largest number of gates :func:`cvxnn.sample_patterns` draws (memory stays bounded by the
+#: chunked sampling; this caps the time).
+MAX_SAMPLED_PATTERNS = 10**8
+
+
 def check_n_patterns(n_patterns: Any) -> int:
-    """Validate a requested number of patterns (an integer >= 1)."""
-    return check_positive_int(n_patterns, "n_patterns")
+    """Validate a requested number of sampled patterns: an integer in [1, MAX_SAMPLED_PATTERNS]."""
+    value = check_positive_int(n_patterns, "n_patterns")
+    if value > MAX_SAMPLED_PATTERNS:
+        raise InvalidInputError(
+            f"n_patterns must be at most {MAX_SAMPLED_PATTERNS:.0e} gates to draw; got {value}. A sampled "
+            "program rarely needs more than a few thousand; use enumerate_patterns for every pattern "
+            "of a small data set."
+        )
+    return value
 
 
 #: Perturbation norms accepted by the robust programs and attacks, with their canonical names.

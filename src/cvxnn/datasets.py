@@ -5,9 +5,10 @@ Specifications accepted by :func:`load_dataset` (and the CLI):
 - ``sklearn:NAME`` for a data set bundled with scikit-learn (no network needed):
   ``digits-2v8`` (digits 2 vs 8, the offline stand-in for the paper's MNIST 2-vs-8),
   ``digits`` (10 classes), ``breast_cancer``, ``iris``, ``wine``, ``diabetes`` (regression);
-- ``PATH.csv``: numeric CSV, last column the label/target; a first line that is not numeric is
-  treated as a header;
-- ``PATH.npz``: arrays ``X`` (n, d) and ``y`` (n,).
+- ``PATH.csv``: numeric CSV, last column the label/target; a first line with a field that is
+  not a number is treated as a header; a UTF-8 byte-order mark is ignored;
+- ``PATH.npz``: real numeric arrays ``X`` (n, d) and ``y`` (n,) (complex or string arrays are
+  refused).
 """
 
 from __future__ import annotations
@@ -85,14 +86,16 @@ def _looks_like_classification(y: np.ndarray) -> bool:
 
 def _load_csv(path: Path) -> Dataset:
     try:
-        with path.open() as fh:
+        # utf-8-sig strips the byte-order mark spreadsheets write; the first line is a header
+        # only when one of its fields is not a number
+        with path.open(encoding="utf-8-sig") as fh:
             first = fh.readline()
         skip = 0
         try:
             [float(tok) for tok in first.strip().split(",") if tok.strip()]
         except ValueError:
             skip = 1
-        data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+        data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, encoding="utf-8-sig")
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"Cannot read CSV {str(path)!r}: {exc}") from None
     if data.shape[1] < 2 or data.shape[0] < 1:
@@ -114,13 +117,19 @@ def _load_npz(path: Path) -> Dataset:
                     f"{str(path)!r} lacks array(s) {sorted(missing)}; an .npz needs 'X' and 'y' "
                     f"(found {archive.files})."
                 )
-            X, y = np.asarray(archive["X"], dtype=np.float64), np.asarray(archive["y"])
+            X, y = np.asarray(archive["X"]), np.asarray(archive["y"])
     except InvalidInputError:
         raise
     except Exception as exc:
         raise InvalidInputError(f"Cannot read .npz {str(path)!r}: {exc}") from None
+    hint = {"X": "", "y": " (map string labels to numbers, e.g. numpy.unique(y, return_inverse=True))"}
+    for name, arr in (("X", X), ("y", y)):
+        if arr.dtype.kind not in "biufc":
+            raise InvalidInputError(
+                f"{str(path)!r}: array {name!r} has dtype {arr.dtype}; {name} must be numeric{hint[name]}."
+            )
     X = check_X(X)
-    y = check_y(np.asarray(y, dtype=np.float64).ravel(), X.shape[0])
+    y = check_y(y.ravel(), X.shape[0])
     return Dataset(X, y, path.name, _looks_like_classification(y))
 
 

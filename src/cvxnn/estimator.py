@@ -92,6 +92,7 @@ from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProble
 from .patterns import ActivationPatterns, sample_patterns
 from .programs import ConvexProgram, gated_relu_program, relu_program, scp_program
 from .robust import robust_relu_program
+from .sample_weight import same_weights, weighted_rows
 from .solvers import resolve_solver
 
 __all__ = ["ConvexReLUClassifier", "ConvexReLURegressor"]
@@ -294,18 +295,22 @@ class _ConvexReLUBase(BaseEstimator):
 
     # ------------------------------------------------------------------ programs
     def _build(
-        self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings
+        self, X: np.ndarray, target: np.ndarray, patterns: ActivationPatterns, s: _Settings, w: Any = None
     ) -> ConvexProgram:
         if s.kind == "relu":
-            return relu_program(X, target, patterns, beta=s.beta, loss=s.loss)
+            return relu_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
         if s.kind == "robust_relu":
             return robust_relu_program(X, target, patterns, beta=s.beta, eps=s.eps, norm=s.norm, loss=s.loss)
         if s.kind == "gated_relu":
-            return gated_relu_program(X, target, patterns, beta=s.beta, loss=s.loss)
-        return scp_program(X, target, patterns, beta=s.beta, loss=s.loss)
+            return gated_relu_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
+        return scp_program(X, target, patterns, beta=s.beta, loss=s.loss, sample_weight=w)
+
+    def _weighted(self, X: np.ndarray, y: np.ndarray, sample_weight: Any) -> tuple[Any, Any, Any]:
+        s = self._settings()
+        return weighted_rows(X, y, sample_weight, admm=s.solver == "ADMM", robust=s.kind == "robust_relu")
 
     def _warm_state(
-        self, X: np.ndarray, targets: list[np.ndarray], s: _Settings
+        self, X: np.ndarray, targets: list[np.ndarray], s: _Settings, sample_weight: np.ndarray | None
     ) -> tuple[ActivationPatterns, list[ConvexProgram] | None, list[dict[str, np.ndarray]] | None] | None:
         """Patterns, cached programs and start values to reuse, or ``None`` for a cold fit."""
         previous = getattr(self, "_fit_structure", None)
@@ -313,7 +318,10 @@ class _ConvexReLUBase(BaseEstimator):
             return None
         programs = getattr(self, "_programs", None)
         if programs is not None and all(
-            p.X.shape == X.shape and np.array_equal(p.X, X) and np.array_equal(p.y, t)
+            p.X.shape == X.shape
+            and np.array_equal(p.X, X)
+            and np.array_equal(p.y, t)
+            and same_weights(p.sample_weight, sample_weight)
             for p, t in zip(programs, targets, strict=True)
         ):
             return self.patterns_, programs, None
@@ -324,10 +332,11 @@ class _ConvexReLUBase(BaseEstimator):
         patterns = ActivationPatterns(D=Xa @ old.gates >= 0, gates=old.gates, exact=False, bias=old.bias)
         return patterns, None, self._solutions
 
-    def _fit_targets(self, X: np.ndarray, targets: list[np.ndarray]) -> None:
-        """Fit one network per target vector on shared patterns; set every fitted attribute."""
+    def _fit_targets(self, X: np.ndarray, targets: list[np.ndarray], sample_weight: Any = None) -> None:
+        """Fit one network per target vector on shared patterns (rows weighted by ``sample_weight``,
+        entries > 0, or ``None``); set every fitted attribute."""
         s = self._settings()
-        warm = self._warm_state(X, targets, s)
+        warm = self._warm_state(X, targets, s, sample_weight)
         if warm is None:
             patterns = sample_patterns(
                 X, s.n_patterns, random_state=check_rng(self.random_state), bias=s.bias
@@ -336,7 +345,7 @@ class _ConvexReLUBase(BaseEstimator):
         else:
             patterns, programs, start = warm
         if programs is None:
-            programs = [self._build(X, t, patterns, s) for t in targets]
+            programs = [self._build(X, t, patterns, s, sample_weight) for t in targets]
             if start is not None:
                 for program, values in zip(programs, start, strict=True):
                     for name, value in values.items():
@@ -582,14 +591,18 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
 """
     )
 
-    def fit(self, X: Any, y: Any) -> ConvexReLUClassifier:
-        """Fit the network(s) to data ``X`` of shape (n, d) and labels ``y`` of shape (n,).
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ConvexReLUClassifier:
+        r"""Fit the network(s) to data ``X`` of shape (n, d) and labels ``y`` of shape (n,).
+
+        ``sample_weight`` (n,), optional, weighs the rows' losses (:mod:`cvxnn.sample_weight`):
+        an integer weight is a repeated row, 0 a removed one. Not with the ADMM or ``eps > 0``.
 
         Returns
         -------
         self
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y, weights = self._weighted(X, y, sample_weight)
         check_classification_targets(y)
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
@@ -606,7 +619,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
             targets = [np.where(encoded == 1, 1.0, -1.0)]
         else:
             targets = [np.where(encoded == k, 1.0, -1.0) for k in range(classes.size)]
-        self._fit_targets(X, targets)
+        self._fit_targets(X, targets, weights)
         self.classes_ = classes
         self.network_ = self.networks_[0] if classes.size == 2 else self.networks_
         return self
@@ -666,15 +679,19 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
 
     _allowed_losses = ("squared",)
 
-    def fit(self, X: Any, y: Any) -> ConvexReLURegressor:
-        """Fit the network to data ``X`` of shape (n, d) and targets ``y`` of shape (n,).
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ConvexReLURegressor:
+        r"""Fit the network to data ``X`` of shape (n, d) and targets ``y`` of shape (n,).
+
+        ``sample_weight`` (n,), optional, weighs the rows' losses (:mod:`cvxnn.sample_weight`):
+        an integer weight is a repeated row, 0 a removed one. Not with the ADMM or ``eps > 0``.
 
         Returns
         -------
         self
         """
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        self._fit_targets(X, [np.asarray(y, dtype=np.float64)])
+        X, y, weights = self._weighted(X, y, sample_weight)
+        self._fit_targets(X, [np.asarray(y, dtype=np.float64)], weights)
         self.network_ = self.networks_[0]
         return self
 

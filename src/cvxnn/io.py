@@ -31,23 +31,20 @@ ever written or read. The archive holds:
     damage, not against a deliberate forgery; loading stays safe regardless, since no pickle is
     read and only cvxnn's own network and estimator classes are ever constructed.
 
-*Encoding.* JSON scalars (``null``, booleans, integers, strings, finite floats) stand for
-themselves; non-finite floats are ``{"$float": "inf" | "-inf" | "nan"}``; NumPy scalars and
-arrays are ``{"$array": name}`` (0-d arrays stand for scalars); lists are JSON lists, tuples
-``{"$tuple": [...]}`` and dicts ``{"$dict": [[key, value], ...]}`` (string keys); networks are
-``{"$ReLUNetwork": {"U": ..., "b": ..., "alpha": ...}}``,
-``{"$GatedReLUNetwork": {"gates": ..., "U": ..., "bias": ...}}``; activation patterns are
-``{"$ActivationPatterns": {"D": ..., "gates": ..., "exact": ..., "bias": ..., "n_requested": ...}}``.
-Object arrays whose elements are all strings are stored as unicode arrays with
-``{"$array": name, "object": true}`` and come back as object arrays.
+*Encoding* (lists, tuples, dicts, non-finite floats, networks, patterns): see
+:mod:`cvxnn.model_codec`.
 
 An estimator is stored as ``{"params": get_params(deep=False), "attributes": {...}}`` where the
-attributes are its fitted attributes (public names ending in ``_``) of the types above; other
-attribute types are left out with a warning and listed in the header's ``"skipped"``.
+attributes are the fitted attributes its class is known to have (see :mod:`cvxnn.model_objects`);
+others are left out with a warning and listed in the header's ``"skipped"``. A scikit-learn
+``Pipeline`` of scalers (``StandardScaler``, ``MinMaxScaler``) ending in a cvxnn estimator is
+stored with class ``"sklearn.pipeline:Pipeline"`` and loads back as a pipeline that predicts on
+raw data.
 
-Writing is atomic: the archive goes to a temporary file in the destination directory, is flushed
-to disk, and then renamed over the destination with :func:`os.replace`; a failure leaves any
-previous file untouched and no partial file behind.
+Writing is atomic: the archive goes to a temporary file ``.cvxnn-<hash of the name>-<pid>-*.tmp``
+in the destination directory, is flushed to disk, and then renamed over the destination with
+:func:`os.replace`; a failure leaves any previous file untouched and no partial file behind. A
+temporary file left by a killed process is removed by the next save to the same path.
 
 Loading refuses, with :class:`~cvxnn.exceptions.ModelFileError` and a message that says why:
 a missing file, a file that is not an ``.npz``, an ``.npz`` without a cvxnn header, a
@@ -58,9 +55,7 @@ version, and a file that holds another kind of object than the function loads.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import math
 import os
 import tempfile
 import warnings
@@ -74,13 +69,17 @@ import numpy as np
 
 from ._version import __version__
 from .exceptions import InvalidInputError, ModelFileError
-from .patterns import ActivationPatterns
-from .recovery import GatedReLUNetwork, ReLUNetwork
+from .model_codec import Decoder, Encoder, UnsupportedValue
+from .model_objects import CVXNN_ESTIMATORS, build_object, encode_object
+from .recovery import GatedReLUNetwork, ReLUNetwork, register_saver
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "SavedModel",
+    "atomic_write",
+    "check_destination",
+    "content_digest",
     "load_estimator",
     "load_model",
     "load_network",
@@ -96,12 +95,8 @@ FORMAT_VERSION = 1
 
 _HEADER = "__header__"
 _CHECKSUM = "__checksum__"
-#: Estimator classes ``load_estimator`` may construct (module, class name).
-_ESTIMATOR_CLASSES: dict[str, tuple[str, str]] = {
-    "cvxnn.estimator:ConvexReLUClassifier": ("cvxnn.estimator", "ConvexReLUClassifier"),
-    "cvxnn.estimator:ConvexReLURegressor": ("cvxnn.estimator", "ConvexReLURegressor"),
-}
-_ARRAY_KINDS = "biufcUS"
+_TMP_PREFIX = ".cvxnn-"
+_IN_FLIGHT: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -126,136 +121,10 @@ class SavedModel:
     header: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-# --------------------------------------------------------------------------- encoding
-class _Unsupported(Exception):
-    """A value of a type the format cannot hold (internal)."""
-
-
-class _Encoder:
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def array(self, arr: np.ndarray, where: str) -> dict[str, Any]:
-        ref: dict[str, Any] = {}
-        if arr.dtype == object:
-            flat = arr.ravel()
-            if not all(isinstance(v, str) for v in flat):
-                raise _Unsupported(f"{where}: object array with non-string elements")
-            arr = arr.astype(str)
-            ref["object"] = True
-        elif arr.dtype.kind not in _ARRAY_KINDS or arr.dtype.fields is not None:
-            raise _Unsupported(f"{where}: array of dtype {arr.dtype}")
-        name = f"a{len(self.arrays)}"
-        self.arrays[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")  # keeps 0-d
-        ref["$array"] = name
-        return ref
-
-    def encode(self, value: Any, where: str) -> Any:
-        if value is None or isinstance(value, bool | str):
-            return value
-        if isinstance(value, np.generic):
-            return self.array(np.asarray(value), where)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            if math.isfinite(value):
-                return value
-            return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
-        if isinstance(value, np.ndarray):
-            return self.array(value, where)
-        if isinstance(value, ReLUNetwork):
-            return {
-                "$ReLUNetwork": {
-                    "U": self.array(value.U, where + ".U"),
-                    "b": self.array(value.b, where + ".b"),
-                    "alpha": self.array(value.alpha, where + ".alpha"),
-                }
-            }
-        if isinstance(value, GatedReLUNetwork):
-            return {
-                "$GatedReLUNetwork": {
-                    "gates": self.array(value.gates, where + ".gates"),
-                    "U": self.array(value.U, where + ".U"),
-                    "bias": bool(value.bias),
-                }
-            }
-        if isinstance(value, ActivationPatterns):
-            return {
-                "$ActivationPatterns": {
-                    "D": self.array(value.D, where + ".D"),
-                    "gates": None if value.gates is None else self.array(value.gates, where + ".gates"),
-                    "exact": bool(value.exact),
-                    "bias": bool(value.bias),
-                    "n_requested": self.encode(value.n_requested, where + ".n_requested"),
-                }
-            }
-        if isinstance(value, list):
-            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
-        if isinstance(value, dict):
-            items = []
-            for key, v in value.items():
-                if not isinstance(key, str):
-                    raise _Unsupported(f"{where}: dict key {key!r} is not a string")
-                items.append([key, self.encode(v, f"{where}[{key!r}]")])
-            return {"$dict": items}
-        raise _Unsupported(f"{where}: value of type {type(value).__name__}")
-
-
-class _Decoder:
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
-
-    def array(self, ref: Any) -> np.ndarray:
-        if not isinstance(ref, dict) or ref.get("$array") not in self.arrays:
-            raise ModelFileError(f"array reference {ref!r} points to no array in the file")
-        arr = self.arrays[ref["$array"]]
-        if ref.get("object"):
-            arr = arr.astype(object)
-        return arr
-
-    def decode(self, value: Any) -> Any:
-        if value is None or isinstance(value, bool | int | float | str):
-            return value
-        if isinstance(value, list):
-            return [self.decode(v) for v in value]
-        if not isinstance(value, dict) or len(value) == 0:
-            raise ModelFileError(f"unexpected entry {value!r} in the header")
-        if "$array" in value:
-            arr = self.array(value)
-            return arr[()] if arr.ndim == 0 else arr
-        (tag, body), *rest = value.items()
-        if rest:
-            raise ModelFileError(f"unexpected entry {value!r} in the header")
-        if tag == "$float":
-            return float(body)
-        if tag == "$tuple":
-            return tuple(self.decode(v) for v in body)
-        if tag == "$dict":
-            return {k: self.decode(v) for k, v in body}
-        if tag == "$ReLUNetwork":
-            return ReLUNetwork(
-                U=self.array(body["U"]), b=self.array(body["b"]), alpha=self.array(body["alpha"])
-            )
-        if tag == "$GatedReLUNetwork":
-            return GatedReLUNetwork(
-                gates=self.array(body["gates"]), U=self.array(body["U"]), bias=bool(body["bias"])
-            )
-        if tag == "$ActivationPatterns":
-            gates = body["gates"]
-            return ActivationPatterns(
-                D=self.array(body["D"]),
-                gates=None if gates is None else self.array(gates),
-                exact=bool(body["exact"]),
-                bias=bool(body["bias"]),
-                n_requested=self.decode(body["n_requested"]),
-            )
-        raise ModelFileError(f"unknown tag {tag!r} in the header (written by a newer cvxnn?)")
-
-
 # --------------------------------------------------------------------------- bytes
-def _digest(header_bytes: bytes, arrays: dict[str, np.ndarray], order: list[str]) -> str:
+def content_digest(header_bytes: bytes, arrays: dict[str, np.ndarray], order: list[str]) -> str:
+    """The ``__checksum__`` of a model file: hex SHA-256 of the header bytes, then of the raw
+    C-order bytes of ``arrays`` in ``order`` (the sorted member names)."""
     h = hashlib.sha256(header_bytes)
     for name in order:
         h.update(arrays[name].tobytes(order="C"))
@@ -268,22 +137,92 @@ def _umask() -> int:
     return mask
 
 
-def _check_destination(path: Path, prefix: str) -> Path:
-    """Refuse a destination that cannot be written (a directory, or in a missing directory);
-    returns its parent. Messages start with ``prefix``."""
-    if path.is_dir():
+def check_destination(path: Any, prefix: str | None = None) -> Path:
+    """Validate a destination path before writing; return it as a ``Path``.
+
+    It must be a str or os.PathLike (not None), non-empty, without a NUL byte, with a file name
+    the file system allows, not a directory, in an existing directory. Otherwise
+    :class:`~cvxnn.exceptions.InvalidInputError` whose message starts with ``prefix`` (default
+    ``"Cannot save to '<path>'"``).
+    """
+    if path is None or isinstance(path, bool):
+        raise InvalidInputError(f"path must be a file name (str or os.PathLike); got {path!r}.")
+    try:
+        name = os.fsdecode(os.fspath(path))
+    except (TypeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"path must be a str or os.PathLike; got {type(path).__name__} ({exc})."
+        ) from None
+    prefix = prefix or f"Cannot save to {name!r}"
+    if not name:
+        raise InvalidInputError(f"{prefix}: the path is empty; give a file name.")
+    if "\x00" in name:
+        raise InvalidInputError(f"{prefix}: the path contains a NUL byte, which no file name may hold.")
+    p = Path(name)
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        limit = os.pathconf(parent if parent.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    if len(os.fsencode(p.name)) > limit:
+        raise InvalidInputError(
+            f"{prefix[:80]}...: the file name is {len(os.fsencode(p.name))} bytes long; this file system "
+            f"allows at most {limit}."
+        )
+    try:
+        is_dir, parent_ok = p.is_dir(), parent.is_dir()
+    except OSError as exc:
+        raise InvalidInputError(f"{prefix}: {exc.strerror or exc}.") from None
+    if is_dir:
         raise InvalidInputError(f"{prefix}: it is a directory; give a file path.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
+    if not parent_ok:
         raise InvalidInputError(f"{prefix}: directory {str(parent)!r} does not exist.")
-    return parent
+    return p
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def _tmp_stem(path: Path) -> str:
+    """Prefix of the temporary files of saves to ``path`` (fixed length, whatever the name)."""
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:16]
+    return f"{_TMP_PREFIX}{digest}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove temporary files that an interrupted save to ``path`` left behind: those of a
+    process that no longer runs, or of this process but not in flight."""
+    stem = _tmp_stem(path)
+    try:
+        candidates = list(path.parent.glob(stem + "*.tmp"))
+    except OSError:
+        return
+    for tmp in candidates:
+        pid_text = tmp.name[len(stem) :].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid() and str(tmp) in _IN_FLIGHT:
+            continue
+        if pid == os.getpid() or not _pid_alive(pid):
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write ``path`` atomically: ``write`` fills a temporary file in the same directory, which is
     flushed to disk, given the usual permissions and renamed over ``path``; on failure nothing
-    is left behind and a previous file is untouched."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    is left behind and a previous file is untouched. Stale temporary files of earlier,
+    interrupted saves to ``path`` are removed first."""
+    _remove_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_tmp_stem(path)}{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    _IN_FLIGHT.add(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -294,22 +233,23 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _IN_FLIGHT.discard(tmp)
 
 
 def _write(path: Any, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    path = Path(os.fspath(path))
-    _check_destination(path, f"Cannot save to {str(path)!r}")
+    path = check_destination(path)
     order = sorted(arrays)
     header = dict(header)
     header["arrays"] = {k: {"dtype": arrays[k].dtype.str, "shape": list(arrays[k].shape)} for k in order}
     header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-    checksum = _digest(header_bytes, arrays, order)
+    checksum = content_digest(header_bytes, arrays, order)
     members = {
         _HEADER: np.frombuffer(header_bytes, dtype=np.uint8),
         _CHECKSUM: np.frombuffer(checksum.encode("ascii"), dtype=np.uint8),
         **arrays,
     }
-    _atomic_write(path, lambda fh: np.savez_compressed(fh, allow_pickle=False, **members))
+    atomic_write(path, lambda fh: np.savez_compressed(fh, allow_pickle=False, **members))
     return path
 
 
@@ -347,8 +287,10 @@ def _read(path: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         ) from None
     try:
         header = json.loads(header_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ModelFileError(f"{name!r} has a corrupted header ({exc}).") from None
+    except RecursionError:
+        raise ModelFileError(f"{name!r} has a malformed header (nested too deeply).") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         fmt = header.get("format") if isinstance(header, dict) else None
         raise ModelFileError(f"{name!r} is not a {FORMAT_NAME} file (format {fmt!r}).")
@@ -365,12 +307,14 @@ def _read(path: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise ModelFileError(f"{name!r} is corrupted: the header's array table does not match the archive.")
     for key, spec in table.items():
         arr = arrays[key]
+        if not isinstance(spec, dict):
+            raise ModelFileError(f"{name!r} is corrupted: the array table entry of {key!r} is not a dict.")
         if arr.dtype.str != spec.get("dtype") or list(arr.shape) != spec.get("shape"):
             raise ModelFileError(
                 f"{name!r} is corrupted: array {key!r} has dtype {arr.dtype.str} shape {arr.shape}, "
                 f"the header says {spec.get('dtype')} {spec.get('shape')}."
             )
-    if _digest(header_bytes, arrays, sorted(table)) != checksum:
+    if content_digest(header_bytes, arrays, sorted(table)) != checksum:
         raise ModelFileError(f"{name!r} is corrupted: its SHA-256 checksum does not match the content.")
     return header, arrays
 
@@ -391,14 +335,14 @@ def _header(kind: str, cls: str, content: Any, metadata: Any, skipped: list[str]
     return header
 
 
-def _encode_metadata(enc: _Encoder, metadata: Any) -> Any:
+def _encode_metadata(enc: Encoder, metadata: Any) -> Any:
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
         raise InvalidInputError(f"metadata must be a dict with string keys; got {type(metadata).__name__}.")
     try:
         return enc.encode(metadata, "metadata")
-    except _Unsupported as exc:
+    except UnsupportedValue as exc:
         raise InvalidInputError(f"Cannot save metadata: {exc} is not supported.") from None
 
 
@@ -426,7 +370,7 @@ def save_network(network: ReLUNetwork | GatedReLUNetwork, path: Any, *, metadata
             f"save_network saves a ReLUNetwork or GatedReLUNetwork; got {type(network).__name__} "
             "(use save_estimator for a fitted estimator)."
         )
-    enc = _Encoder()
+    enc = Encoder()
     content = enc.encode(network, "network")
     meta = _encode_metadata(enc, metadata)
     return _write(path, _header("network", type(network).__name__, content, meta), enc.arrays)
@@ -443,72 +387,50 @@ def save_model(obj: Any, path: Any, *, metadata: dict | None = None) -> Path:
     if isinstance(obj, list | tuple):
         if not obj or not all(isinstance(n, ReLUNetwork | GatedReLUNetwork) for n in obj):
             raise InvalidInputError("A list to save must be a non-empty list of networks.")
-        enc = _Encoder()
+        enc = Encoder()
         content = enc.encode(list(obj), "networks")
         meta = _encode_metadata(enc, metadata)
         return _write(path, _header("networks", "list", content, meta), enc.arrays)
     return save_estimator(obj, path, metadata=metadata)
 
 
-def _estimator_key(est: Any) -> str:
-    return f"{type(est).__module__}:{type(est).__qualname__}"
-
-
 def save_estimator(estimator: Any, path: Any, *, metadata: dict | None = None) -> Path:
-    """Save a fitted cvxnn estimator's essentials to ``path``.
+    """Save a fitted cvxnn estimator, or a scikit-learn ``Pipeline`` ending in one, to ``path``.
 
-    Stored: the class, ``get_params(deep=False)``, and every fitted attribute (public name
-    ending in ``_``: ``networks_``, ``network_``, ``classes_``, ``n_features_in_``,
-    ``objective_``, ``status_``, ``n_iter_``, ``patterns_``, ...) whose type the format holds
-    (see the module documentation); other attributes are skipped with a warning.
+    Stored: the class, ``get_params(deep=False)``, and the fitted attributes the class is known
+    to have (for cvxnn's estimators ``networks_``, ``network_``, ``classes_``,
+    ``n_features_in_``, ``feature_names_in_``, ``objective_``, ``status_``, ``n_iter_``,
+    ``patterns_``); other fitted attributes are skipped with a warning. A ``Pipeline`` may hold
+    ``StandardScaler`` and ``MinMaxScaler`` steps before its final ``ConvexReLUClassifier`` or
+    ``ConvexReLURegressor``; :func:`load_estimator` returns it as a pipeline that predicts on
+    raw data.
+
+    Parameters
+    ----------
+    estimator : ConvexReLUClassifier, ConvexReLURegressor or sklearn.pipeline.Pipeline
+        Fitted.
+    path : str or os.PathLike
+        Destination; written atomically.
+    metadata : dict, optional
+        Extra data stored alongside, returned by :func:`load_model`.
 
     Raises
     ------
     InvalidInputError
-        If ``estimator`` is not a cvxnn estimator, is not fitted (no ``networks_``), or a
-        hyperparameter cannot be stored (e.g. a ``numpy.random.Generator`` as ``random_state``).
+        If ``estimator`` is of another type (or a pipeline has a step of another type), is not
+        fitted, a hyperparameter cannot be stored (e.g. a ``numpy.random.Generator`` as
+        ``random_state``), or ``path`` is not a writable file name.
     """
-    key = _estimator_key(estimator)
-    if key not in _ESTIMATOR_CLASSES or not hasattr(estimator, "get_params"):
-        raise InvalidInputError(
-            f"save_estimator saves {sorted(n.split(':')[1] for n in _ESTIMATOR_CLASSES)}; got "
-            f"{type(estimator).__name__} (use save_network for a network)."
-        )
-    if not hasattr(estimator, "networks_"):
-        raise InvalidInputError(f"This {type(estimator).__name__} is not fitted yet: call fit before saving.")
-    enc = _Encoder()
-    params = estimator.get_params(deep=False)
-    try:
-        enc_params = enc.encode(dict(params), "params")
-    except _Unsupported as exc:
-        raise InvalidInputError(
-            f"Cannot save hyperparameter {exc}; use plain values (e.g. an int random_state)."
-        ) from None
-    attributes: dict[str, Any] = {}
-    skipped: list[str] = []
-    for name in sorted(vars(estimator)):
-        if not name.endswith("_") or name.startswith("_") or name in params:
-            continue
-        sub = _Encoder()
-        sub.arrays = dict(enc.arrays)
-        try:
-            encoded = sub.encode(getattr(estimator, name), name)
-        except _Unsupported:
-            skipped.append(name)
-            continue
-        enc.arrays = sub.arrays
-        attributes[name] = encoded
-    if "networks_" in skipped:
-        raise InvalidInputError("networks_ must be a list of ReLUNetwork/GatedReLUNetwork to be saved.")
+    enc = Encoder()
+    key, content, skipped = encode_object(estimator, enc)
     if skipped:
         warnings.warn(
-            f"save_estimator left out fitted attribute(s) {skipped} of types the model format does "
-            "not hold; the loaded estimator will not have them.",
+            f"save_estimator left out fitted attribute(s) {skipped} of types or names the model format "
+            "does not hold; the loaded estimator will not have them.",
             UserWarning,
             stacklevel=2,
         )
     meta = _encode_metadata(enc, metadata)
-    content = {"params": enc_params, "attributes": {"$dict": [[k, v] for k, v in attributes.items()]}}
     return _write(path, _header("estimator", key, content, meta, skipped), enc.arrays)
 
 
@@ -521,7 +443,7 @@ def load_model(path: Any) -> SavedModel:
         Missing, truncated, corrupted, foreign or version-mismatched file (the message says which).
     """
     header, arrays = _read(path)
-    dec = _Decoder(arrays)
+    dec = Decoder(arrays)
     kind = header.get("kind")
     content = header.get("content")
     try:
@@ -536,40 +458,26 @@ def load_model(path: Any) -> SavedModel:
             if not nets:
                 raise ModelFileError("the networks entry does not hold a list of networks")
         elif kind == "estimator":
-            obj = _build_estimator(header.get("class"), content, dec)
+            obj = build_object(header.get("class"), content, dec)
         else:
             raise ModelFileError(f"unknown object kind {kind!r}")
     except ModelFileError as exc:
         if str(exc).startswith(repr(os.fspath(path))):
             raise
         raise ModelFileError(f"{os.fspath(path)!r} cannot be loaded: {exc}.") from None
-    except (InvalidInputError, KeyError, TypeError, ValueError) as exc:
+    except (
+        InvalidInputError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+        RecursionError,
+    ) as exc:
         raise ModelFileError(
             f"{os.fspath(path)!r} cannot be loaded: inconsistent content ({type(exc).__name__}: {exc})."
         ) from None
     return SavedModel(kind=kind, obj=obj, metadata=metadata, header=header)
-
-
-def _build_estimator(cls_key: Any, content: Any, dec: _Decoder) -> Any:
-    if cls_key not in _ESTIMATOR_CLASSES:
-        raise ModelFileError(f"estimator class {cls_key!r} is not one cvxnn can load")
-    module_name, cls_name = _ESTIMATOR_CLASSES[cls_key]
-    try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise ModelFileError(f"estimator class {cls_key!r} is not available in this cvxnn ({exc})") from None
-    params = dec.decode(content["params"])
-    attributes = dec.decode(content["attributes"])
-    try:
-        est = cls(**params)
-    except TypeError as exc:
-        raise ModelFileError(
-            f"the saved hyperparameters do not fit this cvxnn's {cls_name} ({exc}); it was saved by "
-            "another cvxnn version"
-        ) from None
-    for name, value in attributes.items():
-        setattr(est, name, value)
-    return est
 
 
 def load_network(path: Any) -> ReLUNetwork | GatedReLUNetwork:
@@ -597,16 +505,25 @@ def load_network(path: Any) -> ReLUNetwork | GatedReLUNetwork:
 
 
 def load_estimator(path: Any) -> Any:
-    """Load a fitted estimator saved by :func:`save_estimator`.
+    """Load a fitted estimator or pipeline saved by :func:`save_estimator` (or by ``cvxnn fit``).
 
-    The estimator is rebuilt from its class and hyperparameters and given its fitted
-    attributes back (networks bitwise equal), so ``predict`` works without refitting.
+    The object is rebuilt from its class and hyperparameters and given its known fitted
+    attributes back (networks bitwise equal), so ``predict`` works without refitting. A
+    ``Pipeline`` predicts on raw data (its scalers run first).
+
+    Warns
+    -----
+    UserWarning
+        For a file written by ``cvxnn fit`` before models carried their preprocessing: the
+        estimator it holds expects *standardized* input, ``(X - mean) / scale`` with the
+        statistics in ``load_model(path).metadata["preprocessing"]``.
 
     Raises
     ------
     ModelFileError
         Missing, truncated, corrupted or version-mismatched file, a file that holds a network
-        rather than an estimator, or hyperparameters this cvxnn's estimator does not accept.
+        rather than an estimator, or malformed content (unknown classes or attributes,
+        hyperparameters this cvxnn's estimator does not accept).
     """
     saved = load_model(path)
     if saved.kind != "estimator":
@@ -614,4 +531,17 @@ def load_estimator(path: Any) -> Any:
             f"{os.fspath(path)!r} holds {saved.kind!r} ({saved.header.get('class')}), not a fitted "
             "estimator; use load_network (or cvxnn.io.load_model)."
         )
+    prep = saved.metadata.get("preprocessing") if isinstance(saved.metadata, dict) else None
+    if saved.header.get("class") in CVXNN_ESTIMATORS and isinstance(prep, dict) and prep:
+        warnings.warn(
+            f"{os.fspath(path)!r} was saved by `cvxnn fit` before model files carried their "
+            "preprocessing: the estimator expects standardized input, (X - mean) / scale with mean "
+            "and scale from cvxnn.io.load_model(path).metadata['preprocessing'], not raw data. "
+            "Refit with `cvxnn fit` to get a model file that predicts on raw data.",
+            UserWarning,
+            stacklevel=2,
+        )
     return saved.obj
+
+
+register_saver(save_network)  # ReLUNetwork.save / GatedReLUNetwork.save write through save_network

@@ -30,9 +30,13 @@ def loss_per_sample(yhat: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     return np.maximum(0.0, 1.0 - margin)
 
 
-def loss_value(yhat: np.ndarray, y: np.ndarray, loss: str) -> float:
-    """Total (summed) loss."""
-    return float(np.sum(loss_per_sample(yhat, y, loss)))
+def loss_value(yhat: np.ndarray, y: np.ndarray, loss: str, sample_weight: np.ndarray | None = None) -> float:
+    r"""Total (summed) loss, :math:`\sum_k s_k \ell(\hat y_k, y_k)` with ``sample_weight`` :math:`s`
+    (shape (n,), default all ones)."""
+    per_sample = loss_per_sample(yhat, y, loss)
+    if sample_weight is not None:
+        per_sample = np.asarray(sample_weight, dtype=np.float64) * per_sample
+    return float(np.sum(per_sample))
 
 
 def loss_gradient(yhat: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
@@ -51,12 +55,20 @@ def loss_gradient(yhat: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     return np.where(margin < 1.0, -y, 0.0)
 
 
-def loss_expression(yhat: cp.Expression, y: np.ndarray, loss: str) -> cp.Expression:
-    """The summed loss as a convex (DCP) CVXPY expression of the predictions ``yhat``."""
+def loss_expression(
+    yhat: cp.Expression, y: np.ndarray, loss: str, sample_weight: np.ndarray | None = None
+) -> cp.Expression:
+    r"""The summed loss as a convex (DCP) CVXPY expression of the predictions ``yhat``.
+
+    With ``sample_weight`` :math:`s \ge 0` (shape (n,)) each sample's loss is scaled by
+    :math:`s_k`; the squared loss is written :math:`\tfrac12\|\sqrt{s}\circ(\hat y - y)\|_2^2`
+    so that it stays a quadratic program.
+    """
     loss = check_loss(loss)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if loss == "squared":
-        return 0.5 * cp.sum_squares(yhat - y)
+        residual = yhat - y if w is None else cp.multiply(np.sqrt(w), yhat - y)
+        return 0.5 * cp.sum_squares(residual)
     margin = cp.multiply(y, yhat)
-    if loss == "logistic":
-        return cp.sum(cp.logistic(-margin))
-    return cp.sum(cp.pos(1 - margin))
+    per_sample = cp.logistic(-margin) if loss == "logistic" else cp.pos(1 - margin)
+    return cp.sum(per_sample) if w is None else cp.sum(cp.multiply(w, per_sample))

@@ -46,12 +46,17 @@ __all__ = [
     "PatternCheck",
     "a_posteriori_check",
     "enumerate_patterns",
+    "max_cells",
     "pattern_sample_size",
     "sample_patterns",
 ]
 
 #: Default cap on the number of exactly enumerated patterns.
 DEFAULT_MAX_PATTERNS = 5000
+#: Entries of the (n, chunk) gate products sampled at a time (memory of one chunk: ~9 bytes each).
+SAMPLE_CHUNK_ENTRIES = 2**18
+#: Largest sample size :func:`pattern_sample_size` returns (beyond it the bound is unusable).
+MAX_SAMPLE_SIZE = 2**53
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -208,16 +213,41 @@ def sample_patterns(
     Xa = add_bias_column(check_X(X), bool(bias))
     n_patterns = check_n_patterns(n_patterns)
     rng = check_rng(random_state)
-    G = rng.standard_normal((Xa.shape[1], n_patterns))
-    D = Xa @ G >= 0
-    keep = _first_unique_columns(D)
+    n, d = Xa.shape
+    cap = max_cells(n, d)
+    chunk = max(1, min(n_patterns, SAMPLE_CHUNK_ENTRIES // n))
+    seen: set[bytes] = set()
+    kept_D: list[np.ndarray] = []
+    kept_G: list[np.ndarray] = []
+    remaining = n_patterns
+    while remaining > 0 and len(seen) < cap:  # at `cap` patterns every further draw is a repeat
+        m = min(chunk, remaining)
+        remaining -= m
+        G = rng.standard_normal((d, m))  # one chunk: the same draws as one (d, P) matrix
+        D = Xa @ G >= 0
+        packed = np.ascontiguousarray(np.packbits(D, axis=0).T)
+        _, first = np.unique(packed, axis=0, return_index=True)
+        first = np.sort(first)
+        new = np.array([j for j in first if packed[j].tobytes() not in seen], dtype=np.intp)
+        seen.update(packed[j].tobytes() for j in new)
+        kept_D.append(D[:, new])
+        kept_G.append(G[:, new])
     return ActivationPatterns(
-        D=D[:, keep],
-        gates=_unit_columns(G[:, keep]),
+        D=np.hstack(kept_D),
+        gates=_unit_columns(np.hstack(kept_G)),
         exact=False,
         bias=bool(bias),
         n_requested=n_patterns,
     )
+
+
+def max_cells(n: int, r: int) -> int:
+    r"""Most cells a central arrangement of ``n`` hyperplanes in :math:`\mathbb R^r` can have,
+    :math:`2 \sum_{k=0}^{\min(r, n)-1} \binom{n-1}{k} \le 2^n` (attained in general position):
+    an upper bound on the number of distinct activation patterns of ``n`` points."""
+    if n < 1:
+        return 1
+    return 2 * sum(math.comb(n - 1, k) for k in range(min(r, n)))
 
 
 def _max_margin(A: np.ndarray) -> tuple[float, np.ndarray]:
@@ -279,6 +309,13 @@ def enumerate_patterns(
     """
     Xa = add_bias_column(check_X(X), bool(bias))
     max_patterns = check_positive_int(max_patterns, "max_patterns")
+    if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating | np.integer):
+        raise InvalidInputError(f"tol must be a real number in [0, 1); got {type(tol).__name__} {tol!r}.")
+    if not 0 <= float(tol) < 1:
+        raise InvalidInputError(
+            f"tol must be in [0, 1) (a margin on unit hyperplane normals, which is at most 1); got {tol!r}."
+        )
+    tol = float(tol)
     if progress is not None and not callable(progress):
         raise InvalidInputError(
             "progress must be None or a callable progress(done, total, cells); "
@@ -349,9 +386,23 @@ def pattern_sample_size(n_samples: int, *, psi: float, xi: float) -> int:
     """
     n = check_positive_int(n_samples, "n_samples")
     for name, value in (("psi", psi), ("xi", xi)):
-        if not isinstance(value, int | float) or not 0 < float(value) < 1:
+        ok = isinstance(value, int | float | np.floating) and not isinstance(value, bool)
+        if not ok or not 0 < float(value) < 1:
             raise InvalidInputError(f"{name} must be a number in (0, 1); got {value!r}.")
-    bound = min(n / (psi * xi) - 1.0, (2.0 / psi) * (n - 1 + math.log(1.0 / xi)))
+    psi, xi = float(psi), float(xi)
+    # in logs: n / (psi xi) and 2 (n - 1 + ln(1/xi)) / psi overflow, or divide by a product
+    # that underflows to zero, for tiny psi and xi or huge n
+    log_first = math.log(n) - math.log(psi) - math.log(xi)
+    log_second = math.log(2.0) - math.log(psi) + math.log(n - 1 - math.log(xi)) if n < 2**60 else math.inf
+    log_cap = math.log(MAX_SAMPLE_SIZE)
+    if min(log_first, log_second) > log_cap:
+        raise InvalidInputError(
+            f"pattern_sample_size(n_samples={n}, psi={psi}, xi={xi}) asks for more than 2^53 patterns; "
+            "use larger psi and xi (or fewer samples)."
+        )
+    first = n / (psi * xi) - 1.0 if log_first <= log_cap else math.inf
+    second = (2.0 / psi) * (n - 1 - math.log(xi)) if log_second <= log_cap else math.inf
+    bound = min(first, second)
     return max(1, math.ceil(bound))
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "plot_convergence",
     "plot_objective_vs_patterns",
     "plot_robust_accuracy",
+    "require_matplotlib",
 ]
 
 
@@ -49,12 +50,20 @@ def _figure(ncols: int = 1, width: float = 5.0) -> tuple[Any, list[Any]]:
     return fig, axes
 
 
+def require_matplotlib() -> None:
+    """Raise :class:`~cvxnn.exceptions.MissingDependencyError` now if matplotlib is missing.
+
+    For callers that write a plot after long work (``cvxnn fit --plot``) and must fail first.
+    """
+    _figure()
+
+
 def _finish(fig: Any, path: Any) -> Any:
     if path is not None:
-        from .io import _check_destination
+        from .io import check_destination
 
         path = Path(os.fspath(path))
-        _check_destination(path, f"Cannot write plot {str(path)!r}")
+        check_destination(path, f"Cannot write plot {str(path)!r}")
         fig.savefig(path, dpi=120)
     return fig
 

@@ -36,19 +36,22 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ._validation import add_bias_column, check_beta, check_loss, check_X, check_y
+from ._validation import add_bias_column, as_real_array, check_beta, check_loss, check_X, check_y
 from .exceptions import InvalidInputError, NotSolvedError, UnsupportedProblemError
 from .losses import loss_expression
 from .patterns import ActivationPatterns
 from .recovery import (
     DEFAULT_PRUNE_TOL,
+    PRUNE_OBJECTIVE_RTOL,
     GatedReLUNetwork,
+    ObjectiveData,
     ReLUNetwork,
     gated_network_from_blocks,
     relu_network_from_blocks,
     relu_network_from_scp,
 )
-from .solvers import DEFAULT_SOLVER, solve_problem, usable_solvers
+from .sample_weight import check_sample_weight
+from .solvers import solve_with_fallback, usable_solvers
 
 __all__ = ["KINDS", "ConvexProgram", "gated_relu_program", "relu_program", "scp_program"]
 
@@ -91,6 +94,8 @@ class ConvexProgram:
         The perturbation radius of a robust program.
     norm : str or None
         The perturbation norm of a robust program (``"inf"``, ``"2"`` or ``"1"``).
+    sample_weight : ndarray of shape (n,) or None
+        The weights of the samples' losses, ``None`` when every sample weighs 1.
     """
 
     problem: cp.Problem
@@ -108,6 +113,7 @@ class ConvexProgram:
     gates: np.ndarray | None = None
     eps: cp.Parameter | None = None
     norm: str | None = None
+    sample_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variables", MappingProxyType(dict(self.variables)))
@@ -160,19 +166,23 @@ class ConvexProgram:
         """Objective value of the last solve."""
         return self.problem.value
 
-    def solve(self, solver: str = DEFAULT_SOLVER, **kwargs: Any) -> float:
+    def solve(self, solver: str | None = None, **kwargs: Any) -> float:
         """Solve with a named CVXPY solver (default Clarabel), or ``solver="ADMM"``.
 
         ``solver="ADMM"`` runs ``problem.solve(method=cvxnn.ADMM, **kwargs)``; any other name
         is validated against the installed, usable CVXPY solvers
         (:class:`~cvxnn.exceptions.SolverUnavailableError` lists them) and passed to
-        ``problem.solve(solver=...)`` with ``kwargs``. Returns the optimal value.
+        ``problem.solve(solver=...)`` with ``kwargs``. If that solver fails (an error, e.g.
+        Clarabel's InsufficientProgress on some logistic programs, or no solution), the other
+        installed solvers of :data:`~cvxnn.solvers.FALLBACK_SOLVERS` are tried with a warning
+        before ``cvxpy.error.SolverError`` is raised (:func:`~cvxnn.solvers.solve_with_fallback`).
+        Returns the optimal value.
         """
         if isinstance(solver, str) and solver.strip().upper() == "ADMM":
             from .cvxpy_backend import ADMM
 
             return self.problem.solve(method=ADMM, **kwargs)
-        return solve_problem(self.problem, solver, **kwargs)
+        return solve_with_fallback(self.problem, solver, **kwargs)
 
     def compatible_solvers(self) -> list[str]:
         """Usable CVXPY solvers that accept this program's cones (e.g. OSQP only for QPs/LPs)."""
@@ -203,27 +213,29 @@ class ConvexProgram:
             self._value_of(name)
         return np.asarray(self.yhat.value, dtype=np.float64).ravel()
 
-    def network(self, prune_tol: float = DEFAULT_PRUNE_TOL) -> ReLUNetwork | GatedReLUNetwork:
+    def network(
+        self, prune_tol: float = DEFAULT_PRUNE_TOL, objective_rtol: float = PRUNE_OBJECTIVE_RTOL
+    ) -> ReLUNetwork | GatedReLUNetwork:
         """Recover the network from the current variable values (see :mod:`cvxnn.recovery`).
 
         ReLU, robust and SCP programs give a :class:`~cvxnn.recovery.ReLUNetwork` whose
         non-convex objective equals the convex objective; the gated program gives a
-        :class:`~cvxnn.recovery.GatedReLUNetwork`.
+        :class:`~cvxnn.recovery.GatedReLUNetwork`. Blocks below ``prune_tol`` times the largest
+        are dropped, smallest first, only while the network's (nominal) training objective
+        changes by at most ``objective_rtol`` relative.
         """
+        data = ObjectiveData(self.design, self.y, self.loss, float(self.beta.value))
+        opts = {"bias": self.bias, "prune_tol": prune_tol, "data": data, "objective_rtol": objective_rtol}
         if self.kind in ("relu", "robust_relu"):
-            return relu_network_from_blocks(
-                self._value_of("V"), self._value_of("W"), bias=self.bias, prune_tol=prune_tol
-            )
+            return relu_network_from_blocks(self._value_of("V"), self._value_of("W"), **opts)
         if self.kind == "scp":
-            return relu_network_from_scp(self._value_of("a"), self.gates, bias=self.bias, prune_tol=prune_tol)
+            return relu_network_from_scp(self._value_of("a"), self.gates, **opts)
         if self.patterns is None or self.patterns.gates is None:
             raise UnsupportedProblemError(
                 "The gated network needs the patterns' gates to predict on new data; build the "
                 "program from sample_patterns/enumerate_patterns output."
             )
-        return gated_network_from_blocks(
-            self._value_of("U"), self.patterns.gates, bias=self.bias, prune_tol=prune_tol
-        )
+        return gated_network_from_blocks(self._value_of("U"), self.patterns.gates, **opts)
 
     # ----------------------------------------------------------------- inspection
     def summary(self) -> str:
@@ -334,7 +346,13 @@ def relu_blocks(
 
 # --------------------------------------------------------------------------- builders
 def relu_program(
-    X: Any, y: Any, patterns: ActivationPatterns, *, beta: float, loss: str = "squared"
+    X: Any,
+    y: Any,
+    patterns: ActivationPatterns,
+    *,
+    beta: float,
+    loss: str = "squared",
+    sample_weight: Any = None,
 ) -> ConvexProgram:
     r"""The convex ReLU training program (CVX) of MATH.md §3.
 
@@ -358,6 +376,9 @@ def relu_program(
     beta : float
         Weight decay, > 0 (stored as ``program.beta``, a ``cvxpy.Parameter``).
     loss : {"squared", "logistic", "hinge"}
+    sample_weight : array_like of shape (n,), optional
+        Weights :math:`s_k \ge 0` of each sample's loss (:func:`~cvxnn.losses.loss_expression`);
+        ``None`` (default) weighs every sample 1. The ADMM does not take weighted programs.
 
     Returns
     -------
@@ -368,7 +389,8 @@ def relu_program(
     V, W, yhat, reg = relu_blocks(Xa, patterns)
     S = patterns.signs
     beta_p = _beta_parameter(beta)
-    loss_term = loss_expression(yhat, y, loss)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(
         cp.Minimize(loss_term + beta_p * reg),
         [cp.multiply(S, Xa @ V) >= 0, cp.multiply(S, Xa @ W) >= 0],
@@ -385,12 +407,19 @@ def relu_program(
         yhat=yhat,
         loss_term=loss_term,
         regularizer=reg,
+        sample_weight=weights,
         patterns=patterns,
     )
 
 
 def gated_relu_program(
-    X: Any, y: Any, patterns: ActivationPatterns, *, beta: float, loss: str = "squared"
+    X: Any,
+    y: Any,
+    patterns: ActivationPatterns,
+    *,
+    beta: float,
+    loss: str = "squared",
+    sample_weight: Any = None,
 ) -> ConvexProgram:
     r"""The gated ReLU relaxation (Mishkin et al. 2022), MATH.md §3.
 
@@ -399,7 +428,8 @@ def gated_relu_program(
 
     No cone constraints: its optimum is a lower bound on the ReLU program's with the same
     patterns. The recovered predictor is a :class:`~cvxnn.recovery.GatedReLUNetwork` that gates
-    new inputs with the patterns' gates.
+    new inputs with the patterns' gates. ``sample_weight`` weighs each sample's loss, as in
+    :func:`relu_program`.
 
     Returns
     -------
@@ -411,7 +441,8 @@ def gated_relu_program(
     yhat = cp.sum(cp.multiply(patterns.D.astype(np.float64), Xa @ U), axis=1)
     reg = cp.sum(cp.norm(U, 2, axis=0))
     beta_p = _beta_parameter(beta)
-    loss_term = loss_expression(yhat, y, loss)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg))
     return ConvexProgram(
         problem=problem,
@@ -425,6 +456,7 @@ def gated_relu_program(
         yhat=yhat,
         loss_term=loss_term,
         regularizer=reg,
+        sample_weight=weights,
         patterns=patterns,
     )
 
@@ -439,7 +471,7 @@ def _check_gates(gates: Any, bias: bool | None, n_features: int) -> tuple[np.nda
             )
         return np.array(gates.gates), gates.bias
     bias = bool(bias)
-    G = np.asarray(gates, dtype=np.float64) if gates is not None else None
+    G = as_real_array(gates, "gates") if gates is not None else None
     if G is None or G.ndim != 2:
         raise InvalidInputError(
             "gates must be a (d', N) array (d' = d + 1 with bias) or ActivationPatterns; got "
@@ -468,6 +500,7 @@ def scp_program(
     beta: float,
     loss: str = "squared",
     bias: bool | None = None,
+    sample_weight: Any = None,
 ) -> ConvexProgram:
     r"""The unconstrained sampled convex program (SCP) of MATH.md §5.
 
@@ -485,6 +518,8 @@ def scp_program(
         Gate directions (``d' = d + 1`` with bias). Patterns bring their own bias flag.
     bias : bool or None
         Only for an array of gates: whether its last row is a bias (default False).
+    sample_weight : array_like of shape (n,), optional
+        Weights of each sample's loss, as in :func:`relu_program`.
 
     Returns
     -------
@@ -499,7 +534,8 @@ def scp_program(
     yhat = H @ a
     reg = cp.norm1(a)
     beta_p = _beta_parameter(beta)
-    loss_term = loss_expression(yhat, y, loss)
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    loss_term = loss_expression(yhat, y, loss, weights)
     problem = cp.Problem(cp.Minimize(loss_term + beta_p * reg))
     return ConvexProgram(
         problem=problem,
@@ -513,5 +549,6 @@ def scp_program(
         yhat=yhat,
         loss_term=loss_term,
         regularizer=reg,
+        sample_weight=weights,
         gates=G,
     )

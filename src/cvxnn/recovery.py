@@ -11,37 +11,72 @@ An SCP coefficient :math:`a_h` on the unit gate :math:`g_h` gives
 With a bias the blocks live on ``[X, 1]``: the last entry of ``u`` becomes the hidden bias ``b``
 (so the weight decay covers ``b`` too, consistently with the convex regularizer).
 
-Pruning: a block is dropped when its norm is at most ``prune_tol`` times the largest block norm
-(default ``1e-6``, i.e. at the level of an interior-point solver's zeros). Pass
-``prune_tol=0`` to keep every nonzero block, which makes the recovery identity exact.
+Pruning: a block is a candidate for dropping when its norm is at most ``prune_tol`` times the
+largest block norm (default ``1e-6``, the level of an interior-point solver's zeros). When the
+training data is given (:class:`ObjectiveData`; ``ConvexProgram.network`` always gives it), the
+candidates are dropped smallest first only as far as the training objective
+:math:`L(f(X), y) + \beta R` of the network changes by at most ``objective_rtol`` (default
+:data:`PRUNE_OBJECTIVE_RTOL` ``= 1e-9``) relative: the change of dropping the ``k`` smallest
+blocks is computed exactly from their contributions :math:`\operatorname{relu}(X' u_i)\alpha_i`
+to the predictions and their regularizer :math:`\tfrac12(\|u_i\|^2 + \alpha_i^2)`. Small but
+genuine blocks (e.g. of hinge programs at small beta) are therefore kept, and the recovery
+identity holds to 1e-9. Pass ``prune_tol=0`` to keep every nonzero block.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_beta, check_loss, check_matrix, check_y
+from ._validation import as_real_array, check_beta, check_loss, check_matrix, check_y
 from .exceptions import InvalidInputError
-from .losses import loss_value
+from .losses import loss_per_sample, loss_value
 
 __all__ = [
     "DEFAULT_PRUNE_TOL",
+    "PRUNE_OBJECTIVE_RTOL",
     "GatedReLUNetwork",
+    "ObjectiveData",
     "ReLUNetwork",
     "gated_network_from_blocks",
+    "register_saver",
     "relu_network_from_blocks",
     "relu_network_from_scp",
 ]
 
-#: Blocks with norm <= DEFAULT_PRUNE_TOL * (largest block norm) are pruned.
+#: Blocks with norm <= DEFAULT_PRUNE_TOL * (largest block norm) are candidates for pruning.
 DEFAULT_PRUNE_TOL = 1e-6
+#: Largest relative change of the training objective that pruning may cause.
+PRUNE_OBJECTIVE_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class ObjectiveData:
+    """The training objective pruning must preserve.
+
+    Attributes
+    ----------
+    design : ndarray, shape (n, d')
+        The program's design :math:`X'` (``[X, 1]`` with a bias).
+    y : ndarray, shape (n,)
+        Targets or labels.
+    loss : str
+        ``"squared"``, ``"logistic"`` or ``"hinge"``.
+    beta : float
+        Weight-decay strength.
+    """
+
+    design: np.ndarray
+    y: np.ndarray
+    loss: str
+    beta: float
 
 
 def _frozen(arr: Any, ndim: int, name: str) -> np.ndarray:
-    arr = np.array(arr, dtype=np.float64, copy=True)
+    arr = np.array(as_real_array(arr, name), dtype=np.float64, copy=True)
     if arr.ndim != ndim:
         raise InvalidInputError(f"{name} must be {ndim}-D; got shape {arr.shape}.")
     if not np.all(np.isfinite(arr)):
@@ -57,15 +92,25 @@ def _check_inputs(X: Any, n_features: int) -> np.ndarray:
     return X
 
 
+_SAVER: list[Callable[[Any, Any], Any]] = []
+
+
+def register_saver(saver: Callable[[Any, Any], Any]) -> None:
+    """Install the function ``net.save(path)`` calls (``cvxnn.io`` registers ``save_network``;
+    recovery does not import io, which imports recovery)."""
+    _SAVER[:] = [saver]
+
+
 class _SaveMixin:
     def save(self, path: Any) -> Any:
         """Write the network to ``path`` in cvxnn's portable model format (see :mod:`cvxnn.io`).
 
-        Returns the path written; read it back with :func:`cvxnn.load_network`.
+        Returns the path written; read it back with :func:`cvxnn.load_network`. Same as
+        ``cvxnn.save_network(net, path)``.
         """
-        from .io import save_network
-
-        return save_network(self, path)
+        if not _SAVER:  # pragma: no cover - cvxnn/__init__ imports cvxnn.io
+            raise RuntimeError("cvxnn.io is not imported; call cvxnn.save_network(net, path).")
+        return _SAVER[0](self, path)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,44 +243,124 @@ def _keep_mask(norms: np.ndarray, prune_tol: float) -> np.ndarray:
     return (norms > prune_tol * top) & (norms > 0)
 
 
+def _certified_keep(
+    keep: np.ndarray,
+    sizes: np.ndarray,
+    contributions: np.ndarray,
+    reg: np.ndarray,
+    data: ObjectiveData | None,
+    rtol: float,
+) -> np.ndarray:
+    """Refine ``keep``: drop the pruning candidates (smallest ``sizes`` first) only as far as the
+    objective ``loss(sum of contributions) + beta * sum(reg)`` changes by <= ``rtol`` relative.
+
+    ``contributions`` is (n, m): each unit's share of the predictions; ``reg`` is (m,).
+    """
+    if data is None or np.all(keep):
+        return keep
+    if not (isinstance(rtol, int | float) and np.isfinite(rtol) and rtol >= 0):
+        raise InvalidInputError(f"objective_rtol must be a finite number >= 0; got {rtol!r}.")
+    candidates = np.flatnonzero(~keep)
+    candidates = candidates[np.argsort(sizes[candidates], kind="stable")]
+    yhat = contributions.sum(axis=1)
+    full = float(np.sum(loss_per_sample(yhat, data.y, data.loss))) + data.beta * float(np.sum(reg))
+    dropped_pred = np.cumsum(contributions[:, candidates], axis=1)  # (n, k)
+    losses = np.sum(loss_per_sample(yhat[:, None] - dropped_pred, data.y[:, None], data.loss), axis=0)
+    regs = float(np.sum(reg)) - np.cumsum(reg[candidates])
+    change = np.abs(losses + data.beta * regs - full)
+    ok = np.flatnonzero(change <= rtol * abs(full))
+    n_drop = int(ok[-1]) + 1 if ok.size else 0
+    refined = np.ones_like(keep)
+    refined[candidates[:n_drop]] = False
+    return refined
+
+
 def _split_bias(U_aug: np.ndarray, bias: bool) -> tuple[np.ndarray, np.ndarray]:
     if bias:
         return U_aug[:-1], U_aug[-1]
     return U_aug, np.zeros(U_aug.shape[1])
 
 
+def _relu_units(
+    U_aug: np.ndarray, alpha: np.ndarray, data: ObjectiveData | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each neuron's contribution ``relu(X' u) alpha`` (n, m) and regularizer (m,)."""
+    reg = 0.5 * (np.sum(U_aug**2, axis=0) + alpha**2)
+    if data is None:
+        return np.zeros((0, U_aug.shape[1])), reg
+    return np.maximum(data.design @ U_aug, 0.0) * alpha, reg
+
+
 def relu_network_from_blocks(
-    V: np.ndarray, W: np.ndarray, *, bias: bool = False, prune_tol: float = DEFAULT_PRUNE_TOL
+    V: np.ndarray,
+    W: np.ndarray,
+    *,
+    bias: bool = False,
+    prune_tol: float = DEFAULT_PRUNE_TOL,
+    data: ObjectiveData | None = None,
+    objective_rtol: float = PRUNE_OBJECTIVE_RTOL,
 ) -> ReLUNetwork:
-    """Recover the ReLU network from the blocks ``V``, ``W`` (each (d', P)) of a ReLU program."""
+    """Recover the ReLU network from the blocks ``V``, ``W`` (each (d', P)) of a ReLU program.
+
+    With ``data``, pruning keeps the training objective within ``objective_rtol`` (module doc).
+    """
     V = np.asarray(V, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
     blocks = np.hstack([V, W])
     signs = np.concatenate([np.ones(V.shape[1]), -np.ones(W.shape[1])])
     norms = np.linalg.norm(blocks, axis=0)
-    keep = _keep_mask(norms, prune_tol)
-    scale = np.sqrt(norms[keep])
-    U_aug = blocks[:, keep] / scale
-    U, b = _split_bias(U_aug, bias)
-    return ReLUNetwork(U=U, b=b, alpha=signs[keep] * scale)
+    nonzero = norms > 0
+    scale = np.sqrt(norms[nonzero])
+    U_all, alpha_all = blocks[:, nonzero] / scale, signs[nonzero] * scale
+    keep = _keep_mask(norms[nonzero], prune_tol)
+    keep = _certified_keep(keep, norms[nonzero], *_relu_units(U_all, alpha_all, data), data, objective_rtol)
+    U, b = _split_bias(U_all[:, keep], bias)
+    return ReLUNetwork(U=U, b=b, alpha=alpha_all[keep])
 
 
 def relu_network_from_scp(
-    a: np.ndarray, gates: np.ndarray, *, bias: bool = False, prune_tol: float = DEFAULT_PRUNE_TOL
+    a: np.ndarray,
+    gates: np.ndarray,
+    *,
+    bias: bool = False,
+    prune_tol: float = DEFAULT_PRUNE_TOL,
+    data: ObjectiveData | None = None,
+    objective_rtol: float = PRUNE_OBJECTIVE_RTOL,
 ) -> ReLUNetwork:
-    """Recover the ReLU network from SCP coefficients ``a`` (N,) on unit ``gates`` (d', N)."""
+    """Recover the ReLU network from SCP coefficients ``a`` (N,) on unit ``gates`` (d', N).
+
+    With ``data``, pruning keeps the training objective within ``objective_rtol`` (module doc).
+    """
     a = np.asarray(a, dtype=np.float64).ravel()
-    keep = _keep_mask(np.abs(a), prune_tol)
-    root = np.sqrt(np.abs(a[keep]))
-    U_aug = gates[:, keep] * root
-    U, b = _split_bias(U_aug, bias)
-    return ReLUNetwork(U=U, b=b, alpha=np.sign(a[keep]) * root)
+    nonzero = a != 0
+    root = np.sqrt(np.abs(a[nonzero]))
+    U_all, alpha_all = gates[:, nonzero] * root, np.sign(a[nonzero]) * root
+    sizes = np.abs(a[nonzero])
+    keep = _keep_mask(sizes, prune_tol)
+    keep = _certified_keep(keep, sizes, *_relu_units(U_all, alpha_all, data), data, objective_rtol)
+    U, b = _split_bias(U_all[:, keep], bias)
+    return ReLUNetwork(U=U, b=b, alpha=alpha_all[keep])
 
 
 def gated_network_from_blocks(
-    U: np.ndarray, gates: np.ndarray, *, bias: bool = False, prune_tol: float = DEFAULT_PRUNE_TOL
+    U: np.ndarray,
+    gates: np.ndarray,
+    *,
+    bias: bool = False,
+    prune_tol: float = DEFAULT_PRUNE_TOL,
+    data: ObjectiveData | None = None,
+    objective_rtol: float = PRUNE_OBJECTIVE_RTOL,
 ) -> GatedReLUNetwork:
-    """Recover the gated network from the blocks ``U`` (d', P) of a gated program."""
+    """Recover the gated network from the blocks ``U`` (d', P) of a gated program.
+
+    With ``data``, pruning keeps the training objective within ``objective_rtol`` (module doc).
+    """
     U = np.asarray(U, dtype=np.float64)
-    keep = _keep_mask(np.linalg.norm(U, axis=0), prune_tol)
-    return GatedReLUNetwork(gates=gates[:, keep], U=U[:, keep], bias=bias)
+    norms = np.linalg.norm(U, axis=0)
+    nonzero = norms > 0
+    U_nz, G_nz = U[:, nonzero], np.asarray(gates, dtype=np.float64)[:, nonzero]
+    keep = _keep_mask(norms[nonzero], prune_tol)
+    if data is not None:
+        H = (data.design @ G_nz >= 0) * (data.design @ U_nz)
+        keep = _certified_keep(keep, norms[nonzero], H, norms[nonzero], data, objective_rtol)
+    return GatedReLUNetwork(gates=G_nz[:, keep], U=U_nz[:, keep], bias=bias)

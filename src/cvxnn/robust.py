@@ -40,7 +40,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ._validation import check_eps, check_loss, check_norm
+from ._validation import as_real_array, check_eps, check_loss, check_norm
 from .exceptions import InvalidInputError, NotSolvedError
 from .losses import loss_per_sample
 from .patterns import ActivationPatterns
@@ -215,7 +215,7 @@ def _blocks(program: ConvexProgram, V: Any, W: Any) -> tuple[np.ndarray, np.ndar
                     f"Variable {name!r} has no value: solve the program first or pass {name}=."
                 )
             given = value
-        arr = np.asarray(given, dtype=np.float64)
+        arr = as_real_array(given, name)
         if arr.shape != shape:
             raise InvalidInputError(f"{name} must have shape {shape}; got {arr.shape}.")
         if not np.all(np.isfinite(arr)):

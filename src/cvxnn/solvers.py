@@ -17,18 +17,22 @@ from .exceptions import SolverUnavailableError
 
 __all__ = [
     "DEFAULT_SOLVER",
+    "FALLBACK_SOLVERS",
     "bounded_variable_solvers",
     "gurobi_size_error",
     "installed_solvers",
     "mosek_status",
     "resolve_solver",
     "solve_problem",
+    "solve_with_fallback",
     "solver_interface",
     "usable_solvers",
 ]
 
 #: The solver used when none is named.
 DEFAULT_SOLVER = "CLARABEL"
+#: Solvers :func:`solve_with_fallback` tries, in this order, when the first one fails.
+FALLBACK_SOLVERS = ("CLARABEL", "ECOS", "SCS")
 #: The offline gurobipy license's documented size limit (variables and constraints).
 GUROBI_SIZE_LIMIT = 2000
 #: ... and the number of variables it allows once a quadratic (second-order cone) constraint appears.
@@ -114,7 +118,13 @@ def bounded_variable_solvers() -> frozenset[str]:
 
 
 @functools.cache
-def _without_implied_bounds(name: str) -> Any:
+def without_implied_bounds(name: str) -> Any:
+    """A CVXPY solver interface for ``name`` that receives no implied variable bounds.
+
+    The same solver class with ``BOUNDED_VARIABLES = False`` (named ``NAME_NO_IMPLIED_BOUNDS``),
+    so CVXPY passes no interval bounds of auxiliary variables; see :func:`solver_interface`.
+    Cached: one instance per solver name.
+    """
     from cvxpy.reductions.solvers import defines
 
     base = defines.SOLVER_MAP_CONIC.get(name) or defines.SOLVER_MAP_QP.get(name)
@@ -136,7 +146,7 @@ def solver_interface(name: str) -> Any:
     passed by name.
     """
     if name in bounded_variable_solvers():
-        return _without_implied_bounds(name)
+        return without_implied_bounds(name)
     return name
 
 
@@ -191,3 +201,69 @@ def solve_problem(problem: cp.Problem, solver: str = DEFAULT_SOLVER, **kwargs: A
         if type(exc).__module__.startswith("mosek"):
             raise SolverUnavailableError(f"MOSEK failed to run: {exc}") from exc
         raise
+
+
+def _attempt(problem: cp.Problem, name: str, quiet: bool, **kwargs: Any) -> str:
+    """Solve once; the status, or ``"error: ..."`` for a SolverError."""
+    try:
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")  # CVXPY's "may be inaccurate" of a discarded try
+            solve_problem(problem, name, **kwargs)
+    except cp.error.SolverError as exc:
+        if "cannot solve this problem" in str(exc):
+            raise
+        return f"error: {exc}"
+    return str(problem.status)
+
+
+def solve_with_fallback(problem: cp.Problem, solver: str | None = None, **kwargs: Any) -> float:
+    """Solve with ``solver`` (default :data:`DEFAULT_SOLVER`); if it fails, try the other usable
+    :data:`FALLBACK_SOLVERS` in order, with a warning, before giving up.
+
+    A failure is a ``cvxpy.error.SolverError`` (e.g. Clarabel's InsufficientProgress) or a
+    status other than optimal and user_limit (a limit passed in ``kwargs``). An
+    ``optimal_inaccurate`` end is kept only when no other solver reaches ``optimal`` (the first
+    solver is then run again to restore its point). ``kwargs`` go to the first solver only (they
+    are usually solver-specific). A solver that cannot take the problem's cones at all is an
+    error, not a reason to switch.
+
+    Returns
+    -------
+    float
+        The optimal value.
+
+    Raises
+    ------
+    cvxpy.error.SolverError
+        When every solver failed; the message lists what each did.
+    SolverUnavailableError
+        For an unknown, missing or unlicensed ``solver``.
+    """
+    first = resolve_solver(DEFAULT_SOLVER if solver is None else solver)
+    status = _attempt(problem, first, False, **kwargs)
+    if status in ("optimal", "user_limit"):
+        return problem.value
+    tried = [f"{first}: {status}"]
+    inaccurate = first if status == "optimal_inaccurate" else None
+    for other in (s for s in FALLBACK_SOLVERS if s != first and s in usable_solvers()):
+        status = _attempt(problem, other, True)
+        if status == "optimal":
+            warnings.warn(
+                f"{first} did not solve this program ({tried[0].split(': ', 1)[1]}); solved with "
+                f"{other} instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return problem.value
+        tried.append(f"{other}: {status}")
+        if status == "optimal_inaccurate" and inaccurate is None:
+            inaccurate = other
+    if inaccurate is not None:
+        _attempt(problem, inaccurate, False, **(kwargs if inaccurate == first else {}))
+        if problem.status == "optimal_inaccurate":
+            return problem.value
+    raise cp.error.SolverError(
+        "No solver solved this program: " + "; ".join(tried) + ". Try method=cvxnn.ADMM, another "
+        "beta, or rescaled data."
+    )
