@@ -14,6 +14,9 @@ from ..exceptions import CvxnnError, InvalidInputError
 from ..recovery import ReLUNetwork
 from .linsys import SOLVERS
 
+#: Cone handlings of :func:`~cvxnn.distributed.solve_sharded` (see ``ShardedSettings.cone_method``).
+CONE_METHODS = ("rowgen", "slack")
+
 
 class WorkerLostError(CvxnnError, RuntimeError):
     """Workers were lost more often than :attr:`ShardedSettings.max_recoveries` allows."""
@@ -56,8 +59,20 @@ class ShardedSettings:
         See ``adaptive_rho`` (> 1).
     alpha : float
         Over-relaxation in (0, 2).
+    cone_method : {"rowgen", "slack"}
+        ``"rowgen"``: the cones are projected onto exactly on the driver over a growing core set
+        of rows (:mod:`cvxnn.distributed.coreset`; the single-process default's projection
+        splitting), and the shards report the rows the point violates most at each residual
+        check. With the squared loss the driver then iterates alone (the loss lives in the
+        Gram), with a split loss one ``d' x 2P`` exchange per iteration. ``"slack"``: per-row
+        slacks on the shards (row-separable, but slow to converge when ``n >> d'``).
+    rowgen_rows : int
+        Rows per block and shard reported per check (and nearest each gate's hyperplane, to seed).
+    rowgen_tol : float
+        A row joins the core set when :math:`(-s_{kj}x_k'^Tv_j)_+ > \mathrm{tol}\,\|x'_k\|\,
+        \|v_j\|`.
     scale_rows : bool
-        Scale each cone row by ``1/||x'_k||``.
+        Scale each cone row by ``1/||x'_k||`` (``"slack"``).
     linear_solver : {"auto", "cholesky", "cg"}
         See :mod:`cvxnn.distributed.linsys`.
     memory_limit_gb : float
@@ -85,6 +100,9 @@ class ShardedSettings:
     adaptive_rho_interval: int = 100
     adaptive_rho_tolerance: float = 5.0
     alpha: float = 1.8
+    cone_method: str = "rowgen"
+    rowgen_rows: int = 4
+    rowgen_tol: float = 1e-9
     scale_rows: bool = True
     linear_solver: str = "auto"
     memory_limit_gb: float = 2.0
@@ -104,15 +122,20 @@ class ShardedSettings:
             "check_interval",
             "cg_max_iter",
             "adaptive_rho_interval",
+            "rowgen_rows",
         ):
             object.__setattr__(self, name, check_positive_int(getattr(self, name), f"{name}"))
-        for name in ("eps_abs", "eps_rel", "gap_tol", "cone_tol", "memory_limit_gb", "cg_tol"):
+        for name in ("eps_abs", "eps_rel", "gap_tol", "cone_tol", "memory_limit_gb", "cg_tol", "rowgen_tol"):
             object.__setattr__(self, name, check_positive_real(getattr(self, name), f"{name}"))
         for name in ("rho", "rho_cone", "rho_loss", "time_limit"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, check_positive_real(getattr(self, name), f"{name}"))
         if not 0.0 < float(self.alpha) < 2.0:
             raise InvalidInputError(f"alpha (over-relaxation) must be in (0, 2); got {self.alpha}.")
+        if self.cone_method not in CONE_METHODS:
+            raise InvalidInputError(
+                f"cone_method must be one of {list(CONE_METHODS)}; got {self.cone_method!r}."
+            )
         if self.linear_solver not in SOLVERS:
             raise InvalidInputError(
                 f"linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}."
@@ -172,7 +195,10 @@ class ShardedResult:
         Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``.
     bytes_per_iteration : int
         Bytes a plain iteration moves between the driver and the shards (``U`` out, the
-        right-hand side back: ``2 * n_shards * 8 * 2 d'P``), independent of ``n``.
+        right-hand side back: ``2 * n_shards * 8 * 2 d'P``), independent of ``n``; 0 for the
+        squared loss with ``cone_method="rowgen"`` (only the residual checks reach the shards).
+    core_rows : int
+        Rows in the driver's core set (``cone_method="rowgen"``; 0 otherwise).
     linear_solver, message : str
         The u-step strategy, and why the solver stopped.
     """
@@ -199,6 +225,7 @@ class ShardedResult:
     bytes_per_iteration: int
     linear_solver: str
     message: str
+    core_rows: int = 0
     values: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property

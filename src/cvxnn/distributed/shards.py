@@ -24,6 +24,9 @@ from scipy.special import xlogy
 from ..admm import _prox_loss
 from ..losses import loss_value
 
+#: Row keys are ``shard index * ROW_KEY + local row`` (unique over the training set).
+ROW_KEY = 2**40
+
 #: Rows per block when forming a shard's ``n_s x d'P`` pattern-design product for its Gram.
 GRAM_ROWS = 2048
 
@@ -149,17 +152,21 @@ class ShardWorker:
         ``"hinge"`` (split ``z = Fu`` with its scaled dual ``mu``).
     alpha : float
         Over-relaxation.
+    slack : bool
+        Keep the cone slacks ``s``, ``nu`` (``cone_method="slack"``); without them the cones are
+        the driver's (``"rowgen"``) and a step only updates the loss split.
     """
 
-    def __init__(self, shard: ShardData, loss: str, alpha: float) -> None:
+    def __init__(self, shard: ShardData, loss: str, alpha: float, slack: bool = True) -> None:
         self.d = shard
         self.loss = loss
         self.split = loss != "squared"
         self.alpha = alpha
+        self.slack = slack
         n, P2 = shard.ES2.shape
         self.P = P2 // 2
-        self.s = np.zeros((n, P2))
-        self.nu = np.zeros((n, P2))
+        self.s = np.zeros((n, P2) if slack else (n, 0))
+        self.nu = np.zeros_like(self.s)
         self.z = np.zeros(n)
         self.mu = np.zeros(n)
         self.lam = np.zeros(n)
@@ -179,6 +186,10 @@ class ShardWorker:
     def rhs(self, rho_s: float, rho_z: float) -> np.ndarray:
         r"""This shard's share of the u-step's right-hand side,
         :math:`\rho_s G^T(s - \nu) + \rho_z F^T(z - \mu)` (the second term only with a split loss)."""
+        if not self.slack:
+            if self.split:
+                return self._ft(rho_z * (self.z - self.mu))
+            return np.zeros((self.d.Xa.shape[1], 2 * self.P))
         Q = rho_s * self.d.ES2 * (self.s - self.nu)
         if not self.split:
             return self.d.Xa.T @ Q
@@ -190,8 +201,9 @@ class ShardWorker:
         """Restart the row state from the point ``V`` (``d' x 2P``): ``s = (GV)_+``, ``z = FV``,
         zero duals (a cold start, or the recovery after a lost worker); returns :meth:`rhs`."""
         XV = self.d.Xa @ V
-        self.s = np.maximum(0.0, self.d.ES2 * XV)
-        self.nu = np.zeros_like(self.s)
+        if self.slack:
+            self.s = np.maximum(0.0, self.d.ES2 * XV)
+            self.nu = np.zeros_like(self.s)
         self.z = self._fu(XV)
         self.mu = np.zeros_like(self.z)
         return self.rhs(rho_s, rho_z)
@@ -216,11 +228,12 @@ class ShardWorker:
         """
         a = self.alpha
         XU = self.d.Xa @ U
-        GU = self.d.ES2 * XU
         s_old = self.s
-        Ghat = a * GU + (1.0 - a) * s_old
-        self.s = np.maximum(0.0, Ghat + self.nu)
-        self.nu = self.nu + Ghat - self.s
+        if self.slack:
+            GU = self.d.ES2 * XU
+            Ghat = a * GU + (1.0 - a) * s_old
+            self.s = np.maximum(0.0, Ghat + self.nu)
+            self.nu = self.nu + Ghat - self.s
         if self.split:
             Fu = self._fu(XU)
             z_old = self.z
@@ -230,12 +243,15 @@ class ShardWorker:
         rhs = self.rhs(rho_s, rho_z)
         if not check:
             return (rhs,)
-        dual_s = rho_s * self._gt(self.s - s_old)
-        dual_z = np.zeros_like(dual_s)
         sq = np.zeros(6)
-        sq[0] = np.sum((GU - self.s) ** 2)
-        sq[2] = np.sum(GU**2)
-        sq[3] = np.sum(self.s**2)
+        if self.slack:
+            dual_s = rho_s * self._gt(self.s - s_old)
+            sq[0] = np.sum((GU - self.s) ** 2)
+            sq[2] = np.sum(GU**2)
+            sq[3] = np.sum(self.s**2)
+        else:
+            dual_s = np.zeros_like(U)
+        dual_z = np.zeros_like(dual_s)
         if self.split:
             dual_z = rho_z * self._ft(self.z - z_old)
             sq[1] = np.sum((Fu - self.z) ** 2)
@@ -244,7 +260,42 @@ class ShardWorker:
             ft_mu = self._ft(self.mu)
         else:
             ft_mu = np.zeros_like(dual_s)
-        return rhs, dual_s, dual_z, self._gt(self.nu), ft_mu, sq
+        gt_nu = self._gt(self.nu) if self.slack else np.zeros_like(U)
+        return rhs, dual_s, dual_z, gt_nu, ft_mu, sq
+
+    # the driver's core rows (cone_method="rowgen") ------------------------------------------
+    def _rows(self, local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        keys = self.d.index * ROW_KEY + local.astype(np.int64)
+        return keys, self.d.Xa[local], self.d.Df[local]
+
+    def boundary_rows(self, gates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The ``k`` rows per gate nearest its hyperplane (smallest :math:`|x_k'^Tg_j|/\|x'_k\|`):
+        the likely active cone rows, to seed the core set. Returns ``(keys, rows, patterns)``."""
+        norms = np.linalg.norm(self.d.Xa, axis=1)
+        dist = np.abs(self.d.Xa @ gates) / np.where(norms > 0, norms, 1.0)[:, None]
+        dist[norms == 0] = np.inf
+        k = min(k, dist.shape[0])
+        near = np.argpartition(dist, k - 1, axis=0)[:k] if k else np.zeros((0, 1), dtype=np.intp)
+        return self._rows(np.unique(near))
+
+    def violated_rows(
+        self, V: np.ndarray, k: int, tol: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        r"""Up to ``k`` rows per column of ``V`` (``d' x 2P``) with the largest normalized cone
+        violation :math:`(-s_{kj}x_k'^Tv_j)_+/\|x'_k\| > \mathrm{tol}\,\|v_j\|`. Returns
+        ``(keys, rows, patterns, worst)``: row keys (``index * ROW_KEY + local row``), their
+        ``X'`` rows and 0/1 patterns, and the largest such relative violation."""
+        norms = np.linalg.norm(self.d.Xa, axis=1)
+        sign = np.hstack([2.0 * self.d.Df - 1.0] * 2)
+        rel = -(sign * (self.d.Xa @ V)) / np.where(norms > 0, norms, 1.0)[:, None]
+        rel /= np.where((vn := np.linalg.norm(V, axis=0)) > 0, vn, 1.0)[None, :]
+        worst = float(np.max(rel)) if rel.size else 0.0
+        k = min(k, rel.shape[0])
+        if k == 0 or worst <= tol:
+            return (*self._rows(np.zeros(0, dtype=np.intp)), max(worst, 0.0))
+        top = np.argpartition(-rel, k - 1, axis=0)[:k]
+        picked = top[np.take_along_axis(rel, top, axis=0) > tol]
+        return (*self._rows(np.unique(picked)), worst)
 
     # certificates and the returned point ------------------------------------------------------
     def violation_ratios(self, V: np.ndarray, gates2: np.ndarray) -> np.ndarray:
@@ -283,7 +334,8 @@ class ShardWorker:
         viol = float(np.max(np.maximum(0.0, -sign * XV))) if XV.size else 0.0
         scale = float(np.max(np.abs(XV))) if XV.size else 0.0
         sums = np.array([loss_value(fv, y, self.loss), lam @ y, lam @ lam, np.sum(y * lam), viol, scale])
-        return self._ft(lam), -rho_s * self._gt(self.nu), sums
+        gnu = -rho_s * self._gt(self.nu) if self.slack else np.zeros_like(V)
+        return self._ft(lam), gnu, sums
 
     def entropy(self, theta: float) -> float:
         r""":math:`\sum_k H(\theta y_k\lambda_k)` (binary entropy; the logistic conjugate) for the

@@ -39,6 +39,7 @@ import numpy as np
 from .._validation import check_beta, check_loss
 from ..exceptions import CvxnnError, InvalidInputError
 from ..recovery import relu_network_from_blocks
+from .coreset import CoreRows, group_prox
 from .inputs import as_row_chunked, check_gates
 from .linsys import ReducedSystem, choose_solver, tree_reduce
 from .settings import ShardedResult, ShardedSettings, WorkerLostError
@@ -82,22 +83,20 @@ def _best_multiple(C: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.where(bb > 0, np.maximum(0.0, -ab / np.where(bb > 0, bb, 1.0)), 0.0)
 
 
-def _group_prox(T: np.ndarray, thresh: float) -> np.ndarray:
-    norms = np.linalg.norm(T, axis=0)
-    scale = np.where(norms > thresh, 1.0 - thresh / np.where(norms > 0, norms, 1.0), 0.0)
-    return T * scale
-
-
 class _Shards:
     """The actors of one solve, rebuilt from the (recomputable) shard futures after a loss."""
 
-    def __init__(self, client: Any, shard_futures: list[Any], loss: str, alpha: float) -> None:
+    def __init__(self, client: Any, shard_futures: list[Any], loss: str, alpha: float, slack: bool) -> None:
         self.client, self.futures, self.loss, self.alpha = client, shard_futures, loss, alpha
+        self.slack = slack
         self.actors: list[Any] = []
         self.build()
 
     def build(self) -> None:
-        made = [self.client.submit(ShardWorker, f, self.loss, self.alpha, actor=True) for f in self.futures]
+        made = [
+            self.client.submit(ShardWorker, f, self.loss, self.alpha, self.slack, actor=True)
+            for f in self.futures
+        ]
         self.actors = [m.result() for m in made]
 
     def call(self, method: str, *args: Any) -> list[Any]:
@@ -196,12 +195,15 @@ def solve_sharded(
     stats = tree_reduce(
         client, [client.submit(shard_statistics, f, method == "cholesky") for f in futures], add_statistics
     )
-    shards = _Shards(client, futures, loss, settings.alpha)
+    rowgen = settings.cone_method == "rowgen"
+    shards = _Shards(client, futures, loss, settings.alpha, not rowgen)
     split = loss != "squared"
 
-    # penalties: the single-process slack splitting's data-derived defaults
+    # penalties: the single-process ADMM's data-derived defaults (projection or slack splitting)
     c_scale = max(float(np.mean(stats["dx2"])), 1e-8)
-    if split:
+    if rowgen:
+        rho_cone = 0.1 * c_scale
+    elif split:
         rho_cone = 2.0 * c_scale / max(float(np.mean(np.diag(stats["xte2x"]))), 1e-12)
     else:
         rho_cone = 30.0 * max(stats["x2"] / (n * dprime), 1e-12)
@@ -220,7 +222,8 @@ def solve_sharded(
         method, stats["xte2x"], gram, stats["blocks"], matvec, settings.cg_tol, settings.cg_max_iter
     )
     t_setup = time.perf_counter()
-    system.factor(2.0 * w, rho["u"], rho["s"])
+    rho_g = 0.0 if rowgen else 1.0  # the slack block's weight in the u-step
+    system.factor(2.0 * w, rho["u"], rho_g * rho["s"])
     t_factor = time.perf_counter() - t_setup
     fty = np.hstack([stats["fty"], -stats["fty"]]) if not split else 0.0
 
@@ -229,6 +232,11 @@ def solve_sharded(
     Lam = np.zeros((dprime, J))
     gates2 = np.hstack([G, G])
     rhs = shards.sum("reset", V, rho["s"], rho["z"])
+    core = CoreRows(dprime, P)
+    if rowgen:
+        core.add(shards.call("boundary_rows", G, settings.rowgen_rows))
+    remote = split or not rowgen  # False: the squared loss with driver-side cones needs no shard
+    rows_added = 0
     recoveries = 0
     n_updates = 0
     rho0 = dict(rho)
@@ -267,7 +275,7 @@ def solve_sharded(
         viol = max(float(p[2][4]) for p in parts)
         scale = max(float(p[2][5]) for p in parts)
         objective = float(sums[0] + beta * np.linalg.norm(Vf, axis=0).sum())
-        Cm = C + Gnu * _best_multiple(C, Gnu)
+        Cm = core.project(C) if rowgen else C + Gnu * _best_multiple(C, Gnu)
         worst = float(np.max(np.linalg.norm(Cm, axis=0)))
         feas = beta / worst if worst > 0 else math.inf
         if loss == "squared":
@@ -299,12 +307,20 @@ def solve_sharded(
             U = system.solve(rho["u"] * (V - Lam) + rhs + fty)
             Uhat = settings.alpha * U + (1.0 - settings.alpha) * V
             V_old = V
-            V = _group_prox(Uhat + Lam, beta / rho["u"])
+            V = core.prox(Uhat + Lam, beta / rho["u"]) if rowgen else group_prox(Uhat + Lam, beta / rho["u"])
             Lam = Lam + Uhat - V
-            parts = shards.call("step", U, rho["s"], rho["z"], check)
-            rhs = add_arrays(*[p[0] for p in parts])
-            if check:
+            if remote:
+                parts = shards.call("step", U, rho["s"], rho["z"], check)
+                rhs = add_arrays(*[p[0] for p in parts])
+            if check and remote:
                 dual_s, dual_z, gt_nu, ft_mu, sq = (add_arrays(*[p[k] for p in parts]) for k in range(1, 6))
+            elif check:
+                dual_s = dual_z = gt_nu = ft_mu = np.zeros_like(U)
+                sq = np.zeros(6)
+            if check and rowgen:  # grow the core set by the rows that V violates most
+                rows_added += core.add(
+                    shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
+                )
         except Exception as err:  # a lost worker: rebuild the actors, restart the rows from V
             if not _is_lost_worker(err):
                 raise
@@ -322,7 +338,7 @@ def solve_sharded(
         rp = math.sqrt(float(np.sum((U - V) ** 2)) + sq[0] + sq[1])
         dual_u = rho["u"] * (V - V_old)
         rd = float(np.linalg.norm(dual_u + dual_s + dual_z))
-        m_p = dprime * J + n * J + (n if split else 0)
+        m_p = dprime * J + (0 if rowgen else n * J) + (n if split else 0)
         eps_p = math.sqrt(m_p) * settings.eps_abs + settings.eps_rel * max(
             math.sqrt(float(np.sum(U**2)) + sq[2] + sq[4]), math.sqrt(float(np.sum(V**2)) + sq[3] + sq[5])
         )
@@ -338,8 +354,9 @@ def solve_sharded(
                     dual_u,
                     rho["u"] * Lam,
                 ),
-                "s": (math.sqrt(sq[0]), math.sqrt(max(sq[2], sq[3])), dual_s, rho["s"] * gt_nu),
             }
+            if not rowgen:
+                blocks["s"] = (math.sqrt(sq[0]), math.sqrt(max(sq[2], sq[3])), dual_s, rho["s"] * gt_nu)
             if split:
                 blocks["z"] = (math.sqrt(sq[1]), math.sqrt(max(sq[4], sq[5])), dual_z, rho["z"] * ft_mu)
             factors = {}
@@ -358,7 +375,7 @@ def solve_sharded(
                 Lam = Lam / factors.get("u", 1.0)
                 w = rho["z"] if split else 1.0
                 tf = time.perf_counter()
-                system.factor(2.0 * w, rho["u"], rho["s"])
+                system.factor(2.0 * w, rho["u"], rho_g * rho["s"])
                 t_factor += time.perf_counter() - tf
                 rhs = shards.sum(
                     "rescale", 1.0 / factors.get("s", 1.0), 1.0 / factors.get("z", 1.0), rho["s"], rho["z"]
@@ -423,7 +440,8 @@ def solve_sharded(
             "iterate": t_iter,
             "total": time.perf_counter() - t0,
         },
-        bytes_per_iteration=2 * len(futures) * 8 * dprime * J,
+        bytes_per_iteration=2 * len(futures) * 8 * dprime * J if remote else 0,
+        core_rows=len(core),
         linear_solver=method,
         message=message,
         values={"V": Vb, "W": Wb},
