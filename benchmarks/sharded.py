@@ -1,31 +1,74 @@
 """Row-sharded ADMM (cvxnn.distributed) on a LocalCluster against the single-process ADMM.
 
-Usage: ``python benchmarks/sharded.py [n d P] [--workers W] [--max-iter K]`` (default
-200000 50 100, 2 workers). Prints setup and per-iteration times, iterations, bytes moved per
-iteration (the analytic count of the result), and the agreement of the two objectives. Both
-solvers run the same program (``relu_program`` over the gates' patterns, squared loss,
-``beta = 1e-3 n``) with the slack splitting; the single-process one also with its default.
+Usage: ``python benchmarks/sharded.py [n d P] [--workers W] [--max-iter K] [--slack]
+[--out FILE.json]`` (default 200000 50 100, 2 workers). Both solvers run the same program
+(``relu_program`` over the gates' patterns, squared loss, ``beta = 1e-3 n``): the
+single-process ADMM with its default (projection) splitting, the sharded one with its default
+(``cone_method="rowgen"``); ``--slack`` adds both slack splittings. Prints and records setup and
+per-iteration times, iterations, bytes moved per iteration (the result's analytic count), the
+core set's size and the relative difference of the two objectives.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import time
+from typing import Any
 
 import numpy as np
+
+
+def _single(program: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    import cvxnn
+
+    t = time.perf_counter()
+    res = cvxnn.solve_admm(program, settings)
+    wall = time.perf_counter() - t
+    return {
+        "status": res.status,
+        "iterations": res.iterations,
+        "seconds": wall,
+        "ms_per_iteration": 1e3 * res.timings["iterate"] / max(res.iterations, 1),
+        "objective": res.objective,
+    }
+
+
+def _sharded(X: np.ndarray, y: np.ndarray, G: np.ndarray, beta: float, client: Any, **settings: Any) -> dict:
+    from cvxnn.distributed import solve_sharded
+
+    t = time.perf_counter()
+    res = solve_sharded(X, y, G, beta=beta, client=client, **settings)
+    wall = time.perf_counter() - t
+    return {
+        "status": res.status,
+        "iterations": res.iterations,
+        "seconds": wall,
+        "setup_seconds": res.timings["setup"],
+        "factor_seconds": res.timings["factor"],
+        "ms_per_iteration": 1e3 * res.timings["iterate"] / max(res.iterations, 1),
+        "bytes_per_iteration": res.bytes_per_iteration,
+        "core_rows": res.core_rows,
+        "n_shards": res.n_shards,
+        "objective": res.objective,
+        "certified_relative_gap": res.duality_gap / abs(res.objective),
+        "cone_violation_rel": res.cone_violation_rel,
+    }
 
 
 def main() -> None:
     from distributed import Client, LocalCluster
 
     import cvxnn
-    from cvxnn.distributed import solve_sharded
 
     parser = argparse.ArgumentParser()
     parser.add_argument("size", nargs="*", type=int, default=[200_000, 50, 100])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-iter", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--slack", action="store_true", help="also run both slack splittings")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
     n, d, P = args.size
     rng = np.random.default_rng(args.seed)
@@ -35,44 +78,47 @@ def main() -> None:
     G /= np.linalg.norm(G, axis=0)
     beta = 1e-3 * n
 
+    runs: dict[str, dict[str, Any]] = {}
     patterns = cvxnn.ActivationPatterns(D=X @ G >= 0, gates=G)
     program = cvxnn.relu_program(X, y, patterns, beta=beta)
-    t = time.perf_counter()
-    ref = cvxnn.solve_admm(program, {"max_iter": args.max_iter})
-    t_ref = time.perf_counter() - t
-    print(
-        f"single process (projection): {ref.status}, {ref.iterations} it, {t_ref:.2f} s, "
-        f"objective {ref.objective:.10g}"
-    )
-    t = time.perf_counter()
-    slack = cvxnn.solve_admm(program, {"max_iter": args.max_iter, "cone_method": "slack"})
-    t_slack = time.perf_counter() - t
-    per_slack = slack.timings["iterate"] / max(slack.iterations, 1)
-    print(
-        f"single process (slack): {slack.status}, {slack.iterations} it, {t_slack:.2f} s, "
-        f"{1e3 * per_slack:.2f} ms/it, objective {slack.objective:.10g}"
-    )
+    runs["single_projection"] = _single(program, {"max_iter": args.max_iter})
+    print("single process (projection):", runs["single_projection"], flush=True)
+    if args.slack:
+        runs["single_slack"] = _single(program, {"max_iter": args.max_iter, "cone_method": "slack"})
+        print("single process (slack):", runs["single_slack"], flush=True)
 
     cluster = LocalCluster(
         n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=None
     )
     client = Client(cluster)
     try:
-        t = time.perf_counter()
-        res = solve_sharded(X, y, G, beta=beta, client=client, max_iter=args.max_iter)
-        t_sh = time.perf_counter() - t
+        runs["sharded_rowgen"] = _sharded(X, y, G, beta, client, max_iter=args.max_iter)
+        print("sharded (rowgen):", runs["sharded_rowgen"], flush=True)
+        if args.slack:
+            runs["sharded_slack"] = _sharded(
+                X, y, G, beta, client, max_iter=args.max_iter, cone_method="slack"
+            )
+            print("sharded (slack):", runs["sharded_slack"], flush=True)
     finally:
         client.close()
         cluster.close()
-    per = res.timings["iterate"] / max(res.iterations, 1)
-    rel = abs(res.objective - ref.objective) / abs(ref.objective)
-    print(
-        f"sharded ({args.workers} workers, {res.n_shards} shards): {res.status}, {res.iterations} it, "
-        f"{t_sh:.2f} s "
-        f"(setup {res.timings['setup']:.2f} s, factor {res.timings['factor']:.2f} s), {1e3 * per:.2f} ms/it "
-        f"({per / per_slack:.2f}x the single-process slack iteration), {res.bytes_per_iteration} bytes/it, "
-        f"objective {res.objective:.10g}, relative difference {rel:.2e}, certified gap {res.duality_gap:.3g}"
-    )
+    ref = runs["single_projection"]["objective"]
+    for key in runs:
+        runs[key]["relative_difference"] = abs(runs[key]["objective"] - ref) / abs(ref)
+    print({key: f"{run['relative_difference']:.2e}" for key, run in runs.items()})
+    if args.out:
+        record = {
+            "command": "python benchmarks/sharded.py "
+            + " ".join(map(str, args.size))
+            + f" --workers {args.workers} --max-iter {args.max_iter}"
+            + (" --slack" if args.slack else "")
+            + f" --out {args.out}",
+            "size": {"n": n, "d": d, "P": P, "beta": beta, "workers": args.workers},
+            "platform": platform.platform(),
+            "runs": runs,
+        }
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, indent=1)
 
 
 if __name__ == "__main__":

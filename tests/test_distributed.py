@@ -190,3 +190,48 @@ def test_bias_through_activation_patterns(client):
     Xa = np.hstack([X, np.ones((40, 1))])
     expected = (np.maximum(Xa @ result.V, 0.0) - np.maximum(Xa @ result.W, 0.0)).sum(axis=1)
     np.testing.assert_allclose(result.network.predict(X), expected, atol=1e-10)
+
+
+def _bench_data(n: int = 1000, d: int = 5, P: int = 10, seed: int = 0):
+    """The data of ``benchmarks/sharded.py`` (a ReLU teacher plus noise, beta = 1e-3 n)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X @ rng.standard_normal(d), 0.0) + 0.1 * rng.standard_normal(n)
+    G = rng.standard_normal((d, P))
+    G /= np.linalg.norm(G, axis=0)
+    return X, y, G, 1e-3 * n
+
+
+def test_rowgen_converges_on_benchmark_data(client):
+    # regression: the slack splitting ended at user_limit here after 20 000 iterations
+    # (objective 267.2 at its repaired point, optimum 157.568); the core-set cones converge
+    X, y, G, beta = _bench_data()
+    patterns = cvxnn.ActivationPatterns(D=X @ G >= 0, gates=G)
+    ref = cvxnn.solve_admm(cvxnn.relu_program(X, y, patterns, beta=beta), {"gap_tol": 1e-7})
+    result = solve_sharded(X, y, G, beta=beta, client=client, max_iter=6000)
+    assert result.status == "optimal", result.message
+    assert abs(result.objective - ref.objective) <= 1e-4 * abs(ref.objective)
+    assert result.duality_gap <= 1e-4 * abs(result.objective)
+    S = 2.0 * (X @ G >= 0) - 1.0
+    for B in (result.V, result.W):
+        assert np.min(S * (X @ B)) >= -1e-4 * np.max(np.abs(X @ B))
+    assert 0 < result.core_rows < X.shape[0] // 2  # a small part of the rows reached the driver
+    assert result.bytes_per_iteration == 0  # squared loss: the driver iterates alone
+
+
+def test_unknown_cone_method_refused(client):
+    X, y, G = _data("squared")
+    with pytest.raises(InvalidInputError, match="cone_method must be one of"):
+        solve_sharded(X, y, G, beta=BETA, client=client, cone_method="projection")
+
+
+@pytest.mark.slow
+def test_rowgen_logistic_on_benchmark_data(client):
+    X, y, G, beta = _bench_data()
+    y = np.where(y > np.median(y), 1.0, -1.0)
+    patterns = cvxnn.ActivationPatterns(D=X @ G >= 0, gates=G)
+    ref = cvxnn.solve_admm(cvxnn.relu_program(X, y, patterns, beta=beta, loss="logistic"), {"gap_tol": 1e-7})
+    result = solve_sharded(X, y, G, beta=beta, loss="logistic", client=client, max_iter=6000)
+    assert result.status == "optimal", result.message
+    assert abs(result.objective - ref.objective) <= 1e-4 * abs(ref.objective)
+    assert result.bytes_per_iteration > 0
