@@ -29,6 +29,10 @@ def group_prox(T: np.ndarray, thresh: float) -> np.ndarray:
     return T * scale
 
 
+#: The :class:`ConeProjector` state that names core rows by index (kept across a rebuild).
+WARM_STATE = ("W", "Xw", "Ginv", "Sw", "Z", "age", "ill")
+
+
 class CoreRows:
     """A growing set of training rows and the projector onto their cones.
 
@@ -56,18 +60,28 @@ class CoreRows:
 
     def add(self, parts: list[tuple[np.ndarray, ...]]) -> int:
         """Add the rows ``(keys, rows, patterns, ...)`` reported by the shards (duplicates are
-        ignored); returns how many were new. The projector is rebuilt when rows were added."""
-        keys = np.concatenate([self.keys, *[p[0] for p in parts]])
-        rows = np.vstack([self.rows, *[p[1] for p in parts]])
-        patterns = np.vstack([self.patterns, *[p[2] for p in parts]])
+        ignored); returns how many were new.
+
+        New rows are appended, so the row indices of the projectors' working sets stay valid:
+        the rebuilt projectors keep them (a warm start; the working sets only name rows)."""
+        keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
         keys, first = np.unique(keys, return_index=True)
-        added = int(keys.size - self.keys.size)
-        if added:
-            self.keys, self.rows, self.patterns = keys, rows[first], patterns[first]
-            signs = 2.0 * self.patterns - 1.0
-            self.projector = ConeProjector(self.rows, np.hstack([signs, signs]), tol=self.tol)
-            self.checker = self.projector.twin()
-        return added
+        new = ~np.isin(keys, self.keys)
+        if not np.any(new):
+            return 0
+        pick = first[new]
+        self.keys = np.concatenate([self.keys, keys[new]])
+        self.rows = np.vstack([self.rows, np.vstack([p[1] for p in parts])[pick]])
+        self.patterns = np.vstack([self.patterns, np.vstack([p[2] for p in parts])[pick]])
+        signs = 2.0 * self.patterns - 1.0
+        old = (self.projector, self.checker) if self.projector.n else None
+        self.projector = ConeProjector(self.rows, np.hstack([signs, signs]), tol=self.tol)
+        self.checker = self.projector.twin()
+        if old is not None:
+            for kept, fresh in zip(old, (self.projector, self.checker), strict=True):
+                for name in WARM_STATE:
+                    setattr(fresh, name, getattr(kept, name).copy())
+        return int(np.count_nonzero(new))
 
     def prox(self, T: np.ndarray, tau: float) -> np.ndarray:
         r"""The prox of :math:`\tau\|\cdot\|_2 + I_{K_j^C}` of every column of ``T`` (``d' x 2P``)."""
