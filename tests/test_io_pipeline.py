@@ -65,7 +65,9 @@ def test_file_saved_before_pipelines_loads_with_a_note(tmp_path, raw_data):
     """What `cvxnn fit` wrote before: the bare estimator plus the scaler as metadata."""
     X, y = raw_data
     mean, scale = X.mean(axis=0), X.std(axis=0)
-    clf = estimator.ConvexReLUClassifier(n_patterns=6, random_state=0).fit((X - mean) / scale, y)
+    clf = estimator.ConvexReLUClassifier(n_patterns=6, patterns="sample", random_state=0).fit(
+        (X - mean) / scale, y
+    )
     meta = {"created_by": "cvxnn fit", "preprocessing": {"mean": mean, "scale": scale}}
     path = save_model(clf, tmp_path / "old.npz", metadata=meta)
     with pytest.warns(UserWarning, match=r"expects standardized input, \(X - mean\) / scale"):

@@ -114,6 +114,8 @@ _ESTIMATOR_ATTRIBUTES = {
     "status_": lambda v: isinstance(v, str),
     "n_iter_": lambda v: _is_int(v) and v >= 0,
     "patterns_": lambda v: isinstance(v, ActivationPatterns),
+    # sampled patterns have no search certificates; the search's own are not stored yet
+    "certificates_": lambda v: v is None,
 }
 _ESTIMATOR_PARAMS = {
     "formulation": _one_of("relu", "gated", "scp"),
