@@ -38,7 +38,7 @@ from .robust_certificates import best_cone_scale, block_distances, loss_dual_can
 from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
 from .settings import AdmmResult, AdmmSettings, AdmmState
-from .solver import AdmmSolver
+from .solver import AdmmSolver, squared_norms
 from .start import initial_penalties
 from .structure import check_program, program_fingerprint
 
@@ -55,12 +55,6 @@ __all__ = ["ROBUST_CONE_TOL_FACTOR", "RobustAdmmSolver"]
 #: stopped ``optimal`` 1.0e-4 to 8.7e-4 below Clarabel (relative violations 4.8e-6 to 7.5e-6);
 #: with 0.01 none did (two of those four end at the iteration limit instead).
 ROBUST_CONE_TOL_FACTOR = 0.01
-
-
-def squared_norms(ax: np.ndarray, bz: np.ndarray) -> tuple[float, float, float]:
-    """``(||ax - bz||^2, ||ax||^2, ||bz||^2)``."""
-    diff = ax - bz
-    return float(np.vdot(diff, diff)), float(np.vdot(ax, ax)), float(np.vdot(bz, bz))
 
 
 class RobustAdmmSolver(AdmmSolver):
@@ -241,7 +235,7 @@ class RobustAdmmSolver(AdmmSolver):
         x.mu = T - x.z
 
     def _residuals(self) -> CheckRecord:
-        st, x, settings = self.structure, self.state, self.settings
+        st, x = self.structure, self.state
         rho = x.rho
         check = CheckRecord()
         check.ys = rho["s"] * st.slack_t(x.nu)
@@ -258,26 +252,7 @@ class RobustAdmmSolver(AdmmSolver):
                 rho["z"] * st.loss_t(x.mu),
             ),
         }
-        sq_p = sq_ax = sq_bz = 0.0
-        dual: Any = 0.0
-        ytil: Any = 0.0
-        for b, (rb, ab, zb, db, yb) in parts.items():
-            sq_p, sq_ax, sq_bz = sq_p + rb, sq_ax + ab, sq_bz + zb
-            dual, ytil = dual + db, ytil + yb
-            check.blocks[b] = (
-                math.sqrt(rb),
-                math.sqrt(max(ab, zb)),
-                float(np.linalg.norm(db)),
-                float(np.linalg.norm(yb)),
-            )
-        m_primal = x.u.size + x.s.size + x.z.size
-        check.r_p = math.sqrt(sq_p)
-        check.r_d = float(np.linalg.norm(dual))
-        check.eps_p = settings.eps_abs * math.sqrt(m_primal) + settings.eps_rel * math.sqrt(max(sq_ax, sq_bz))
-        check.eps_d = settings.eps_abs * math.sqrt(x.u.size) + settings.eps_rel * float(np.linalg.norm(ytil))
-        check.XV = np.matmul(st.X, x.v, out=self._XV_buf)
-        check.obj = st.objective_from(x.v, check.XV, self.beta)
-        return check
+        return self._combine_residuals(check, parts)
 
     def robust_bound(self, V: np.ndarray, XV: np.ndarray) -> float:
         r"""A certified lower bound on the optimum from the point ``V`` (``XV = X'V``) and the

@@ -44,7 +44,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a.ravel(), b.ravel()))
 
 
-def _squared_norms(ax: np.ndarray, bz: np.ndarray) -> tuple[float, float, float]:
+def squared_norms(ax: np.ndarray, bz: np.ndarray) -> tuple[float, float, float]:
     """``(||ax - bz||^2, ||ax||^2, ||bz||^2)``."""
     diff = ax - bz
     return _dot(diff, diff), _dot(ax, ax), _dot(bz, bz)
@@ -356,11 +356,11 @@ class AdmmSolver:
 
     def _residuals(self) -> CheckRecord:
         """Primal and dual residuals per constraint block, their thresholds and the objective."""
-        st, x, settings = self.structure, self.state, self.settings
+        st, x = self.structure, self.state
         rho = x.rho
         check = CheckRecord()
         # per block A x - B z: squared norms of A x - B z, A x and B z, the dual change, the multiplier
-        parts = {"u": (*_squared_norms(x.u, x.v), rho["u"] * (x.v - self._v_prev), rho["u"] * x.lam)}
+        parts = {"u": (*squared_norms(x.u, x.v), rho["u"] * (x.v - self._v_prev), rho["u"] * x.lam)}
         if st.slack:
             # in the scratch buffers (rewritten at the next iteration): no (n, 2P) temporaries
             buf, T = self._buf, self._T
@@ -375,10 +375,16 @@ class AdmmSolver:
             parts["s"] = (_dot(T, T), ab, zb, ds, check.ys)
         if st.split_loss:
             parts["z"] = (
-                *_squared_norms(self._FU, x.z),
+                *squared_norms(self._FU, x.z),
                 rho["z"] * st.Ft(x.z - self._z_prev),
                 rho["z"] * st.Ft(x.mu),
             )
+        return self._combine_residuals(check, parts)
+
+    def _combine_residuals(self, check: CheckRecord, parts: dict[str, tuple]) -> CheckRecord:
+        """Sum the per-block residual parts ``(||Ax - Bz||^2, ||Ax||^2, ||Bz||^2, dual change,
+        multiplier)`` into ``check``: residuals, thresholds (absolute + relative) and the objective."""
+        st, x, settings = self.structure, self.state, self.settings
         sq_p = sq_ax = sq_bz = 0.0
         dual = ytil = 0.0
         for b, (rb, ab, zb, db, yb) in parts.items():
