@@ -49,6 +49,7 @@ __all__ = [
     "a_posteriori_check",
     "enumerate_patterns",
     "max_cells",
+    "pattern_dual_values",
     "pattern_sample_size",
     "sample_patterns",
 ]
@@ -475,7 +476,6 @@ def a_posteriori_check(
     solver : str
         CVXPY solver for the test problem.
     """
-    import cvxpy as cp
 
     if program.kind != ProgramKind.RELU:
         raise UnsupportedProblemError(
@@ -493,19 +493,7 @@ def a_posteriori_check(
     _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
     D = D_raw[:, first]
     K = D.shape[1]
-    # column j of C is X'^T (D_j * lambda); test both +lambda and -lambda
-    C = Xa.T @ (D * lam[:, None])
-    C2 = np.hstack([C, -C])
-    S2 = np.hstack([2.0 * D - 1.0, 2.0 * D - 1.0])
-    U = cp.Variable((Xa.shape[1], 2 * K))
-    problem = cp.Problem(
-        cp.Maximize(cp.sum(cp.multiply(C2, U))),
-        [cp.norm(U, 2, axis=0) <= 1, cp.multiply(S2, Xa @ U) >= 0],
-    )
-    solve_problem(problem, solver)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise cp.error.SolverError(f"A-posteriori check problem ended with status {problem.status}.")
-    vals = np.sum(C2 * U.value, axis=0)
+    vals = pattern_dual_values(Xa, D, lam, solver=solver)
     per_unique = np.maximum(vals[:K], vals[K:])
     values = per_unique[np.ravel(inverse)]
     beta = float(program.beta.value)
@@ -517,3 +505,33 @@ def a_posteriori_check(
         values=values,
         beta=beta,
     )
+
+
+def pattern_dual_values(
+    Xa: np.ndarray, D: np.ndarray, lam: np.ndarray, *, solver: str = "CLARABEL"
+) -> np.ndarray:
+    r"""Each pattern's dual-constraint values, one vectorized SOCP over all of them.
+
+    For pattern :math:`D_j` (column ``j`` of ``D``, shape (n, K)) and sign :math:`\pm`:
+
+    .. math:: \max\{\pm\lambda^T D_j X' u : \|u\|_2 \le 1,\ (2D_j - I) X' u \ge 0\}.
+
+    Returns shape (2K,): the ``+lambda`` values of the K patterns, then the ``-lambda`` values.
+    Raises ``cvxpy.error.SolverError`` when the solve does not end (inaccurately) optimal.
+    """
+    import cvxpy as cp
+
+    D = np.asarray(D, dtype=np.float64)
+    # the columns are separable: maximizing their sum maximizes each one
+    C = Xa.T @ (D * lam[:, None])
+    C2 = np.hstack([C, -C])
+    S2 = np.hstack([2.0 * D - 1.0, 2.0 * D - 1.0])
+    U = cp.Variable((Xa.shape[1], C2.shape[1]))
+    problem = cp.Problem(
+        cp.Maximize(cp.sum(cp.multiply(C2, U))),
+        [cp.norm(U, 2, axis=0) <= 1, cp.multiply(S2, Xa @ U) >= 0],
+    )
+    solve_problem(problem, solver)
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        raise cp.error.SolverError(f"The pattern dual-value problem ended with status {problem.status}.")
+    return np.sum(C2 * U.value, axis=0)

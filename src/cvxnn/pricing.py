@@ -18,11 +18,9 @@ exactly over an enumerated arrangement (:func:`dual_norm_exact`) or by a proven 
 
 from __future__ import annotations
 
-import cvxpy as cp
 import numpy as np
 
-from .patterns import ActivationPatterns
-from .solvers import solve_problem
+from .patterns import ActivationPatterns, pattern_dual_values
 
 __all__ = [
     "dual_norm_bound",
@@ -189,19 +187,5 @@ def dual_norm_exact(
     the solver's optimum raised by a relative ``1e-6`` and absolute ``1e-9`` margin, so that
     solver inaccuracy cannot make it an underestimate.
     """
-    D = patterns.D
-    C = Xa.T @ (D * lam[:, None])
-    P = D.shape[1]
-    C2 = np.hstack([C, -C])
-    S2 = np.hstack([2.0 * D - 1.0, 2.0 * D - 1.0])
-    U = cp.Variable((Xa.shape[1], 2 * P))
-    # the columns are separable: maximizing their sum maximizes each one
-    problem = cp.Problem(
-        cp.Maximize(cp.sum(cp.multiply(C2, U))),
-        [cp.norm(U, 2, axis=0) <= 1, cp.multiply(S2, Xa @ U) >= 0],
-    )
-    solve_problem(problem, solver)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise cp.error.SolverError(f"The dual-norm problem ended with status {problem.status}.")
-    vals = np.sum(C2 * U.value, axis=0)
+    vals = pattern_dual_values(Xa, patterns.D, lam, solver=solver)
     return max(float(np.max(vals)), 0.0) * (1.0 + 1e-6) + 1e-9
