@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cvxnn.bench import make_data
+from cvxnn_bench.cases import make_data
 
 import cvxnn
 

@@ -59,6 +59,13 @@ class PatternPool:
         self.W = np.hstack([self.W, W[:, cols]])
         return cols.size
 
+    def replace_point(self, D: np.ndarray, G: np.ndarray, V: np.ndarray, W: np.ndarray) -> int:
+        """Make the point ``(V, W)`` over the patterns ``D`` (with gates ``G``) the current point:
+        add its new patterns and set every other column to zero. Returns the number added."""
+        self.V[:] = 0.0
+        self.W[:] = 0.0
+        return self.add(D, G, V.copy(), W.copy())
+
     def prune(self) -> None:
         """Drop the patterns whose ``v`` and ``w`` are exactly zero (the objective is unchanged)."""
         keep = np.flatnonzero(np.any(self.V != 0, axis=0) | np.any(self.W != 0, axis=0))

@@ -53,7 +53,7 @@ from .pattern_pool import PatternPool, network_blocks, pool_objective
 from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
 from .pricing import dual_norm_bound, dual_norm_exact, price, select_new_patterns
 from .programs import ConvexProgram, relu_program
-from .recovery import ReLUNetwork
+from .recovery import ReLUNetwork, relu_network_from_blocks
 from .sample_weight import check_sample_weight
 
 __all__ = ["PatternSearchResult", "SearchRound", "search_patterns"]
@@ -188,7 +188,9 @@ def _warm_start_network(
     steps: int,
     lr: float,
     rng: Any,
+    time_limit: float | None,
 ) -> ReLUNetwork:
+    """A full-batch Adam run of the non-convex problem with a cosine-decayed step size."""
     return train_adam(
         X,
         y,
@@ -199,6 +201,42 @@ def _warm_start_network(
         epochs=steps,
         learning_rate=lr,
         random_state=rng,
+        lr_schedule="cosine",
+        time_limit=time_limit,
+    )
+
+
+def _refine(
+    pool: PatternPool,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    beta: float,
+    loss: str,
+    bias: bool,
+    steps: int,
+    lr: float,
+    rng: np.random.Generator,
+    time_limit: float | None,
+) -> ReLUNetwork | None:
+    """Adam on the non-convex problem from the network of the pool's point (``None`` when the
+    point is zero): its neurons move their gates, so its patterns are new candidates."""
+    start = relu_network_from_blocks(pool.V, pool.W, bias=bias, prune_tol=0.0)
+    if start.n_neurons == 0:
+        return None
+    return train_adam(
+        X,
+        y,
+        n_neurons=start.n_neurons,
+        beta=beta,
+        loss=loss,
+        bias=bias,
+        epochs=steps,
+        learning_rate=lr,
+        random_state=rng,
+        lr_schedule="cosine",
+        initial=start,
+        time_limit=time_limit,
     )
 
 
@@ -244,9 +282,11 @@ def search_patterns(
     progress: Callable[[SearchRound], object] | None = None,
     n_initial: int = 20,
     warm_start: bool = True,
-    warm_start_neurons: int = 50,
-    warm_start_steps: int = 500,
-    warm_start_learning_rate: float = 0.01,
+    warm_start_neurons: int = 100,
+    warm_start_steps: int = 2000,
+    warm_start_learning_rate: float = 0.03,
+    refine_steps: int = 200,
+    refine_learning_rate: float = 0.003,
     n_starts: int = 100,
     patterns_per_round: int = 50,
     pricing_steps: int = 40,
@@ -288,9 +328,17 @@ def search_patterns(
     n_initial : int
         Gaussian patterns to start from (>= 0).
     warm_start : bool
-        Add the patterns (and the point) of a short full-batch Adam run of the non-convex problem.
+        Add the patterns (and the point) of a full-batch Adam run of the non-convex problem (step
+        size decayed by a cosine schedule; with ``time_limit``, shortened to at most half of it).
     warm_start_neurons, warm_start_steps, warm_start_learning_rate
-        Its width, number of steps and step size.
+        Its width, number of steps and initial step size.
+    refine_steps : int
+        After each solve, Adam steps (cosine-decayed from ``refine_learning_rate``) on the
+        non-convex problem from the recovered network (0: none). The moved neurons' patterns
+        join the candidates, and the refined network becomes the point of the next solve when
+        its objective is lower. Not run with ``sample_weight`` (the Adam trainer is unweighted).
+    refine_learning_rate : float
+        Its initial step size.
     n_starts : int
         Fresh Gaussian pricing starts per round (the current neurons and gates are added).
     patterns_per_round : int
@@ -347,6 +395,8 @@ def search_patterns(
     warm_start_neurons = check_positive_int(warm_start_neurons, "warm_start_neurons")
     warm_start_steps = check_positive_int(warm_start_steps, "warm_start_steps")
     warm_start_learning_rate = check_positive_real(warm_start_learning_rate, "warm_start_learning_rate")
+    refine_steps = _check_nonnegative_int(refine_steps, "refine_steps")
+    refine_learning_rate = check_positive_real(refine_learning_rate, "refine_learning_rate")
     n_starts = check_positive_int(n_starts, "n_starts")
     patterns_per_round = check_positive_int(patterns_per_round, "patterns_per_round")
     pricing_steps = check_positive_int(pricing_steps, "pricing_steps")
@@ -375,6 +425,7 @@ def search_patterns(
             steps=warm_start_steps,
             lr=warm_start_learning_rate,
             rng=rng,
+            time_limit=None if time_limit is None else 0.5 * time_limit,
         )
         warm_objective = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
         D0, G0, V0, W0 = network_blocks(net, Xa, bias)
@@ -423,15 +474,38 @@ def search_patterns(
             stop_reason = "max_rounds"
         else:
             pool.prune()
+            if refine_steps and weight is None:
+                left = None if time_limit is None else time_limit - (time.perf_counter() - t_start)
+                if left is None or left > 0:
+                    refined = _refine(
+                        pool,
+                        X,
+                        y,
+                        beta=beta,
+                        loss=loss,
+                        bias=bias,
+                        steps=refine_steps,
+                        lr=refine_learning_rate,
+                        rng=rng,
+                        time_limit=left,
+                    )
+                    if refined is not None:
+                        D_r, G_r, V_r, W_r = network_blocks(refined, Xa, bias)
+                        obj_r = loss_value(refined.predict(X), y, loss) + beta * refined.regularizer()
+                        if obj_r < best_obj:
+                            n_added += pool.replace_point(D_r, G_r, V_r, W_r)
+                            best_obj = min(obj_r, pool_objective(pool, pool.V, pool.W, y, beta, loss))
+                        else:
+                            n_added += pool.add(D_r, G_r)
             D_new, G_new, _ = select_new_patterns(
                 Xa,
                 last_U,
                 last_vals,
                 threshold=threshold,
                 known=set(pool.index),
-                max_new=min(patterns_per_round, max_patterns - pool.size),
+                max_new=max(0, min(patterns_per_round, max_patterns - pool.size)),
             )
-            n_added = pool.add(D_new, G_new)
+            n_added += pool.add(D_new, G_new)
             if n_added == 0:
                 stop_reason = "no_new_pattern"
         record = SearchRound(r, patterns.n_patterns, best_obj, elapsed, max_violation, n_added, status)
