@@ -117,6 +117,6 @@ def restricted_dual_point(
     value = np.asarray(lam.value, dtype=np.float64)
     value[~pos] = 0.0
     if loss != "squared":  # back into the conjugate's domain (solver tolerance)
-        q = np.clip(value * y / w, -1.0, 0.0)
+        q = np.clip(value * y / np.where(pos, w, 1.0), -1.0, 0.0)
         value = np.where(pos, q * w * y, 0.0)
     return value
