@@ -7,7 +7,7 @@ import pytest
 
 import cvxnn
 from cvxnn.certificate import certify, conjugate, dual_lower_bound
-from cvxnn.dual_norm import dual_norm_upper_bound, sign_bound
+from cvxnn.dual_norm import dual_norm_upper_bound, sign_bound, transport_rows
 from cvxnn.dual_point import relevant_patterns, restricted_dual_point
 from cvxnn.exceptions import InvalidInputError
 from cvxnn.losses import loss_gradient
@@ -35,7 +35,7 @@ def _exact(X: np.ndarray, y: np.ndarray, beta: float, loss: str, bias: bool) -> 
 def test_sharper_dual_norm_bound_is_never_below_the_exact_dual_norm() -> None:
     rng = np.random.default_rng(0)
     ratios = []
-    for trial in range(24):
+    for trial in range(12):
         n, d = [(12, 2), (14, 2), (10, 3), (16, 2)][trial % 4]
         X = rng.standard_normal((n, d))
         if trial % 3 == 0:
@@ -161,3 +161,17 @@ def test_certify_rejects_mismatched_shapes() -> None:
         )
     with pytest.raises(InvalidInputError):
         certify(X, y, np.ones((14, 2), dtype=bool), y, beta=-1.0, loss="squared", bias=False, objective=1.0)
+
+
+def test_transported_rows_dominate_pointwise() -> None:
+    rng = np.random.default_rng(4)
+    X = np.hstack([rng.standard_normal((60, 3)), np.ones((60, 1))])
+    lam = rng.standard_normal(60)
+    U = rng.standard_normal((4, 500))
+    for reach in (0.5, 1.0, 3.0):
+        Z, omega = transport_rows(X, lam, reach=reach)
+        assert Z.shape[0] > 60  # some pairs were formed
+        assert np.all(omega[: Z.shape[0] - 60] > 0)
+        lhs = lam @ np.maximum(X @ U, 0.0)
+        rhs = omega @ np.maximum(Z @ U, 0.0)
+        assert np.all(rhs >= lhs - 1e-10)
