@@ -7,7 +7,7 @@ import pytest
 
 import cvxnn
 from cvxnn.certificate import certify, conjugate, dual_lower_bound
-from cvxnn.dual_norm import dual_norm_upper_bound, sign_bound, transport_rows
+from cvxnn.dual_norm import barycentric_rows, dual_norm_upper_bound, sign_bound, transport_rows
 from cvxnn.dual_point import relevant_patterns, restricted_dual_point
 from cvxnn.exceptions import InvalidInputError
 from cvxnn.losses import loss_gradient
@@ -175,3 +175,10 @@ def test_transported_rows_dominate_pointwise() -> None:
         lhs = lam @ np.maximum(X @ U, 0.0)
         rhs = omega @ np.maximum(Z @ U, 0.0)
         assert np.all(rhs >= lhs - 1e-10)
+    for sign in (1.0, -1.0):
+        Z, omega = barycentric_rows(X, sign * lam, neighbours=6)
+        assert Z.shape[0] > 60 and np.all(omega[: Z.shape[0] - 60] > 0)
+        lhs = sign * lam @ np.maximum(X @ U, 0.0)
+        assert np.all(omega @ np.maximum(Z @ U, 0.0) >= lhs - 1e-10)
+        # the masses are conserved: moved + remaining positive = the positive mass
+        assert np.sum(omega[omega > 0]) == pytest.approx(np.sum(np.maximum(sign * lam, 0.0)))
