@@ -88,7 +88,7 @@ def _optimal_weights(B: np.ndarray, n_iter: int) -> tuple[float, np.ndarray]:
 
 
 def sign_bound(
-    Xa: np.ndarray, slam: np.ndarray, *, u_hint: np.ndarray | None = None, n_iter: int = 30, rounds: int = 4
+    Xa: np.ndarray, slam: np.ndarray, *, u_hint: np.ndarray | None = None, n_iter: int = 20, rounds: int = 3
 ) -> float:
     r"""A valid upper bound on :math:`c_\sigma = \max_{\|u\| \le 1} \sigma\lambda^T (X'u)_+`.
 
