@@ -159,8 +159,13 @@ def test_certify_rejects_mismatched_shapes() -> None:
         certify(
             X, y[:5], np.ones((14, 2), dtype=bool), y, beta=1.0, loss="squared", bias=False, objective=1.0
         )
+    D = np.ones((14, 2), dtype=bool)
     with pytest.raises(InvalidInputError):
-        certify(X, y, np.ones((14, 2), dtype=bool), y, beta=-1.0, loss="squared", bias=False, objective=1.0)
+        certify(X, y, D, y, beta=-1.0, loss="squared", bias=False, objective=1.0)
+    with pytest.raises(InvalidInputError, match="live"):
+        certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, live=np.ones(3, bool))
+    with pytest.raises(InvalidInputError, match="sample_weight"):
+        certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, sample_weight=-np.ones(14))
 
 
 def test_transported_rows_dominate_pointwise() -> None:

@@ -154,7 +154,7 @@ class SearchCertificate:
     lower_bound : float
         A valid lower bound on the optimum over *all* patterns, hence on the training objective of
         every two-layer ReLU network of any width: :math:`-L^*(s\lambda)` for the dual point
-        :math:`\lambda` of the final solution scaled into dual feasibility.
+        :math:`\lambda` (the best of :func:`certify`'s candidates) scaled into dual feasibility.
     gap : float
         ``objective - lower_bound`` (>= 0 up to solver accuracy).
     relative_gap : float
@@ -163,7 +163,8 @@ class SearchCertificate:
         The upper bound :math:`\bar c \ge c(\lambda)` the scale used.
     exact_dual_norm : bool
         True when :math:`\bar c` is :math:`c(\lambda)` computed over an enumerated arrangement;
-        False for the closed-form bound of :func:`cvxnn.pricing.dual_norm_bound`.
+        False for the smaller of :func:`cvxnn.pricing.dual_norm_bound` and
+        :func:`cvxnn.dual_norm.dual_norm_upper_bound`.
     scale : float
         The scale :math:`s` of the dual point.
     max_violation : float
@@ -334,6 +335,12 @@ def certify(
             f"certify needs X (n, d), y (n,), yhat (n,) and D (n, P) for one n; got shapes {X.shape}, "
             f"{y.shape}, {yhat.shape} and {D.shape}."
         )
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (n,) or not np.all(np.isfinite(sample_weight) & (sample_weight >= 0)):
+            raise InvalidInputError(
+                f"sample_weight must be finite, >= 0 and of shape ({n},); got shape {sample_weight.shape}."
+            )
     Xa = add_bias_column(X, bias)
     cands = dual_candidates(loss, y, yhat, sample_weight)
     grad = cands[0][1]
@@ -349,6 +356,8 @@ def certify(
     # the optimal dual point over the current patterns (hinge: the gradient is ambiguous)
     P = D.shape[1]
     live = np.ones(P, dtype=bool) if live is None else np.asarray(live, dtype=bool)
+    if live.shape != (P,):
+        raise InvalidInputError(f"live must have one entry per pattern ({P},); got shape {live.shape}.")
     limit = int(np.sum(live)) + dual_patterns
     if P and 2 * n * min(limit, P) <= dual_size_limit and (loss == "hinge" or 2 * n * min(limit, P) <= 5000):
         idx = relevant_patterns(Xa, D, grad, live=live, limit=limit)
