@@ -190,3 +190,52 @@ def test_next_save_removes_temporary_file_of_a_killed_save(tmp_path, net_file):
     save_network(load_network(other), target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "net.npz", "other.npz"]
     assert load_model(target).kind == "network"
+
+
+@pytest.fixture
+def searched_file(tmp_path, small_regression):
+    X, y = small_regression
+    options = {"warm_start_steps": 30, "max_rounds": 1, "n_fresh": 0}
+    reg = estimator.ConvexReLURegressor(beta=0.5, n_patterns=3, random_state=0, search_options=options)
+    reg.fit(X, y)
+    assert reg.certificates_ is not None
+    return save_estimator(reg, tmp_path / "searched.npz"), reg
+
+
+def _cert(h):
+    return dict(_attrs(h))["certificates_"][0]["$SearchCertificate"]
+
+
+CERTIFICATE_FORGERIES = {
+    "certificates_ not a list": (lambda h, a: _attrs(h).append(["certificates_", 3]), "wrong type"),
+    "missing field": (lambda h, a: _cert(h).__delitem__("lower_bound"), "needs the keys"),
+    "unknown field": (lambda h, a: _cert(h).update({"evil": 1.0}), "needs the keys"),
+    "string bound": (lambda h, a: _cert(h).update({"lower_bound": "high"}), "wrong type"),
+    "bool count": (lambda h, a: _cert(h).update({"n_fresh": True}), "wrong type"),
+    "negative count": (lambda h, a: _cert(h).update({"n_fresh": -1}), "wrong type"),
+    "float flag": (lambda h, a: _cert(h).update({"exact_dual_norm": 1.0}), "wrong type"),
+    "body a list": (
+        lambda h, a: dict(_attrs(h))["certificates_"][0].update({"$SearchCertificate": [1]}),
+        "keys",
+    ),
+}
+
+
+@pytest.mark.parametrize("forgery", CERTIFICATE_FORGERIES.values(), ids=CERTIFICATE_FORGERIES.keys())
+def test_forged_certificates_are_model_file_errors(tmp_path, searched_file, forgery):
+    mutate, match = forgery
+    bad = _forge(tmp_path / "bad.npz", searched_file[0], mutate)
+    with pytest.raises(ModelFileError, match=match):
+        load_estimator(bad)
+
+
+def test_search_certificates_round_trip(searched_file):
+    import dataclasses
+
+    path, reg = searched_file
+    loaded = load_estimator(path)
+    assert len(loaded.certificates_) == len(reg.certificates_)
+    for got, want in zip(loaded.certificates_, reg.certificates_, strict=True):
+        assert type(got) is type(want)
+        np.testing.assert_equal(dataclasses.astuple(got), dataclasses.astuple(want))  # NaN == NaN
+    assert loaded.certificates_[0].summary() == reg.certificates_[0].summary()

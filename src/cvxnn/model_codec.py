@@ -7,7 +7,9 @@ arrays are ``{"$array": name}`` (0-d arrays stand for scalars); lists are JSON l
 ``{"$tuple": [...]}`` and dicts ``{"$dict": [[key, value], ...]}`` (string keys); networks are
 ``{"$ReLUNetwork": {"U": ..., "b": ..., "alpha": ...}}``,
 ``{"$GatedReLUNetwork": {"gates": ..., "U": ..., "bias": ...}}``; activation patterns are
-``{"$ActivationPatterns": {"D": ..., "gates": ..., "exact": ..., "bias": ..., "n_requested": ...}}``.
+``{"$ActivationPatterns": {"D": ..., "gates": ..., "exact": ..., "bias": ..., "n_requested": ...}}``;
+a pattern search's certificate is ``{"$SearchCertificate": {field: value, ...}}`` with the fields
+of :class:`~cvxnn.certificate.SearchCertificate` (those with defaults may be missing).
 Object arrays whose elements are all strings are stored as unicode arrays with
 ``{"$array": name, "object": true}`` and come back as object arrays.
 
@@ -18,11 +20,14 @@ deviation is a :class:`~cvxnn.exceptions.ModelFileError`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
+from .certificate import SearchCertificate
 from .exceptions import InvalidInputError, ModelFileError
 from .patterns import ActivationPatterns
 from .recovery import GatedReLUNetwork, ReLUNetwork
@@ -39,6 +44,24 @@ _NETWORK_KEYS = {
     "$GatedReLUNetwork": {"gates", "U", "bias"},
     "$ActivationPatterns": {"D", "gates", "exact", "bias", "n_requested"},
 }
+
+
+_CERT_FIELDS = {f.name: f for f in dataclasses.fields(SearchCertificate)}
+_CERT_REQUIRED = {n for n, f in _CERT_FIELDS.items() if f.default is dataclasses.MISSING}
+
+
+def _cert_value_ok(name: str, value: Any) -> bool:
+    """Whether ``value`` has the type of the certificate field ``name``."""
+    kind = _CERT_FIELDS[name].type
+    if kind == "bool":
+        return isinstance(value, bool | np.bool_)
+    if isinstance(value, bool | np.bool_):
+        return False
+    if kind == "int":
+        return isinstance(value, numbers.Integral) and value >= 0
+    if kind == "str":
+        return isinstance(value, str) and len(value) <= 100
+    return isinstance(value, numbers.Real)
 
 
 class UnsupportedValue(Exception):
@@ -105,6 +128,12 @@ class Encoder:
                     "exact": bool(value.exact),
                     "bias": bool(value.bias),
                     "n_requested": self.encode(value.n_requested, where + ".n_requested"),
+                }
+            }
+        if isinstance(value, SearchCertificate):
+            return {
+                "$SearchCertificate": {
+                    name: self.encode(getattr(value, name), f"{where}.{name}") for name in _CERT_FIELDS
                 }
             }
         if isinstance(value, list):
@@ -221,7 +250,25 @@ class Decoder:
                 bias=self._flag(body["bias"], "ActivationPatterns bias"),
                 n_requested=self.decode(body["n_requested"], depth + 1),
             )
+        if tag == "$SearchCertificate":
+            return self._certificate(body, depth)
         raise ModelFileError(f"unknown tag {_short(tag)} in the header (written by a newer cvxnn?)")
+
+    def _certificate(self, body: Any, depth: int) -> SearchCertificate:
+        """A :class:`SearchCertificate`: the required fields, known fields only, each of its type."""
+        if not isinstance(body, dict) or not _CERT_REQUIRED <= set(body) <= set(_CERT_FIELDS):
+            raise ModelFileError(
+                f"SearchCertificate entry {_short(body)} needs the keys {sorted(_CERT_REQUIRED)} "
+                f"(and may have {sorted(set(_CERT_FIELDS) - _CERT_REQUIRED)})"
+            )
+        values = {}
+        for name, encoded in body.items():
+            value = self.decode(encoded, depth + 1)
+            if not _cert_value_ok(name, value):
+                raise ModelFileError(f"SearchCertificate {name} has the wrong type: {_short(value)}")
+            kind = _CERT_FIELDS[name].type
+            values[name] = value if kind == "str" else {"bool": bool, "int": int}.get(kind, float)(value)
+        return SearchCertificate(**values)
 
     def _float(self, ref: Any) -> np.ndarray:
         arr = self.array(ref)

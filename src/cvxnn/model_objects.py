@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import LOSSES
+from .certificate import SearchCertificate
 from .exceptions import InvalidInputError, ModelFileError
 from .model_codec import Decoder, Encoder, UnsupportedValue
 from .patterns import ActivationPatterns
@@ -114,8 +115,10 @@ _ESTIMATOR_ATTRIBUTES = {
     "status_": lambda v: isinstance(v, str),
     "n_iter_": lambda v: _is_int(v) and v >= 0,
     "patterns_": lambda v: isinstance(v, ActivationPatterns),
-    # sampled patterns have no search certificates; the search's own are not stored yet
-    "certificates_": lambda v: v is None,
+    # None for sampled patterns; one certificate per binary problem of a pattern search
+    "certificates_": lambda v: (
+        v is None or (isinstance(v, list) and len(v) > 0 and all(isinstance(c, SearchCertificate) for c in v))
+    ),
 }
 _ESTIMATOR_PARAMS = {
     "formulation": _one_of("relu", "gated", "scp"),

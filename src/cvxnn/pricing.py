@@ -13,7 +13,8 @@ and the largest such value over all unit vectors is the *dual norm*
 This module searches for such :math:`u` (:func:`price`), keeps a set of distinct, most violated
 new patterns (:func:`select_new_patterns`), and bounds :math:`c(\lambda)` from above, either
 exactly over an enumerated arrangement (:func:`dual_norm_exact`) or by a proven closed form
-(:func:`dual_norm_bound`).
+(:func:`dual_norm_bound`; the sharper :func:`cvxnn.dual_norm.dual_norm_upper_bound` is what the
+certificate uses as well).
 """
 
 from __future__ import annotations

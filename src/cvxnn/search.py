@@ -29,7 +29,6 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from math import comb
 from typing import Any
 
 import numpy as np
@@ -45,13 +44,13 @@ from ._validation import (
     check_y,
 )
 from .baselines import train_adam
-from .certificate import SearchCertificate, dual_lower_bound
+from .certificate import SearchCertificate, certify
 from .estimator_options import check_solver
-from .exceptions import ConvergenceWarning, InvalidInputError, PatternLimitError
+from .exceptions import ConvergenceWarning, InvalidInputError
 from .losses import loss_gradient, loss_value
 from .pattern_pool import PatternPool, network_blocks, pool_objective
-from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
-from .pricing import dual_norm_bound, dual_norm_exact, price, select_new_patterns
+from .patterns import ActivationPatterns, sample_patterns
+from .pricing import price, select_new_patterns
 from .programs import ConvexProgram, relu_program
 from .recovery import ReLUNetwork, relu_network_from_blocks
 from .sample_weight import check_sample_weight
@@ -240,31 +239,10 @@ def _refine(
     )
 
 
-def _arrangement_size(Xa: np.ndarray) -> int:
-    """Upper bound on the number of patterns: ``2 sum_{k < r} C(n - 1, k)``, r = rank."""
-    n = Xa.shape[0]
-    r = int(np.linalg.matrix_rank(Xa))
-    return 2 * sum(comb(n - 1, k) for k in range(r))
-
-
 def _weighted_gradient(yhat: np.ndarray, y: np.ndarray, loss: str, weight: np.ndarray | None) -> np.ndarray:
     """The gradient of the (weighted) summed loss at ``yhat``: the dual point of the program."""
     grad = loss_gradient(yhat, y, loss)
     return grad if weight is None else weight * grad
-
-
-def _dual_candidates(
-    loss: str, y: np.ndarray, yhat: np.ndarray, weight: np.ndarray | None
-) -> list[np.ndarray]:
-    """Dual points to try in the lower bound: the loss gradient, and for the hinge loss (whose
-    subgradient is ambiguous at margin 1) smoothed versions of it."""
-    cands = [_weighted_gradient(yhat, y, loss, weight)]
-    if loss == "hinge":
-        margin = y * yhat
-        for tau in (1e-3, 1e-2, 1e-1):
-            smooth = -y * np.clip(0.5 + (1.0 - margin) / tau, 0.0, 1.0)
-            cands.append(smooth if weight is None else weight * smooth)
-    return cands
 
 
 # --------------------------------------------------------------------------- the search
@@ -527,22 +505,24 @@ def search_patterns(
             ConvergenceWarning,
             stacklevel=2,
         )
-    certificate = _certificate(
+    certificate = certify(
         X,
-        Xa,
         y,
-        weight,
-        pool,
-        beta,
-        loss,
-        bias,
-        best_obj,
-        last_vals,
-        rng,
-        n_fresh,
-        pricing_steps,
-        tol,
-        exact_limit,
+        pool.D,
+        pool.predictions(pool.V, pool.W),
+        beta=beta,
+        loss=loss,
+        bias=bias,
+        objective=best_obj,
+        sample_weight=weight,
+        live=np.any(pool.V != 0, axis=0) | np.any(pool.W != 0, axis=0),
+        max_priced=float(np.max(last_vals)) if last_vals.size else 0.0,
+        directions=last_U[:, np.argsort(-last_vals)[:20]] if last_vals.size else None,
+        random_state=rng,
+        n_fresh=n_fresh,
+        pricing_steps=pricing_steps,
+        tol=tol,
+        exact_limit=exact_limit,
     )
     return PatternSearchResult(
         patterns=program.patterns,
@@ -595,63 +575,3 @@ def _pricing_starts(pool: PatternPool, rng: np.random.Generator, n_starts: int) 
         gates = gates[:, rng.choice(gates.shape[1], n_starts, replace=False)]
     fresh = rng.standard_normal((pool.Xa.shape[1], n_starts))
     return np.hstack([live_v, live_w, gates, fresh])
-
-
-def _certificate(
-    X: np.ndarray,
-    Xa: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray | None,
-    pool: PatternPool,
-    beta: float,
-    loss: str,
-    bias: bool,
-    objective: float,
-    priced: np.ndarray,
-    rng: np.random.Generator,
-    n_fresh: int,
-    pricing_steps: int,
-    tol: float,
-    exact_limit: int,
-) -> SearchCertificate:
-    yhat = pool.predictions(pool.V, pool.W)
-    lam = _weighted_gradient(yhat, y, loss, weight)
-    max_val = float(np.max(priced)) if priced.size else 0.0
-    rate = float("nan")
-    if n_fresh:
-        _, fresh = price(Xa, lam, rng.standard_normal((Xa.shape[1], n_fresh)), n_steps=pricing_steps)
-        per_start = np.maximum(fresh[:n_fresh], fresh[n_fresh:])
-        rate = float(np.mean(per_start > beta * (1.0 + tol)))
-        max_val = max(max_val, float(np.max(per_start)))
-
-    arrangement = None
-    if exact_limit and _arrangement_size(Xa) <= exact_limit:
-        try:
-            arrangement = enumerate_patterns(X, bias=bias, max_patterns=exact_limit)
-        except PatternLimitError:
-            arrangement = None
-    best = (-np.inf, 0.0, 0.0)
-    for k, cand in enumerate(_dual_candidates(loss, y, yhat, weight)):
-        if arrangement is not None:
-            c_bar = dual_norm_exact(Xa, cand, arrangement)
-            if k == 0:  # the gradient itself: the exact largest violation
-                max_val = max(max_val, c_bar)
-        else:
-            c_bar = dual_norm_bound(Xa, cand)
-        bound, s = dual_lower_bound(loss, y, cand, c_bar, beta, weight)
-        if bound > best[0]:
-            best = (bound, c_bar, s)
-    lower, c_bar, s = best
-    gap = objective - lower
-    return SearchCertificate(
-        objective=objective,
-        lower_bound=float(lower),
-        gap=float(gap),
-        relative_gap=float(gap / max(abs(objective), 1e-12)),
-        dual_norm=float(c_bar),
-        exact_dual_norm=arrangement is not None,
-        scale=float(s),
-        max_violation=max_val / beta,
-        n_fresh=n_fresh,
-        fresh_violation_rate=rate,
-    )

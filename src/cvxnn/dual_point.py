@@ -1,0 +1,122 @@
+r"""Dual points for the pattern search's certificate: the optimal dual of the program over a pattern set.
+
+The lower bound of :mod:`cvxnn.certificate` holds for *every* :math:`\lambda` in the conjugate's
+domain; its quality depends on :math:`\lambda`. The loss gradient at the search's fit is the
+dual optimum of the program over the current patterns only when the fit is exact and the loss
+is differentiable; for the hinge loss the subgradient at margin-1 samples is ambiguous and the
+gradient a poor dual point (31 % certified gap at the exact optimum of an enumerable instance,
+``benchmarks/NOTES.md``). :func:`restricted_dual_point` solves the dual of the program over a
+set of patterns :math:`S` directly,
+
+.. math::
+    \max_{\lambda,\ \nu^\pm_j \ge 0}\ -L^*(\lambda) \quad \text{s.t.} \quad
+    \|\pm X'^T D_j\lambda + X'^T S_j \nu^\pm_j\|_2 \le \beta, \quad j \in S,
+
+with :math:`S_j = \operatorname{diag}(2 D_j - 1)` (the multipliers :math:`\nu` of the cone
+constraints :math:`S_j X' u \ge 0`: :math:`\max\{a^T u : \|u\| \le 1, S_j X'u \ge 0\} =
+\min_{\nu \ge 0}\|a + X'^T S_j \nu\|` by conic duality). Its optimum is the program's optimum
+over :math:`S` (strong duality; :math:`\lambda = 0` is strictly feasible), so after the
+scaling over *all* patterns the bound closes whenever no pattern outside :math:`S` is violated.
+Whatever the solver returns, the certificate recomputes :math:`c(\lambda)` and scales, so the
+bound stays valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .solvers import solve_problem
+
+__all__ = ["relevant_patterns", "restricted_dual_point"]
+
+
+def relevant_patterns(
+    Xa: np.ndarray, D: np.ndarray, lam: np.ndarray, *, live: np.ndarray, limit: int
+) -> np.ndarray:
+    r"""Indices of the patterns whose dual constraints matter most at ``lam`` (at most ``limit``).
+
+    The patterns of the live neurons (``live``, boolean (P,)) first, then the others in
+    decreasing order of :math:`\|X'^T D_j \lambda\|` (an upper bound of their constraint value).
+    """
+    P = D.shape[1]
+    if P <= limit:
+        return np.arange(P)
+    score = np.linalg.norm(Xa.T @ (D * lam[:, None]), axis=0)
+    score = np.where(live, np.inf, score)
+    return np.sort(np.argsort(-score, kind="stable")[:limit])
+
+
+def restricted_dual_point(
+    Xa: np.ndarray,
+    y: np.ndarray,
+    D: np.ndarray,
+    *,
+    loss: str,
+    beta: float,
+    sample_weight: np.ndarray | None = None,
+    solver: str = "CLARABEL",
+) -> np.ndarray | None:
+    r"""The optimal dual point :math:`\lambda` of the program over the patterns ``D`` (module docstring).
+
+    Parameters
+    ----------
+    Xa : ndarray, shape (n, d')
+        The design (``X`` or ``[X, 1]``).
+    y : ndarray, shape (n,)
+        Targets (labels in {-1, +1} for logistic and hinge).
+    D : ndarray of bool, shape (n, P)
+        The patterns.
+    loss : {"squared", "logistic", "hinge"}
+    beta : float
+    sample_weight : ndarray, shape (n,), optional
+        Weights of the samples' losses (the conjugate is :math:`\sum_k w_k\ell^*(\lambda_k/w_k)`).
+    solver : str
+        A CVXPY conic solver.
+
+    Returns
+    -------
+    ndarray, shape (n,), or None
+        :math:`\lambda` (the gradient convention: :math:`\lambda = \nabla L(\hat y)` at an
+        optimum), or ``None`` when the solve fails. Costs one SOCP with :math:`2nP` multipliers.
+    """
+    import cvxpy as cp
+
+    n, P = D.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    pos = w > 0
+    Df = np.asarray(D, dtype=np.float64)
+    S = 2.0 * Df - 1.0
+    lam = cp.Variable(n)
+    nu_p = cp.Variable((n, P), nonneg=True)
+    nu_m = cp.Variable((n, P), nonneg=True)
+    # X'^T D_j lam for every j at once: (d', P)
+    C = Xa.T @ cp.multiply(Df, cp.reshape(lam, (n, 1), order="F") @ np.ones((1, P)))
+    cons = [
+        cp.norm(C + Xa.T @ cp.multiply(S, nu_p), 2, axis=0) <= beta,
+        cp.norm(-C + Xa.T @ cp.multiply(S, nu_m), 2, axis=0) <= beta,
+    ]
+    if not np.all(pos):
+        cons.append(lam[~pos] == 0)
+    wp, yp, lp = w[pos], y[pos], lam[pos]
+    if loss == "squared":
+        objective = -0.5 * cp.sum(cp.multiply(1.0 / wp, cp.square(lp))) - yp @ lp
+    else:
+        q = cp.multiply(yp / wp, lp)  # in [-1, 0]
+        cons += [q >= -1.0, q <= 0.0]
+        if loss == "hinge":
+            objective = -(wp @ q)
+        else:
+            objective = wp @ (cp.entr(-q) + cp.entr(1.0 + q))
+    problem = cp.Problem(cp.Maximize(objective), cons)
+    try:
+        solve_problem(problem, solver)
+    except cp.error.SolverError:
+        return None
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or lam.value is None:
+        return None
+    value = np.asarray(lam.value, dtype=np.float64)
+    value[~pos] = 0.0
+    if loss != "squared":  # back into the conjugate's domain (solver tolerance)
+        q = np.clip(value * y / np.where(pos, w, 1.0), -1.0, 0.0)
+        value = np.where(pos, q * w * y, 0.0)
+    return value
