@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cvxnn_bench.cases import make_data
 
 import cvxnn
+from cvxnn_bench.cases import make_data
 
 WIDTH = 100
 
