@@ -183,3 +183,40 @@ def test_bad_adversarial_settings_raise(toy):
         train_adam(np.full_like(X, np.inf), y, **kw)
     with pytest.raises(InvalidInputError, match="samples"):
         train_fgsm_at(X, y[:-2], eps=0.1, **kw)
+
+
+# ----------------------------------------------------------------------------- schedules, starts, budgets
+def test_cosine_schedule_and_initial_network(toy):
+    X, y = toy
+    first = train_adam(X, y, n_neurons=5, beta=0.1, epochs=60, lr_schedule="cosine", random_state=0)
+    again = train_adam(X, y, n_neurons=99, beta=0.1, epochs=60, initial=first, random_state=1)
+    assert again.n_neurons == first.n_neurons  # the start's width, not n_neurons
+    assert again.objective(X, y, 0.1, "hinge") < first.objective(X, y, 0.1, "hinge")
+    # the start is copied, not changed in place
+    assert np.array_equal(
+        first.U, train_adam(X, y, n_neurons=5, beta=0.1, epochs=60, lr_schedule="cosine", random_state=0).U
+    )
+
+
+def test_time_limit_shortens_the_run(toy):
+    import time
+
+    X, y = toy
+    t = time.perf_counter()
+    train_adam(X, y, n_neurons=5, beta=0.1, epochs=10**7, time_limit=0.3, random_state=0)
+    assert time.perf_counter() - t < 5.0  # 10^7 steps would take hours
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr_schedule": "linear"}, "lr_schedule"),
+        ({"time_limit": 0.0}, "time_limit"),
+        ({"initial": "net"}, "initial"),
+        ({"initial": ReLUNetwork(U=np.ones((3, 2)), b=np.zeros(2), alpha=np.ones(2))}, "input dimension"),
+    ],
+)
+def test_bad_schedule_start_or_budget(toy, kwargs, match):
+    X, y = toy
+    with pytest.raises(InvalidInputError, match=match):
+        train_adam(X, y, n_neurons=5, beta=0.1, epochs=5, **kwargs)

@@ -12,7 +12,7 @@ from cvxnn.baselines import train_adam
 from cvxnn.certificate import conjugate, dual_lower_bound
 from cvxnn.exceptions import InvalidInputError, SolverUnavailableError
 from cvxnn.losses import loss_gradient, loss_value
-from cvxnn.pattern_pool import network_blocks
+from cvxnn.pattern_pool import PatternPool, network_blocks, pool_objective
 from cvxnn.pricing import dual_norm_bound, dual_norm_exact, pattern_keys, price, select_new_patterns
 from cvxnn.search import search_patterns
 
@@ -68,6 +68,36 @@ def test_admm_search_objective_never_rises() -> None:
     assert res.objective == objs[-1]
     assert res.program.n_patterns == res.patterns.n_patterns
     assert res.warm_start_objective is not None and res.objective <= res.warm_start_objective
+
+
+def test_refinement_adds_the_moved_neurons_patterns_and_never_raises_the_objective() -> None:
+    X, y = _data(2, n=40, d=3)
+    kwargs = dict(FAST, beta=0.3, random_state=0, max_rounds=3, patterns_per_round=1, n_fresh=0)
+    plain = search_patterns(X, y, **kwargs, refine_steps=0)
+    refined = search_patterns(X, y, **kwargs, refine_steps=100)
+    objs = [r.objective for r in refined.history]
+    assert all(b <= a for a, b in itertools.pairwise(objs))
+    # pricing adds one pattern a round; the refined network's moved neurons add more
+    assert plain.history[0].n_added == 1
+    assert refined.history[0].n_added > 1
+    assert np.isclose(refined.network.objective(X, y, 0.3, "squared"), refined.objective, rtol=1e-6)
+
+
+def test_pool_replace_point_makes_a_networks_point_current() -> None:
+    X, y = _data(3, n=30, d=3)
+    Xa = np.hstack([X, np.ones((X.shape[0], 1))])
+    nets = [
+        train_adam(X, y, n_neurons=4, beta=0.2, loss="squared", bias=True, epochs=50, random_state=s)
+        for s in range(2)
+    ]
+    pool = PatternPool(Xa)
+    pool.add(*network_blocks(nets[0], Xa, bias=True))
+    n_before = pool.size
+    pool.replace_point(*network_blocks(nets[1], Xa, bias=True))
+    assert pool.size >= n_before
+    assert np.allclose(pool.predictions(pool.V, pool.W), nets[1].predict(X))
+    at_point = pool_objective(pool, pool.V, pool.W, y, 0.2, "squared")
+    assert at_point <= nets[1].objective(X, y, 0.2, "squared") + 1e-9
 
 
 def test_convex_optimum_over_a_networks_patterns_is_at_most_its_objective() -> None:
@@ -187,6 +217,8 @@ def test_certificate_without_enumeration_uses_the_bound() -> None:
         ({"beta": 1.0, "progress": 3}, "progress"),
         ({"beta": 1.0, "bias": "yes"}, "bias"),
         ({"beta": 1.0, "n_starts": 1.5}, "n_starts"),
+        ({"beta": 1.0, "refine_steps": -1}, "refine_steps"),
+        ({"beta": 1.0, "refine_learning_rate": 0.0}, "refine_learning_rate"),
         ({"beta": 1.0, "solver_options": {"time_limit": 3}}, "time_limit"),
     ],
 )

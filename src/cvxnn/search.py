@@ -176,7 +176,7 @@ def _check_options(options: Any) -> dict[str, Any]:
     return dict(options)
 
 
-def _warm_start_network(
+def _cosine_adam(
     X: np.ndarray,
     y: np.ndarray,
     *,
@@ -188,8 +188,10 @@ def _warm_start_network(
     lr: float,
     rng: Any,
     time_limit: float | None,
+    initial: ReLUNetwork | None = None,
 ) -> ReLUNetwork:
-    """A full-batch Adam run of the non-convex problem with a cosine-decayed step size."""
+    """Full-batch Adam on the non-convex problem with a cosine-decayed step size, from a random
+    network of ``neurons`` neurons or from ``initial``."""
     return train_adam(
         X,
         y,
@@ -201,6 +203,7 @@ def _warm_start_network(
         learning_rate=lr,
         random_state=rng,
         lr_schedule="cosine",
+        initial=initial,
         time_limit=time_limit,
     )
 
@@ -209,6 +212,7 @@ def _refine(
     pool: PatternPool,
     X: np.ndarray,
     y: np.ndarray,
+    best_obj: float,
     *,
     beta: float,
     loss: str,
@@ -217,26 +221,35 @@ def _refine(
     lr: float,
     rng: np.random.Generator,
     time_limit: float | None,
-) -> ReLUNetwork | None:
-    """Adam on the non-convex problem from the network of the pool's point (``None`` when the
-    point is zero): its neurons move their gates, so its patterns are new candidates."""
+) -> tuple[int, float]:
+    """Adam from the network of the pool's point; add the moved neurons' patterns (candidates).
+
+    When the refined network's objective is below ``best_obj`` its point becomes the pool's
+    (the convex objective there is at most the network's). Returns the number of patterns added
+    and the best objective.
+    """
     start = relu_network_from_blocks(pool.V, pool.W, bias=bias, prune_tol=0.0)
     if start.n_neurons == 0:
-        return None
-    return train_adam(
+        return 0, best_obj
+    refined = _cosine_adam(
         X,
         y,
-        n_neurons=start.n_neurons,
         beta=beta,
         loss=loss,
         bias=bias,
-        epochs=steps,
-        learning_rate=lr,
-        random_state=rng,
-        lr_schedule="cosine",
-        initial=start,
+        neurons=start.n_neurons,
+        steps=steps,
+        lr=lr,
+        rng=rng,
         time_limit=time_limit,
+        initial=start,
     )
+    D, G, V, W = network_blocks(refined, pool.Xa, bias)
+    objective = loss_value(refined.predict(X), y, loss) + beta * refined.regularizer()
+    if objective >= best_obj:
+        return pool.add(D, G), best_obj
+    n_added = pool.replace_point(D, G, V, W)
+    return n_added, min(objective, pool_objective(pool, pool.V, pool.W, y, beta, loss))
 
 
 def _weighted_gradient(yhat: np.ndarray, y: np.ndarray, loss: str, weight: np.ndarray | None) -> np.ndarray:
@@ -393,7 +406,7 @@ def search_patterns(
     pool = PatternPool(Xa)
     warm_objective = None
     if warm_start:
-        net = _warm_start_network(
+        net = _cosine_adam(
             X,
             y,
             beta=beta,
@@ -452,29 +465,22 @@ def search_patterns(
             stop_reason = "max_rounds"
         else:
             pool.prune()
-            if refine_steps and weight is None:
-                left = None if time_limit is None else time_limit - (time.perf_counter() - t_start)
-                if left is None or left > 0:
-                    refined = _refine(
-                        pool,
-                        X,
-                        y,
-                        beta=beta,
-                        loss=loss,
-                        bias=bias,
-                        steps=refine_steps,
-                        lr=refine_learning_rate,
-                        rng=rng,
-                        time_limit=left,
-                    )
-                    if refined is not None:
-                        D_r, G_r, V_r, W_r = network_blocks(refined, Xa, bias)
-                        obj_r = loss_value(refined.predict(X), y, loss) + beta * refined.regularizer()
-                        if obj_r < best_obj:
-                            n_added += pool.replace_point(D_r, G_r, V_r, W_r)
-                            best_obj = min(obj_r, pool_objective(pool, pool.V, pool.W, y, beta, loss))
-                        else:
-                            n_added += pool.add(D_r, G_r)
+            left = None if time_limit is None else time_limit - (time.perf_counter() - t_start)
+            if refine_steps and weight is None and (left is None or left > 0):
+                n_refined, best_obj = _refine(
+                    pool,
+                    X,
+                    y,
+                    best_obj,
+                    beta=beta,
+                    loss=loss,
+                    bias=bias,
+                    steps=refine_steps,
+                    lr=refine_learning_rate,
+                    rng=rng,
+                    time_limit=left,
+                )
+                n_added += n_refined
             D_new, G_new, _ = select_new_patterns(
                 Xa,
                 last_U,
