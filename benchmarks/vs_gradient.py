@@ -32,6 +32,7 @@ import numpy as np
 
 import cvxnn
 from cvxnn_bench.cases import make_data
+from cvxnn_bench.machine import git_state, loadavg, machine_info, package_versions
 
 WIDTH = 100
 
@@ -238,6 +239,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     seeds, steps = (1, 1000) if args.quick else (3, 3000)
     rows = []
+    t_all = time.perf_counter()
     for p in _problems(args.quick):
         adam = _best_of(p, "adam", steps, seeds)
         lbfgs = _best_of(p, "lbfgs", 500, seeds)
@@ -258,22 +260,35 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "vs_gradient.json").write_text(json.dumps(rows, indent=1))
+    meta = dict(
+        command="python benchmarks/vs_gradient.py" + (" --quick" if args.quick else ""),
+        seconds=time.perf_counter() - t_all,
+        load_after=loadavg(),
+        machine=machine_info(),
+        versions=package_versions(),
+        git=git_state(),
+    )
+    (out / "vs_gradient.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     lines = [
-        "| problem | method | train objective | test metric | seconds | P / width |",
-        "|---|---|---|---|---|---|",
+        f"`{meta['command']}` ({meta['seconds']:.0f} s, load average after {meta['load_after']}):",
+        "",
+        "| problem | method | train objective | ÷ best gradient run | test metric | seconds "
+        "| ÷ one Adam run | P / width |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        best = min(r["adam"]["objective"], r["lbfgs"]["objective"])
         for m in ("search", "adam", "lbfgs", "sampling"):
             v = r[m]
             lines.append(
-                f"| {r['problem']} | {m} | {v['objective']:.4g} | {v['test']:.4g} | {v['seconds']:.3g} | "
+                f"| {r['problem']} | {m} | {v['objective']:.5g} | {v['objective'] / best:.4f} | "
+                f"{v['test']:.4g} | {v['seconds']:.3g} | {v['seconds'] / r['adam']['seconds']:.2f} | "
                 f"{v['P']} |"
             )
         s = r["search"]
         lines.append(
             f"| {r['problem']} | lower bound | {s['lower_bound']:.4g} (gap {100 * s['relative_gap']:.3g}%, "
-            f"{'exact' if s['exact_dual_norm'] else 'closed-form'} c) | | | |"
+            f"{'exact' if s['exact_dual_norm'] else 'bounded'} c) | | | | | |"
         )
     (out / "vs_gradient.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
