@@ -446,7 +446,10 @@ def search_patterns(
         if status != "error":
             V1 = np.asarray(program.variables["V"].value, dtype=np.float64)
             W1 = np.asarray(program.variables["W"].value, dtype=np.float64)
-            obj1 = pool_objective(pool, V1, W1, y, beta, loss, weight)
+            # the measure is the objective of the network the search returns (equal to the
+            # convex objective at a feasible point; an inexact solve's point may not be one)
+            net = relu_network_from_blocks(V1, W1, bias=bias, prune_tol=0.0)
+            obj1 = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
             if np.isfinite(obj1) and obj1 <= best_obj:
                 best_obj, pool.V, pool.W = obj1, V1, W1
         yhat = pool.predictions(pool.V, pool.W)
