@@ -11,7 +11,11 @@ Every method minimizes the same objective, summed over samples,
 
 Gradient baselines: full-batch Adam (3000 steps, lr 1e-2) and L-BFGS (strong Wolfe line search,
 500 iterations), width 100, 3 seeds, the best training objective taken. Plain sampling: Gaussian
-patterns solved by the ADMM within the search's wall time. Usage::
+patterns solved by the ADMM within the search's wall time. The search gets the mean wall time of
+one Adam run as its ``time_limit``. Every method runs on one thread (``torch.set_num_threads(1)``
+and a BLAS limit of 1 for NumPy), the fair and the fastest setting at these sizes on a shared
+2-core machine (PyTorch's two spinning threads took ~100 ms per Adam step on breast cancer
+under load). Usage::
 
     python benchmarks/vs_gradient.py [--quick] [--out benchmarks/results]
 
@@ -237,6 +241,11 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
     seeds, steps = (1, 1000) if args.quick else (3, 3000)
     rows = []
     t_all = time.perf_counter()
