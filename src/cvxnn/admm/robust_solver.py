@@ -12,9 +12,12 @@ Anderson acceleration, callback and result, with
   (:func:`~cvxnn.admm.robust_prox.robust_loss_prox`);
 - the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
   (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
-- the stop: ``optimal`` needs ``|gap| <= gap_tol`` (relative) and a relative robust-cone
-  violation ``<= ROBUST_CONE_TOL_FACTOR * cone_tol``; the point is not polished (no exact
-  projection onto the robust cones is available).
+- the polish: the exact projection of ``v`` onto the robust cones
+  (:class:`~cvxnn.admm.robust_projection.RobustConeProjector`), tried when the certified gap at
+  ``v`` is within ``POLISH_GAP_FACTOR * gap_tol`` in absolute value; ``optimal`` needs the gap at
+  the projected (feasible) point within ``gap_tol`` and its relative cone violation within
+  ``cone_tol``. A run that ends at a limit returns the projected point, so its objective is never
+  below the optimum and the reported gap bound is a valid one (nonnegative).
 
 The cones are always handled by the slack splitting (``cone_method`` does not apply).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
@@ -35,6 +38,7 @@ from .._validation import check_eps
 from ..exceptions import InvalidInputError
 from .records import CheckRecord, RunRecord
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
+from .robust_projection import RobustConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
 from .settings import AdmmResult, AdmmSettings, AdmmState
@@ -46,15 +50,12 @@ if TYPE_CHECKING:
     from ..programs import ConvexProgram
     from .printer import Printer
 
-__all__ = ["ROBUST_CONE_TOL_FACTOR", "RobustAdmmSolver"]
+__all__ = ["POLISH_GAP_FACTOR", "RobustAdmmSolver"]
 
-#: The certified stop of a robust program needs the relative cone violation below
-#: ``ROBUST_CONE_TOL_FACTOR * cone_tol``: the worst-case loss is first order in the violation of
-#: the robust cones, and the certificate (a lower bound) cannot see a point below the optimum.
-#: Measured on small programs (docs/robust_admm.md, section 7): with the factor 0.1, four of 36
-#: stopped ``optimal`` 1.0e-4 to 8.7e-4 below Clarabel (relative violations 4.8e-6 to 7.5e-6);
-#: with 0.01 none did (two of those four end at the iteration limit instead).
-ROBUST_CONE_TOL_FACTOR = 0.01
+#: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
+#: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
+#: |objective(v)|``; the certified stop is decided at the projected point.
+POLISH_GAP_FACTOR = 10.0
 
 
 class RobustAdmmSolver(AdmmSolver):
@@ -94,6 +95,8 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
+        self._projector: RobustConeProjector | None = None
+        self._certified = False
 
     # ------------------------------------------------------------------ configuration
     def update(self, *, beta: float | None = None, eps: float | None = None, **settings: Any) -> None:
@@ -151,10 +154,11 @@ class RobustAdmmSolver(AdmmSolver):
     def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
         """The stopping tests of one check: divergence, then the certified gap (``optimal``).
 
-        As :meth:`AdmmSolver._stop`, except that the returned point is not polished (no exact
-        projection onto the robust cones is available), the gap counts in absolute value
-        (:meth:`_gap_within`) and the relative cone violation must be at most
-        ``ROBUST_CONE_TOL_FACTOR * cone_tol``.
+        As :meth:`AdmmSolver._stop`, with the robust polish: at a check that refreshed the
+        certificate with ``|gap| <= POLISH_GAP_FACTOR * gap_tol * |objective|`` at ``v``, ``v`` is
+        projected exactly onto the robust cones (:meth:`_polish`); the run stops ``optimal`` when
+        the gap at the projection is within ``gap_tol`` and its relative cone violation within
+        ``cone_tol``, and then returns the projection.
         """
         settings = self.settings
         r_p, r_d, obj, gap = check.r_p, check.r_d, check.obj, check.gap
@@ -180,20 +184,44 @@ class RobustAdmmSolver(AdmmSolver):
                 )
                 return True
             return False
-        if not self._gap_within(gap, obj):
+        if not (self._certified and self._gap_within(gap, obj, POLISH_GAP_FACTOR)):
             return False
-        cone_tol = ROBUST_CONE_TOL_FACTOR * settings.cone_tol
-        viol_rel = self.structure.cone_violation(check.XV)[1]
-        if viol_rel > cone_tol:
+        polished = self._polish(run)
+        if polished is None:
             return False
+        v, XV, obj = polished
+        gap = obj - run.best_dual
+        viol_rel = self.structure.cone_violation(XV)[1]
+        if not (AdmmSolver._gap_within(self, gap, obj) and viol_rel <= settings.cone_tol):
+            np.matmul(self.structure.X, self.state.v, out=check.XV)
+            self.structure.objective_from(self.state.v, check.XV, self.beta)
+            return False
+        self.state.v = v
+        np.copyto(check.XV, XV)
+        check.obj, check.gap = obj, gap
         run.status = cp.OPTIMAL
         run.message = (
-            f"Converged in {k} iterations with a duality-gap certificate: |objective - dual bound| "
-            f"= {abs(gap):.3g} <= gap_tol * |objective| = {settings.gap_tol * abs(obj):.3g}, relative "
-            f"robust-cone violation {viol_rel:.3g} <= {ROBUST_CONE_TOL_FACTOR:g} cone_tol = {cone_tol:g} "
-            f"(primal residual {r_p:.3g}, dual residual {r_d:.3g})."
+            f"Converged in {k} iterations with a duality-gap certificate at the projection onto the "
+            f"robust cones: objective - dual bound = {gap:.3g} <= gap_tol * |objective| = "
+            f"{settings.gap_tol * abs(obj):.3g}, relative robust-cone violation {viol_rel:.3g} <= "
+            f"cone_tol = {settings.cone_tol:g} (primal residual {r_p:.3g}, dual residual {r_d:.3g})."
         )
         return True
+
+    def _polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
+        r"""The exact projection ``p`` of ``v`` onto the robust cones, ``X'p`` and the objective
+        at ``p``; the certified bound is refreshed at ``p`` (its loss multipliers follow the
+        point). None when the conic solver fails or a row stays unverified."""
+        st = self.structure
+        if self._projector is None:
+            signs = np.hstack([st.S_sign, st.S_sign])
+            self._projector = RobustConeProjector(st.X, signs, st.e, st.dbar, st.q)
+        v = self._projector.project(self.state.v, st.eps)
+        if v is None or not self._projector.exact:
+            return None
+        XV = st.X @ v
+        run.best_dual = max(run.best_dual, self.robust_bound(v, XV))
+        return v, XV, st.objective_from(v, XV, self.beta)
 
     # ------------------------------------------------------------------ the steps
     def _u_step(self) -> None:
@@ -285,6 +313,7 @@ class RobustAdmmSolver(AdmmSolver):
             run.last_cert = k
             run.best_dual = max(run.best_dual, self.robust_bound(self.state.v, check.XV))
         check.gap = check.obj - run.best_dual
+        self._certified = certify
         return certify
 
     def _gap_within(self, gap: float, obj: float, factor: float = 1.0) -> bool:
@@ -298,9 +327,15 @@ class RobustAdmmSolver(AdmmSolver):
         self, run: RunRecord, check: CheckRecord, k: int, t_setup: float, printer: Printer | None
     ) -> AdmmResult:
         st, x = self.structure, self.state
-        if self.settings.gap_tol is not None and run.last_cert != k:
-            XV = st.X @ x.v
-            if run.status != cp.SOLVER_ERROR and np.all(np.isfinite(XV)):
-                run.best_dual = max(run.best_dual, self.robust_bound(x.v, XV))
-            run.last_cert = k  # the base's final certificate is the nominal one: skip it
+        certified = self.settings.gap_tol is not None
+        usable = run.status != cp.SOLVER_ERROR and np.all(np.isfinite(x.v))
+        if certified and run.last_cert != k and usable:
+            run.best_dual = max(run.best_dual, self.robust_bound(x.v, st.X @ x.v))
+        if certified and run.status != cp.OPTIMAL and usable:
+            # a run ending at a limit returns the projection onto the robust cones: a feasible
+            # point, whose objective is at least the optimum, so the reported gap is a valid bound
+            polished = self._polish(run)
+            if polished is not None:
+                x.v = polished[0]
+        run.last_cert = k  # the base's final certificate is the nominal one: skip it
         return super()._finish(run, check, k, t_setup, printer)
