@@ -97,6 +97,7 @@ class RobustAdmmSolver(AdmmSolver):
         self._radius: np.ndarray | None = None
         self._projector: RobustConeProjector | None = None
         self._certified = False
+        self._polish_next, self._polish_wait = 0, 0
 
     # ------------------------------------------------------------------ configuration
     def update(self, *, beta: float | None = None, eps: float | None = None, **settings: Any) -> None:
@@ -149,6 +150,7 @@ class RobustAdmmSolver(AdmmSolver):
     def solve(self) -> AdmmResult:
         """Run the ADMM at the current ``eps`` and ``beta`` (see :meth:`AdmmSolver.solve`)."""
         self.structure.eps = self.eps
+        self._polish_next, self._polish_wait = 0, self.settings.certificate_interval
         return super().solve()
 
     def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
@@ -158,7 +160,8 @@ class RobustAdmmSolver(AdmmSolver):
         certificate with ``|gap| <= POLISH_GAP_FACTOR * gap_tol * |objective|`` at ``v``, ``v`` is
         projected exactly onto the robust cones (:meth:`_polish`); the run stops ``optimal`` when
         the gap at the projection is within ``gap_tol`` and its relative cone violation within
-        ``cone_tol``, and then returns the projection.
+        ``cone_tol``, and then returns the projection. After a failed attempt the next waits
+        ``certificate_interval`` iterations, doubled after every failure (at most 16 intervals).
         """
         settings = self.settings
         r_p, r_d, obj, gap = check.r_p, check.r_d, check.obj, check.gap
@@ -184,8 +187,12 @@ class RobustAdmmSolver(AdmmSolver):
                 )
                 return True
             return False
-        if not (self._certified and self._gap_within(gap, obj, POLISH_GAP_FACTOR)):
+        if not (self._certified and k >= self._polish_next and self._gap_within(gap, obj, POLISH_GAP_FACTOR)):
             return False
+        # a failed polish waits twice as long as the last before the next (at most 16 certificate
+        # intervals): the projections cost O(log) solves on a run that creeps towards the cones
+        self._polish_next = k + self._polish_wait
+        self._polish_wait = min(2 * self._polish_wait, 16 * settings.certificate_interval)
         polished = self._polish(run)
         if polished is None:
             return False
