@@ -153,21 +153,22 @@ def test_bad_settings_are_rejected() -> None:
         solver.warm_start(nominal.solve())
 
 
-def test_benchmark_script_smoke(capsys, tmp_path) -> None:
-    import importlib.util
+def test_benchmark_script_smoke(capsys, tmp_path, monkeypatch) -> None:
+    import importlib
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "robust_admm.py"
-    spec = importlib.util.spec_from_file_location("robust_admm_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path / "rows.json"
-    args = ["--data", "gaussian", "--n", "20", "--d", "2", "--P", "3", "--losses", "logistic"]
-    assert module.main([*args, "--norms", "2", "--eps", "0.02", "--beta", "0.3", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())
-    assert len(rows) == 1 and rows[0]["status"] == cp.OPTIMAL and abs(rows[0]["gap_to_clarabel"]) <= 1e-4
-    assert "| 20 | 2 |" in capsys.readouterr().out
+    # imported by name: the solves run in spawned processes, which import the module again
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    module = importlib.import_module("robust_admm")
+    out, md = tmp_path / "rows.json", tmp_path / "rows.md"
+    args = ["--data", "gaussian", "--n", "20", "--d", "2", "--P", "3", "--losses", "logistic", "--norms", "2"]
+    args += ["--eps", "0.02", "--beta", "0.3", "--no-large", "--json", str(out), "--md", str(md)]
+    assert module.main(args) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 1 and rows[0]["admm_status"] == cp.OPTIMAL and abs(rows[0]["gap_to_clarabel"]) <= 1e-4
+    assert rows[0]["admm_peak_rss_mb"] > 0 and rows[0]["clarabel_cone_violation_rel"] < 1e-6
+    assert "| gaussian | 20 | 2 |" in capsys.readouterr().out and "--no-large" in md.read_text()
 
 
 @pytest.mark.slow
