@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=398)
     parser.add_argument("--d", type=int, default=30, help="features of the gaussian data")
     parser.add_argument("--P", type=int, nargs="+", default=[20])
-    parser.add_argument("--full", action="store_true", help="P = 20 and 50 (Clarabel: minutes per program at 50)")
+    parser.add_argument("--full", action="store_true", help="P = 20 and 50")
     parser.add_argument("--losses", nargs="+", default=["hinge", "squared", "logistic"])
     parser.add_argument("--norms", nargs="+", default=["inf", "2"])
     parser.add_argument("--eps", type=float, default=0.05)
