@@ -86,6 +86,10 @@ class RobustConeProjector:
         Whether the last call verified every row of every block.
     rounds, rows : int
         QP solves and candidate rows (all blocks) of the last call.
+    multipliers : ndarray, shape (n, J)
+        The last projection's multipliers :math:`\mu_{kj} \ge 0` of the scaled rows
+        (zero off the candidate rows): :math:`c_j - \Pi(c_j) = -\sum_k \mu_{kj}e_ks_{kj}x'_k +
+        \epsilon(\sum_k\mu_{kj}e_k)\,\xi_j` with :math:`\xi_j \in \partial\|\bar u_j\|_q`.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class RobustConeProjector:
         self.width = min(self.n, 4 * self.d if width is None else width)
         self.max_rounds = max_rounds
         self.active = np.zeros((self.n, self.J), dtype=bool)
+        self.multipliers = np.zeros((self.n, self.J))
         self.exact, self.rounds, self.rows = True, 0, 0
         self.settings = clarabel.DefaultSettings()
         self.settings.verbose = False
@@ -185,9 +190,11 @@ class RobustConeProjector:
             return None
         x = np.asarray(sol.x).reshape(J, nv)
         self.active = np.zeros((self.n, J), dtype=bool)
-        z = np.asarray(sol.z)[:m]
+        z = np.maximum(np.asarray(sol.z)[:m], 0.0)
         keep = z > 1e-9 * max(1.0, float(np.max(z, initial=0.0)))
         self.active[rows[keep], blocks[keep]] = True
+        self.multipliers = np.zeros((self.n, J))
+        self.multipliers[rows, blocks] = z
         return np.ascontiguousarray(x[:, :d].T)
 
     # ------------------------------------------------------------------ the projection
@@ -199,6 +206,7 @@ class RobustConeProjector:
         thr = self.tol * np.maximum(1.0, np.linalg.norm(C, axis=0))
         if not np.any(margins < -thr[None, :]):  # already in every cone
             self.exact, self.rounds, self.rows = True, 0, 0
+            self.multipliers = np.zeros((self.n, self.J))
             return C.copy()
         cand = self.active.copy()
         w = self.width
