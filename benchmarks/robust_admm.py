@@ -65,8 +65,13 @@ def solve_one(spec: dict) -> dict:
         )
         start = time.perf_counter()
         if spec["solver"] == "clarabel":
-            out["objective"] = program.problem.solve(solver="CLARABEL")
-            out["status"] = program.problem.status
+            import cvxpy as cp
+
+            try:
+                out["objective"] = program.problem.solve(solver="CLARABEL")
+                out["status"] = program.problem.status
+            except cp.error.SolverError as exc:  # recorded, not fatal: the other rows still run
+                out.update(objective=float("nan"), status="solver_error", error=str(exc))
             V, W = program.variables["V"].value, program.variables["W"].value
         else:
             with warnings.catch_warnings():
@@ -81,8 +86,11 @@ def solve_one(spec: dict) -> dict:
                 certified_gap=result.duality_gap / abs(result.objective),
             )
         out["seconds"] = time.perf_counter() - start
-        scale = float(np.max(np.abs(program.design @ np.hstack([V, W])))) or 1.0
-        out["cone_violation_rel"] = robust_cone_violation(program, V, W) / scale
+        if V is None or W is None:
+            out["cone_violation_rel"] = float("nan")
+        else:
+            scale = float(np.max(np.abs(program.design @ np.hstack([V, W])))) or 1.0
+            out["cone_violation_rel"] = robust_cone_violation(program, V, W) / scale
         out["n_patterns"] = patterns.n_patterns
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return out
@@ -104,7 +112,7 @@ def run_row(base: dict, clarabel: bool) -> dict:
     admm = isolated({**base, "solver": "admm"})
     row["P"] = admm.pop("n_patterns")
     row.update({f"admm_{k}": v for k, v in admm.items()})
-    if clarabel:
+    if clarabel and row["clarabel_status"] != "solver_error":
         ref_obj = row["clarabel_objective"]
         row["gap_to_clarabel"] = (row["admm_objective"] - ref_obj) / abs(ref_obj)
         row["speedup"] = row["clarabel_seconds"] / row["admm_seconds"]
@@ -119,6 +127,7 @@ HEADER = (
 
 def markdown_row(row: dict) -> str:
     nan = float("nan")
+    failed = row.get("clarabel_status") == "solver_error"
     cells = [
         row["data"],
         f"{row['n']}",
@@ -126,7 +135,7 @@ def markdown_row(row: dict) -> str:
         f"{row['P']}",
         row["loss"],
         row["norm"],
-        f"{row.get('clarabel_seconds', nan):.1f}",
+        f"{row.get('clarabel_seconds', nan):.1f}" + (" failed" if failed else ""),
         f"{row['admm_seconds']:.1f}",
         f"{row.get('speedup', nan):.1f}",
         f"{row['admm_iterations']}",
@@ -188,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         lines.append(markdown_row(row))
         print(lines[-1], flush=True)
+        write(args, argv, baseline, rows, lines)  # after every row: a long run keeps what it did
+    return 0
+
+
+def write(args: argparse.Namespace, argv: list[str] | None, baseline: float, rows: list, lines: list) -> None:
+    """The ``--json`` and ``--md`` files (rows so far)."""
     given = sys.argv[1:] if argv is None else argv
     if args.json:
         with open(args.json, "w") as fh:
@@ -197,7 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.md, "w") as fh:
             fh.write(f"`{command}`\n\nPeak RSS of a process that only imports: {baseline:.0f} MB.\n\n")
             fh.write("\n".join(lines) + "\n")
-    return 0
 
 
 if __name__ == "__main__":
