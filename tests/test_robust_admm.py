@@ -173,15 +173,18 @@ def test_benchmark_script_smoke(capsys, tmp_path, monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_no_optimal_claim_below_the_optimum() -> None:
-    """Seed 1, squared loss, l_inf: with the cone tolerance at cone_tol / 10 the solver stopped
-    `optimal` 8.7e-4 below Clarabel (relative violation 4.9e-6, certified |gap| 9.4e-5); at
-    cone_tol / 100 it is either optimal within 1e-4 or says it is not (~15 s)."""
+    """Seed 1, squared loss, l_inf: stopping at the unprojected point with relative violation
+    <= cone_tol / 10, the solver once said `optimal` 8.7e-4 below Clarabel; the stop is now
+    decided at the exact projection onto the robust cones, so it is either optimal within 1e-4
+    or says it is not (slack splitting and the default, ~3 min on a loaded machine)."""
     reference = _program("squared", "inf", seed=1).problem.solve(solver="CLARABEL")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = solve_admm(_program("squared", "inf", seed=1))
-    if result.status == cp.OPTIMAL:
-        assert abs(result.objective - reference) <= 1e-4 * abs(reference)
+    for method in ("slack", "projection"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = solve_admm(_program("squared", "inf", seed=1), {"cone_method": method})
+        assert result.objective >= reference - 1e-7 * abs(reference) and result.duality_gap >= 0
+        if result.status == cp.OPTIMAL:
+            assert abs(result.objective - reference) <= 1e-4 * abs(reference)
 
 
 def test_a_run_at_the_limit_returns_a_feasible_point_and_a_valid_gap() -> None:
