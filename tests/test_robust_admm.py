@@ -225,3 +225,17 @@ def test_both_cone_methods_match_clarabel(norm: str) -> None:
         assert result.status == cp.OPTIMAL and ("s" in result.rho) is not projection
         assert abs(result.objective - reference) <= 1e-4 * abs(reference)
         assert 0 <= result.duality_gap <= 1e-4 * abs(result.objective)
+
+
+def test_warm_start_across_cone_methods() -> None:
+    """A projection result (no slack block, its penalty 0) starts a slack solve and back."""
+    first = RobustAdmmSolver(_program("squared", "2")).solve()
+    slack = RobustAdmmSolver(_program("squared", "2"), {"cone_method": "slack"})
+    slack.warm_start(first)
+    second = slack.solve()
+    again = RobustAdmmSolver(_program("squared", "2"))
+    again.warm_start(second)
+    third = again.solve()
+    assert first.status == second.status == third.status == cp.OPTIMAL
+    assert second.rho["s"] > 0 and "s" not in third.rho
+    assert third.objective == pytest.approx(first.objective, rel=1e-4)
