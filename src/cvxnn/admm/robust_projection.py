@@ -25,6 +25,9 @@ per block and round) and the QP is solved again until none is, at most ``max_rou
 
 from __future__ import annotations
 
+import math
+import time
+
 import clarabel
 import numpy as np
 import scipy.sparse as sp
@@ -185,6 +188,7 @@ class RobustConeProjector:
             cones = [clarabel.NonnegativeConeT(m)] + [clarabel.SecondOrderConeT(nr)] * J
         else:
             cones = [clarabel.NonnegativeConeT(n_rows)]
+        self.settings.time_limit = max(self.deadline - time.perf_counter(), 1e-3)
         sol = clarabel.DefaultSolver(P, qv, A, b, cones, self.settings).solve()
         if str(sol.status) not in ("Solved", "AlmostSolved"):
             return None
@@ -198,9 +202,11 @@ class RobustConeProjector:
         return np.ascontiguousarray(x[:, :d].T)
 
     # ------------------------------------------------------------------ the projection
-    def project(self, C: np.ndarray, eps: float) -> np.ndarray | None:
+    def project(self, C: np.ndarray, eps: float, time_limit: float | None = None) -> np.ndarray | None:
         r""":math:`\Pi_{K^\epsilon_j}(c_j)` for every column of ``C`` (``(d', J)``), or None when the
-        conic solver fails. :attr:`exact` says whether every row was verified."""
+        conic solver fails or runs past ``time_limit`` seconds (all rounds together).
+        :attr:`exact` says whether every row was verified."""
+        self.deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
         C = np.asarray(C, dtype=np.float64)
         margins = robust_margins(self.X @ C, C, self.signs, self.e, eps, self.q, self.dbar)
         thr = self.tol * np.maximum(1.0, np.linalg.norm(C, axis=0))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -245,12 +246,15 @@ class RobustAdmmSolver(AdmmSolver):
     def _polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
         r"""The exact projection ``p`` of ``v`` onto the robust cones, ``X'p`` and the objective
         at ``p``; the certified bound is refreshed at ``p`` (its loss multipliers follow the
-        point). None when the conic solver fails or a row stays unverified."""
-        st = self.structure
+        point). None when the conic solver fails, a row stays unverified, or the projection would
+        run past ``time_limit`` (it gets what is left of it, at least a tenth)."""
+        st, limit = self.structure, self.settings.time_limit
+        if limit is not None:
+            limit = max(0.1 * limit, limit - (time.perf_counter() - run.t_start))
         projector = self._projector_of()
         if self.projection:  # v is in the cones already: keep the v-step's multipliers
             projector = RobustConeProjector(st.X, projector.signs, st.e, st.dbar, st.q)
-        v = projector.project(self.state.v, st.eps)
+        v = projector.project(self.state.v, st.eps, limit)
         if v is None or not projector.exact:
             return None
         XV = st.X @ v
