@@ -111,6 +111,7 @@ class RobustAdmmSolver(AdmmSolver):
         self._projector: RobustConeProjector | None = None
         self._certified = False
         self._polish_next, self._polish_wait = 0, 0
+        self._unprojected = False
         st = self.structure
         size = st.J * min(st.n, 4 * st.d) * st.d
         #: whether the v-step projects exactly onto the robust cones (no slack block)
@@ -404,5 +405,20 @@ class RobustAdmmSolver(AdmmSolver):
             polished = self._polish(run)
             if polished is not None:
                 x.v = polished[0]
+            self._unprojected = polished is None
+        else:
+            self._unprojected = False
         run.last_cert = k  # the base's final certificate is the nominal one: skip it
         return super()._finish(run, check, k, t_setup, printer)
+
+    def _limit_status(
+        self, run: RunRecord, check: CheckRecord, k: int, objective: float, viol_rel: float, elapsed: float
+    ) -> None:
+        """As :meth:`AdmmSolver._limit_status`; says when the returned point is not projected."""
+        super()._limit_status(run, check, k, objective, viol_rel, elapsed)
+        if self._unprojected:
+            run.message += (
+                " The returned point is not projected onto the robust cones (the projection failed "
+                "or did not finish in the time left): its objective may lie below the optimum, so "
+                "the gap bound does not bound it."
+            )
