@@ -1,37 +1,40 @@
 """Robust programs: cvxnn's ADMM side by side with Clarabel (issue 15, item 5).
 
-For every loss and perturbation norm asked for, one run builds the robust program, solves it
-with Clarabel through CVXPY (compile included; ``--no-clarabel`` skips it) and with the ADMM,
-and reports time, iterations, status, objective, the relative gap to Clarabel, the relative
-robust-cone violation of the ADMM's point and the process's peak resident memory after the
-ADMM solve (``ru_maxrss``: a process-wide high-water mark, so run one size per process to read
-the ADMM's own peak; ``tracemalloc`` slowed the solves ~5x).
+One run solves, for every loss and perturbation norm asked for, the robust program of the
+breast-cancer data (398 training rows x 30 standardized features, beta = 1, eps = 0.05) at each
+``--P`` with Clarabel through CVXPY (compile included) and with the ADMM, then the large
+Gaussian program (``--large``, default (2000, 50, 100) hinge / l_inf, beta = 0.1, eps = 0.02)
+with the ADMM only. Each solve runs in a fresh process (spawned), so its peak resident memory
+(``ru_maxrss`` of that process, imports included; ``--baseline`` reports a process that only
+imports) is its own.
 
-    python benchmarks/robust_admm.py --data breast_cancer --P 20 50 --eps 0.05 --beta 1
-    python benchmarks/robust_admm.py --data gaussian --n 2000 --d 50 --P 100 --losses hinge \\
-        --norms inf --no-clarabel
+Columns: seconds, iterations, status, the relative gap of the ADMM's objective to Clarabel's,
+the ADMM's certified gap bound (relative), the relative robust-cone violation of each solver's
+point (``max(eps ||v_i||_q - (2D_i - I)X'v_i)_+ / max |X'v|``) and the peak memory of each.
 
-``--json PATH`` also writes the rows as JSON. Numbers depend on the machine's load: quote them
-with it.
+    python benchmarks/robust_admm.py --md benchmarks/results/robust_admm.md \\
+        --json benchmarks/results/robust_admm.json          # P = 20 and the large row
+    python benchmarks/robust_admm.py --full                 # also P = 50 (Clarabel: minutes each)
+
+Numbers depend on the machine's load: quote them with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-import cvxnn
-from cvxnn.robust import robust_cone_violation, robust_relu_program
-
 
 def load(name: str, n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Standardized inputs and labels in {-1, +1}: ``breast_cancer`` (the first ``n`` of 569 rows,
+    """Standardized inputs and labels in {-1, +1}: ``breast_cancer`` (``n`` of its 569 rows,
     all 30 features) or ``gaussian`` (``n x d``, labels from a random two-layer network)."""
     rng = np.random.default_rng(seed)
     if name == "breast_cancer":
@@ -47,39 +50,104 @@ def load(name: str, n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def run_one(X, y, P: int, loss: str, norm: str, args: argparse.Namespace) -> dict:
-    """One loss / norm at one P: Clarabel (optional) and the ADMM."""
-    patterns = cvxnn.sample_patterns(X, P, random_state=args.seed, bias=True)
+def solve_one(spec: dict) -> dict:
+    """Build one robust program and solve it with ``spec["solver"]`` (``"clarabel"``, ``"admm"``
+    or ``"none"``: imports only); runs in its own process."""
+    import cvxnn
+    from cvxnn.robust import robust_cone_violation, robust_relu_program
 
-    def build():
-        return robust_relu_program(X, y, patterns, beta=args.beta, eps=args.eps, norm=norm, loss=loss)
-
-    row: dict = {"n": X.shape[0], "d": X.shape[1], "P": patterns.n_patterns, "loss": loss, "norm": norm}
-    reference = None
-    if args.clarabel:
+    out: dict = {}
+    if spec["solver"] != "none":
+        X, y = load(spec["data"], spec["n"], spec["d"], spec["seed"])
+        patterns = cvxnn.sample_patterns(X, spec["P"], random_state=spec["seed"], bias=True)
+        program = robust_relu_program(
+            X, y, patterns, beta=spec["beta"], eps=spec["eps"], norm=spec["norm"], loss=spec["loss"]
+        )
         start = time.perf_counter()
-        reference = build().problem.solve(solver="CLARABEL")
-        row.update(clarabel_s=time.perf_counter() - start, clarabel_objective=reference)
-    program = build()
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = cvxnn.solve_admm(program, {"max_iter": args.max_iter, "time_limit": args.time_limit})
-    row["admm_s"] = time.perf_counter() - start
-    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    V, W = result.values["V"], result.values["W"]
-    scale = float(np.max(np.abs(program.design @ np.hstack([V, W])))) or 1.0
-    row.update(
-        status=result.status,
-        iterations=result.iterations,
-        admm_objective=result.objective,
-        certified_gap=result.duality_gap / abs(result.objective),
-        cone_violation_rel=robust_cone_violation(program, V, W) / scale,
-    )
-    if reference is not None:
-        row["gap_to_clarabel"] = (result.objective - reference) / abs(reference)
-        row["speedup"] = row["clarabel_s"] / row["admm_s"]
+        if spec["solver"] == "clarabel":
+            import cvxpy as cp
+
+            try:
+                out["objective"] = program.problem.solve(solver="CLARABEL")
+                out["status"] = program.problem.status
+            except cp.error.SolverError as exc:  # recorded, not fatal: the other rows still run
+                out.update(objective=float("nan"), status="solver_error", error=str(exc))
+            V, W = program.variables["V"].value, program.variables["W"].value
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                settings = {"max_iter": spec["max_iter"], "time_limit": spec["time_limit"]}
+                result = cvxnn.solve_admm(program, settings)
+            V, W = result.values["V"], result.values["W"]
+            out.update(
+                objective=result.objective,
+                status=result.status,
+                iterations=result.iterations,
+                certified_gap=result.duality_gap / abs(result.objective),
+            )
+        out["seconds"] = time.perf_counter() - start
+        if V is None or W is None:
+            out["cone_violation_rel"] = float("nan")
+        else:
+            scale = float(np.max(np.abs(program.design @ np.hstack([V, W])))) or 1.0
+            out["cone_violation_rel"] = robust_cone_violation(program, V, W) / scale
+        out["n_patterns"] = patterns.n_patterns
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return out
+
+
+def isolated(spec: dict) -> dict:
+    """:func:`solve_one` in a fresh spawned process (its own peak memory)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(solve_one, spec).result()
+
+
+def run_row(base: dict, clarabel: bool) -> dict:
+    """One program: Clarabel (optional), then the ADMM."""
+    row = {k: base[k] for k in ("data", "n", "d", "P", "loss", "norm", "eps", "beta")}
+    if clarabel:
+        ref = isolated({**base, "solver": "clarabel"})
+        row.update({f"clarabel_{k}": v for k, v in ref.items() if k != "n_patterns"})
+    admm = isolated({**base, "solver": "admm"})
+    row["P"] = admm.pop("n_patterns")
+    row.update({f"admm_{k}": v for k, v in admm.items()})
+    if clarabel and row["clarabel_status"] != "solver_error":
+        ref_obj = row["clarabel_objective"]
+        row["gap_to_clarabel"] = (row["admm_objective"] - ref_obj) / abs(ref_obj)
+        row["speedup"] = row["clarabel_seconds"] / row["admm_seconds"]
     return row
+
+
+HEADER = (
+    "| data | n | d | P | loss | norm | Clarabel s | ADMM s | speedup | iters | status | gap to Clarabel "
+    "| certified gap | viol Clarabel | viol ADMM | MB Clarabel | MB ADMM |"
+)
+
+
+def markdown_row(row: dict) -> str:
+    nan = float("nan")
+    failed = row.get("clarabel_status") == "solver_error"
+    cells = [
+        row["data"],
+        f"{row['n']}",
+        f"{row['d']}",
+        f"{row['P']}",
+        row["loss"],
+        row["norm"],
+        f"{row.get('clarabel_seconds', nan):.1f}" + (" failed" if failed else ""),
+        f"{row['admm_seconds']:.1f}",
+        f"{row.get('speedup', nan):.1f}",
+        f"{row['admm_iterations']}",
+        row["admm_status"],
+        f"{row.get('gap_to_clarabel', nan):.1e}",
+        f"{row['admm_certified_gap']:.1e}",
+        f"{row.get('clarabel_cone_violation_rel', nan):.1e}",
+        f"{row['admm_cone_violation_rel']:.1e}",
+        f"{row.get('clarabel_peak_rss_mb', nan):.0f}",
+        f"{row['admm_peak_rss_mb']:.0f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", choices=["breast_cancer", "gaussian"], default="breast_cancer")
     parser.add_argument("--n", type=int, default=398)
     parser.add_argument("--d", type=int, default=30, help="features of the gaussian data")
-    parser.add_argument("--P", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--P", type=int, nargs="+", default=[20])
+    parser.add_argument("--full", action="store_true", help="P = 20 and 50")
     parser.add_argument("--losses", nargs="+", default=["hinge", "squared", "logistic"])
     parser.add_argument("--norms", nargs="+", default=["inf", "2"])
     parser.add_argument("--eps", type=float, default=0.05)
@@ -96,39 +165,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-iter", type=int, default=20000)
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--no-clarabel", dest="clarabel", action="store_false")
+    parser.add_argument("--large", type=int, nargs=3, default=[2000, 50, 100], metavar=("N", "D", "P"))
+    parser.add_argument("--large-eps", type=float, default=0.02)
+    parser.add_argument("--large-beta", type=float, default=0.1)
+    parser.add_argument("--large-time-limit", type=float, default=120.0)
+    parser.add_argument("--no-large", dest="with_large", action="store_false")
     parser.add_argument("--json", help="also write the rows as JSON to this path")
+    parser.add_argument("--md", help="also write the table (with the command) as Markdown to this path")
     args = parser.parse_args(argv)
-    X, y = load(args.data, args.n, args.d, args.seed)
-    rows = []
-    header = "| n | d | P | loss | norm | Clarabel s | ADMM s | iters | status | gap | cert | viol | RSS MB |"
-    print(header)
-    print("|" + "---|" * 13)
-    for P in args.P:
+    P_values = [20, 50] if args.full else args.P
+    common = {"seed": args.seed, "max_iter": args.max_iter}
+    specs: list[tuple[dict, bool]] = []
+    for P in P_values:
         for loss in args.losses:
             for norm in args.norms:
-                row = run_one(X, y, P, loss, norm, args)
-                rows.append(row)
-                nan = float("nan")
-                cells = [
-                    f"{row['n']}",
-                    f"{row['d']}",
-                    f"{row['P']}",
-                    loss,
-                    norm,
-                    f"{row.get('clarabel_s', nan):.2f}",
-                    f"{row['admm_s']:.2f}",
-                    f"{row['iterations']}",
-                    row["status"],
-                    f"{row.get('gap_to_clarabel', nan):.1e}",
-                    f"{row['certified_gap']:.1e}",
-                    f"{row['cone_violation_rel']:.1e}",
-                    f"{row['peak_rss_mb']:.0f}",
-                ]
-                print("| " + " | ".join(cells) + " |", flush=True)
+                spec = {"data": args.data, "n": args.n, "d": args.d, "P": P, "loss": loss, "norm": norm}
+                spec.update(common, eps=args.eps, beta=args.beta, time_limit=args.time_limit)
+                specs.append((spec, args.clarabel))
+    if args.with_large:
+        n, d, P = args.large
+        spec = {"data": "gaussian", "n": n, "d": d, "P": P, "loss": "hinge", "norm": "inf"}
+        spec.update(common, eps=args.large_eps, beta=args.large_beta, time_limit=args.large_time_limit)
+        specs.append((spec, False))
+    baseline = isolated({"solver": "none"})["peak_rss_mb"]
+    lines = [HEADER, "|" + "---|" * 17]
+    print(f"peak RSS of a process that only imports: {baseline:.0f} MB")
+    print("\n".join(lines), flush=True)
+    rows = []
+    for spec, clarabel in specs:
+        row = run_row(spec, clarabel)
+        rows.append(row)
+        lines.append(markdown_row(row))
+        print(lines[-1], flush=True)
+        write(args, argv, baseline, rows, lines)  # after every row: a long run keeps what it did
+    return 0
+
+
+def write(args: argparse.Namespace, argv: list[str] | None, baseline: float, rows: list, lines: list) -> None:
+    """The ``--json`` and ``--md`` files (rows so far)."""
+    given = sys.argv[1:] if argv is None else argv
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
-    return 0
+            json.dump({"argv": given, "import_rss_mb": baseline, "rows": rows}, fh, indent=1)
+    if args.md:
+        command = "python benchmarks/robust_admm.py " + " ".join(given)
+        with open(args.md, "w") as fh:
+            fh.write(f"`{command}`\n\nPeak RSS of a process that only imports: {baseline:.0f} MB.\n\n")
+            fh.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,12 @@ def test_robust_training_fast(tmp_path, capsys):
         assert r["clean acc"] > 0.7, r
     assert "| data (scaling" in (tmp_path / "robust_training.md").read_text()
     assert "| data (scaling" in capsys.readouterr().out
+
+
+def test_robust_training_fast_with_the_admm(tmp_path):
+    module = load_example("robust_training")
+    args = ["--fast", "--data", "breast_cancer", "--robust-solver", "ADMM", "--robust-patterns", "8"]
+    rows = module.main([*args, "--out", str(tmp_path)])
+    robust = [r for r in rows if r["method"] == "convex robust"]
+    assert len(robust) == 1 and robust[0]["note"].startswith("status optimal"), robust
+    assert "robust programs: ADMM, P = 8" in (tmp_path / "robust_training.md").read_text()
