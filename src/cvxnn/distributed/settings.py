@@ -59,6 +59,14 @@ class ShardedSettings:
         See ``adaptive_rho`` (> 1).
     alpha : float
         Over-relaxation in (0, 2).
+    anderson : int
+        Memory of the safeguarded type-II Anderson acceleration of the driver's fixed-point map
+        :math:`(V, \Lambda) \mapsto (V^+, \Lambda^+)` (:class:`cvxnn.admm.acceleration.Anderson`;
+        0 = off). Used only when the driver iterates alone (squared loss, ``cone_method=
+        "rowgen"``); restarted when the core set grows or a penalty changes.
+    anderson_safeguard : float
+        An extrapolated step is kept only when its fixed-point residual is at most this times
+        that of the last plain step (> 0).
     cone_method : {"rowgen", "slack"}
         ``"rowgen"``: the cones are projected onto exactly on the driver over a growing core set
         of rows (:mod:`cvxnn.distributed.coreset`; the single-process default's projection
@@ -100,6 +108,8 @@ class ShardedSettings:
     adaptive_rho_interval: int = 100
     adaptive_rho_tolerance: float = 5.0
     alpha: float = 1.8
+    anderson: int = 10
+    anderson_safeguard: float = 1.0
     cone_method: str = "rowgen"
     rowgen_rows: int = 4
     rowgen_tol: float = 1e-9
@@ -125,7 +135,18 @@ class ShardedSettings:
             "rowgen_rows",
         ):
             object.__setattr__(self, name, check_positive_int(getattr(self, name), f"{name}"))
-        for name in ("eps_abs", "eps_rel", "gap_tol", "cone_tol", "memory_limit_gb", "cg_tol", "rowgen_tol"):
+        if isinstance(self.anderson, bool) or not isinstance(self.anderson, int) or self.anderson < 0:
+            raise InvalidInputError(f"anderson must be an integer >= 0; got {self.anderson!r}.")
+        for name in (
+            "eps_abs",
+            "eps_rel",
+            "gap_tol",
+            "cone_tol",
+            "memory_limit_gb",
+            "cg_tol",
+            "rowgen_tol",
+            "anderson_safeguard",
+        ):
             object.__setattr__(self, name, check_positive_real(getattr(self, name), f"{name}"))
         for name in ("rho", "rho_cone", "rho_loss", "time_limit"):
             if getattr(self, name) is not None:
