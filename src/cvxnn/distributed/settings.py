@@ -220,7 +220,9 @@ class ShardedResult:
         feasible point of the last certificate, every ``certificate_interval`` iterations; NaN
         before the first), ``primal_residual``, ``dual_residual``, ``elapsed``.
     timings : Mapping[str, float]
-        Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``.
+        Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``, and
+        ``shards``: the part of ``iterate`` spent waiting for the shards' steps and their
+        violated rows (round trips and row work; the rest is the driver's).
     bytes_per_iteration : int
         Bytes a plain iteration moves between the driver and the shards (``U`` out, the
         right-hand side back: ``2 * n_shards * 8 * 2 d'P``), independent of ``n``; 0 for the

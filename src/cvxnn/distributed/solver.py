@@ -329,6 +329,7 @@ def solve_sharded(
     x_in: np.ndarray | None = None
 
     t_loop = time.perf_counter()
+    t_wait = 0.0  # in the loop, waiting for the shards' steps and violated rows
     it = 0
     while it < settings.max_iter:
         it += 1
@@ -347,7 +348,9 @@ def solve_sharded(
             V = core.prox(Uhat + Lam, beta / rho["u"]) if rowgen else group_prox(Uhat + Lam, beta / rho["u"])
             Lam = Lam + Uhat - V
             if remote:
+                tw = time.perf_counter()
                 parts = shards.call("step", U, rho["s"], rho["z"], check)
+                t_wait += time.perf_counter() - tw
                 rhs = add_arrays(*[p[0] for p in parts])
             if check and remote:
                 dual_s, dual_z, gt_nu, ft_mu, sq = (add_arrays(*[p[k] for p in parts]) for k in range(1, 6))
@@ -355,7 +358,10 @@ def solve_sharded(
                 dual_s = dual_z = gt_nu = ft_mu = np.zeros_like(U)
                 sq = np.zeros(6)
             if check and rowgen:  # grow the core set by the rows that V violates most
-                added = core.add(shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol))
+                tw = time.perf_counter()
+                reported = shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
+                t_wait += time.perf_counter() - tw
+                added = core.add(reported)
                 rows_added += added
                 if added and accel is not None:
                     accel.reset()
@@ -483,6 +489,7 @@ def solve_sharded(
             "setup": t_setup - t0,
             "factor": t_factor,
             "iterate": t_iter,
+            "shards": t_wait,
             "total": time.perf_counter() - t0,
         },
         bytes_per_iteration=2 * len(futures) * 8 * dprime * J if remote else 0,
