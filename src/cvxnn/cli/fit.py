@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from cvxnn._version import __version__
 from cvxnn.exceptions import InvalidInputError
 
+from . import cluster
 from .data import Prepared, first_target, make_estimator, prepare, scaler_stats
 from .options import (
     DEFAULT_PATTERNS,
@@ -195,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs({"--out": args.out, "--report": args.report, "--plot": args.plot}, {"DATA": args.data})
     check_plot_path("--plot", args.plot)  # matplotlib and the format, before the long work
     check_search_opt(args)
+    cluster.check_options(args)
     stages = ["load data", "fit", "evaluate", "save"]
     timings: dict[str, float] = {}
     with Progress(len(stages), "cvxnn fit", enabled=None if not quiet else False) as bar:
@@ -212,9 +214,11 @@ def run(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            tracker = fit_with_progress(
-                est, prep, args, bar.enabled and "verbose" not in (est.solver_options or {})
-            )
+            bar_enabled = bar.enabled and "verbose" not in (est.solver_options or {})
+            if cluster.requested(args):
+                tracker, distributed = cluster.fit_sharded(est, prep.X_train, prep.y_train, args, bar_enabled)
+            else:
+                tracker, distributed = fit_with_progress(est, prep, args, bar_enabled), None
         est.set_params(warm_start=False)  # the saved model has the hyperparameters as given
         timings["fit"] = time.perf_counter() - t
         bar.update(1, "evaluating")
@@ -277,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
             # the ADMM's "optimal" means a certified duality gap; other solvers certify nothing here
             "certified": str(est.status_) == "optimal" if args.solver.strip().upper() == "ADMM" else None,
             "search": search_report(est, tracker),
+            "distributed": distributed,
             "train": train_metrics,
             "test": test_metrics,
             "test_robust_accuracy": robust,
@@ -353,6 +358,7 @@ def print_fit(r: dict[str, Any]) -> None:
         f"solver      {m['solver']}: status {r['status']}, objective {r['objective']:.8g}, "
         f"{r['iterations']} iterations, {r['timings_s']['fit']:.2f}s",
         *search_lines(r["search"]),
+        *cluster.summary_line(r.get("distributed")),
         f"network     {', '.join(str(k) for k in m['neurons'])} neuron(s)",
         f"train       {fmt_metrics(r['train'])}",
         f"test        {fmt_metrics(r['test'])}",
@@ -417,5 +423,6 @@ def add_parser(sub: Any) -> None:
     fit.add_argument("--tol", type=positive_float, default=None, help="solver tolerance")
     fit.add_argument("--report", metavar="PATH", help="write a JSON report")
     fit.add_argument("--plot", metavar="PATH", help="write a plot (ADMM convergence, else objective vs P)")
+    cluster.add_options(fit)
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     fit.set_defaults(func=run)

@@ -10,9 +10,34 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_positive_int, check_positive_real
+from ..admm.settings import AdmmSettings
 from ..exceptions import CvxnnError, InvalidInputError
 from ..recovery import ReLUNetwork
 from .linsys import SOLVERS
+
+#: Settings with the name, meaning and validity of :class:`cvxnn.AdmmSettings`'s (checked there).
+SHARED_WITH_ADMM = (
+    "max_iter",
+    "eps_abs",
+    "eps_rel",
+    "cone_tol",
+    "certificate_interval",
+    "check_interval",
+    "rho",
+    "rho_cone",
+    "rho_loss",
+    "adaptive_rho",
+    "adaptive_rho_interval",
+    "adaptive_rho_tolerance",
+    "alpha",
+    "anderson",
+    "anderson_safeguard",
+    "scale_rows",
+    "memory_limit_gb",
+    "cg_tol",
+    "cg_max_iter",
+    "time_limit",
+)
 
 #: Cone handlings of :func:`~cvxnn.distributed.solve_sharded` (see ``ShardedSettings.cone_method``).
 CONE_METHODS = ("rowgen", "slack")
@@ -59,6 +84,14 @@ class ShardedSettings:
         See ``adaptive_rho`` (> 1).
     alpha : float
         Over-relaxation in (0, 2).
+    anderson : int
+        Memory of the safeguarded type-II Anderson acceleration of the driver's fixed-point map
+        :math:`(V, \Lambda) \mapsto (V^+, \Lambda^+)` (:class:`cvxnn.admm.acceleration.Anderson`;
+        0 = off). Used only when the driver iterates alone (squared loss, ``cone_method=
+        "rowgen"``); restarted when the core set grows or a penalty changes.
+    anderson_safeguard : float
+        An extrapolated step is kept only when its fixed-point residual is at most this times
+        that of the last plain step (> 0).
     cone_method : {"rowgen", "slack"}
         ``"rowgen"``: the cones are projected onto exactly on the driver over a growing core set
         of rows (:mod:`cvxnn.distributed.coreset`; the single-process default's projection
@@ -100,6 +133,8 @@ class ShardedSettings:
     adaptive_rho_interval: int = 100
     adaptive_rho_tolerance: float = 5.0
     alpha: float = 1.8
+    anderson: int = 10
+    anderson_safeguard: float = 1.0
     cone_method: str = "rowgen"
     rowgen_rows: int = 4
     rowgen_tol: float = 1e-9
@@ -112,42 +147,35 @@ class ShardedSettings:
     time_limit: float | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.adaptive_rho, (bool, np.bool_)):
-            raise InvalidInputError(f"adaptive_rho must be True or False; got {self.adaptive_rho!r}.")
-        if check_positive_real(self.adaptive_rho_tolerance, "adaptive_rho_tolerance") <= 1.0:
-            raise InvalidInputError(f"adaptive_rho_tolerance must be > 1; got {self.adaptive_rho_tolerance}.")
-        for name in (
-            "max_iter",
-            "certificate_interval",
-            "check_interval",
-            "cg_max_iter",
-            "adaptive_rho_interval",
-            "rowgen_rows",
-        ):
-            object.__setattr__(self, name, check_positive_int(getattr(self, name), f"{name}"))
-        for name in ("eps_abs", "eps_rel", "gap_tol", "cone_tol", "memory_limit_gb", "cg_tol", "rowgen_tol"):
-            object.__setattr__(self, name, check_positive_real(getattr(self, name), f"{name}"))
-        for name in ("rho", "rho_cone", "rho_loss", "time_limit"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, check_positive_real(getattr(self, name), f"{name}"))
-        if not 0.0 < float(self.alpha) < 2.0:
-            raise InvalidInputError(f"alpha (over-relaxation) must be in (0, 2); got {self.alpha}.")
+        # the settings named as in AdmmSettings are checked (and normalized) by AdmmSettings
+        try:
+            checked = AdmmSettings(**{name: getattr(self, name) for name in SHARED_WITH_ADMM})
+        except InvalidInputError as err:
+            raise InvalidInputError(str(err).replace("AdmmSettings.", "ShardedSettings.")) from None
+        for name in SHARED_WITH_ADMM:
+            object.__setattr__(self, name, getattr(checked, name))
+        # the sharded solver's own settings
+        rows = check_positive_int(self.rowgen_rows, "ShardedSettings.rowgen_rows")
+        object.__setattr__(self, "rowgen_rows", rows)
+        for name in ("gap_tol", "rowgen_tol"):  # gap_tol: never None here (optimal needs a certificate)
+            value = check_positive_real(getattr(self, name), f"ShardedSettings.{name}")
+            object.__setattr__(self, name, value)
         if self.cone_method not in CONE_METHODS:
             raise InvalidInputError(
-                f"cone_method must be one of {list(CONE_METHODS)}; got {self.cone_method!r}."
+                f"ShardedSettings.cone_method must be one of {list(CONE_METHODS)}; got {self.cone_method!r}."
             )
         if self.linear_solver not in SOLVERS:
             raise InvalidInputError(
-                f"linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}."
+                f"ShardedSettings.linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}."
             )
         if (
             isinstance(self.max_recoveries, bool)
             or not isinstance(self.max_recoveries, int)
             or self.max_recoveries < 0
         ):
-            raise InvalidInputError(f"max_recoveries must be an integer >= 0; got {self.max_recoveries!r}.")
-        if not isinstance(self.scale_rows, (bool, np.bool_)):
-            raise InvalidInputError(f"scale_rows must be True or False; got {self.scale_rows!r}.")
+            raise InvalidInputError(
+                f"ShardedSettings.max_recoveries must be an integer >= 0; got {self.max_recoveries!r}."
+            )
 
     @classmethod
     def coerce(cls, overrides: Mapping[str, Any]) -> ShardedSettings:
@@ -192,7 +220,9 @@ class ShardedResult:
         feasible point of the last certificate, every ``certificate_interval`` iterations; NaN
         before the first), ``primal_residual``, ``dual_residual``, ``elapsed``.
     timings : Mapping[str, float]
-        Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``.
+        Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``, and
+        ``shards``: the part of ``iterate`` spent waiting for the shards' steps and their
+        violated rows (round trips and row work; the rest is the driver's).
     bytes_per_iteration : int
         Bytes a plain iteration moves between the driver and the shards (``U`` out, the
         right-hand side back: ``2 * n_shards * 8 * 2 d'P``), independent of ``n``; 0 for the

@@ -25,6 +25,15 @@ Per iteration the driver
    next share: one broadcast and one reduction of ``2d'P`` numbers (skipped for the squared loss
    with ``"rowgen"``).
 
+Acceleration. When the driver iterates alone (squared loss, ``"rowgen"``), one iteration is a
+fixed-point map :math:`(V, \Lambda) \mapsto (V^+, \Lambda^+)` of ``d' x 2P`` arrays, and
+safeguarded type-II Anderson acceleration (``anderson``, memory 10 by default;
+:class:`cvxnn.admm.acceleration.Anderson`) extrapolates it, restarted whenever the map changes
+(the core set grew, a penalty moved, a worker was lost). On the benchmark's programs
+(``beta = 1e-3 n``) the plain iteration converges linearly and slowly (about 8500 iterations at
+(1500, 8, 16), past 20 000 at (10000, 20, 50): the certificate, built from the primal point, is
+first-order in its distance to the optimum); accelerated, 940 and 1620.
+
 Returned point. Each column moves along its gate, :math:`v_j + t_jg_j` with the smallest
 :math:`t_j \ge 0` that clears every row (:math:`S_jX'g_j \ge 0` because the gate generates the
 pattern; one max-reduction; ``t = 0`` when ``v`` already meets every row, as ``"rowgen"``'s
@@ -49,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_beta, check_loss
+from ..admm.acceleration import Anderson, unpack
 from ..exceptions import CvxnnError, InvalidInputError
 from ..recovery import relu_network_from_blocks
 from .coreset import CoreRows, group_prox
@@ -310,11 +320,27 @@ def solve_sharded(
             "viol_rel": vrel,
         }
 
+    # Anderson acceleration of the driver's fixed-point map (V, Lam) -> (V+, Lam+): only when the
+    # driver iterates alone (squared loss, rowgen); restarted whenever the map changes (a core
+    # set that grew, new penalties, a recovery)
+    accel = None
+    if settings.anderson and not remote:
+        accel = Anderson(settings.anderson, settings.anderson_safeguard)
+    x_in: np.ndarray | None = None
+
     t_loop = time.perf_counter()
+    t_wait = 0.0  # in the loop, waiting for the shards' steps and violated rows
     it = 0
     while it < settings.max_iter:
         it += 1
         check = it % settings.check_interval == 0
+        if accel is not None:
+            fx = np.concatenate([V.ravel(), Lam.ravel()])
+            if x_in is not None:
+                x_next = accel.step(x_in, fx)
+                if x_next is not fx:
+                    V, Lam = (a.copy() for a in unpack(x_next, [V.shape, Lam.shape]))
+            x_in = np.concatenate([V.ravel(), Lam.ravel()])
         try:
             U = system.solve(rho["u"] * (V - Lam) + rhs + fty)
             Uhat = settings.alpha * U + (1.0 - settings.alpha) * V
@@ -322,7 +348,9 @@ def solve_sharded(
             V = core.prox(Uhat + Lam, beta / rho["u"]) if rowgen else group_prox(Uhat + Lam, beta / rho["u"])
             Lam = Lam + Uhat - V
             if remote:
+                tw = time.perf_counter()
                 parts = shards.call("step", U, rho["s"], rho["z"], check)
+                t_wait += time.perf_counter() - tw
                 rhs = add_arrays(*[p[0] for p in parts])
             if check and remote:
                 dual_s, dual_z, gt_nu, ft_mu, sq = (add_arrays(*[p[k] for p in parts]) for k in range(1, 6))
@@ -330,9 +358,14 @@ def solve_sharded(
                 dual_s = dual_z = gt_nu = ft_mu = np.zeros_like(U)
                 sq = np.zeros(6)
             if check and rowgen:  # grow the core set by the rows that V violates most
-                rows_added += core.add(
-                    shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
-                )
+                tw = time.perf_counter()
+                reported = shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
+                t_wait += time.perf_counter() - tw
+                added = core.add(reported)
+                rows_added += added
+                if added and accel is not None:
+                    accel.reset()
+                    x_in = None
         except Exception as err:  # a lost worker: rebuild the actors, restart the rows from V
             if not _is_lost_worker(err):
                 raise
@@ -344,6 +377,9 @@ def solve_sharded(
                 ) from err
             shards.build()
             rhs = shards.sum("reset", V, rho["s"], rho["z"])
+            if accel is not None:
+                accel.reset()
+                x_in = None
             continue
         if not check:
             continue
@@ -393,6 +429,9 @@ def solve_sharded(
                     "rescale", 1.0 / factors.get("s", 1.0), 1.0 / factors.get("z", 1.0), rho["s"], rho["z"]
                 )
                 n_updates += 1
+                if accel is not None:
+                    accel.reset()
+                    x_in = None
         elapsed = time.perf_counter() - t0
         if converged or it % cert_every == 0:
             cert = certificate(V)
@@ -450,6 +489,7 @@ def solve_sharded(
             "setup": t_setup - t0,
             "factor": t_factor,
             "iterate": t_iter,
+            "shards": t_wait,
             "total": time.perf_counter() - t0,
         },
         bytes_per_iteration=2 * len(futures) * 8 * dprime * J if remote else 0,
