@@ -53,6 +53,7 @@ from .attacks import fgsm, pgd
 from .enums import Loss, PerturbationNorm
 from .losses import loss_gradient, loss_value
 from .recovery import ReLUNetwork
+from .sample_weight import check_sample_weight
 
 __all__ = ["train_adam", "train_fgsm_at", "train_pgd_at"]
 
@@ -76,11 +77,19 @@ def _network(params: Params) -> ReLUNetwork:
 
 
 def _objective_and_grad(
-    params: Params, X: np.ndarray, y: np.ndarray, beta: float, loss: str, bias: bool, scale: float = 1.0
+    params: Params,
+    X: np.ndarray,
+    y: np.ndarray,
+    beta: float,
+    loss: str,
+    bias: bool,
+    scale: float = 1.0,
+    weight: np.ndarray | None = None,
 ) -> tuple[float, Params]:
-    r"""``scale * sum_k loss(f(x_k), y_k) + (beta/2)||theta||^2`` and its gradient.
+    r"""``scale * sum_k w_k loss(f(x_k), y_k) + (beta/2)||theta||^2`` and its gradient.
 
-    With :math:`H = XU + b`, :math:`A = 1[H > 0]`, :math:`g = \ell'(f)`:
+    ``weight`` (n,) holds the :math:`w_k` (``None``: all 1).
+    With :math:`H = XU + b`, :math:`A = 1[H > 0]`, :math:`g = w \odot \ell'(f)`:
     :math:`\partial\alpha = \operatorname{relu}(H)^T g + \beta\alpha`,
     :math:`\Delta = (g \alpha^T) \odot A`, :math:`\partial U = X^T \Delta + \beta U`,
     :math:`\partial b = \Delta^T 1 + \beta b` (zero without bias: ``b`` stays 0).
@@ -90,9 +99,11 @@ def _objective_and_grad(
     Z = np.maximum(H, 0.0)
     f = Z @ alpha
     g = scale * loss_gradient(f, y, loss)
+    if weight is not None:
+        g = g * weight
     delta = np.outer(g, alpha) * (H > 0)
     reg = 0.5 * (np.sum(U**2) + np.sum(b**2) + np.sum(alpha**2))
-    value = scale * loss_value(f, y, loss) + beta * reg
+    value = scale * loss_value(f, y, loss, weight) + beta * reg
     grads = {
         "U": X.T @ delta + beta * U,
         "b": delta.sum(axis=0) + beta * b if bias else np.zeros_like(b),
@@ -116,6 +127,7 @@ def _train(
     random_state: Any,
     return_history: bool,
     adversary: Adversary | None,
+    sample_weight: Any = None,
 ) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
     X = check_X(X)
     loss = check_loss(loss)
@@ -127,6 +139,7 @@ def _train(
     n, d = X.shape
     batch = n if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
     rng = check_rng(random_state)
+    weight = check_sample_weight(sample_weight, n)
 
     params = _init(d, m, bool(bias), rng)
     moment1 = {k: np.zeros_like(v) for k, v in params.items()}
@@ -137,7 +150,8 @@ def _train(
     def record() -> None:
         net = _network(params)
         X_eval = X if adversary is None else adversary(net, X, y)
-        history["objective"].append(net.objective(X_eval, y, beta, loss))
+        value = loss_value(net.predict(X_eval), y, loss, weight) + beta * net.regularizer()
+        history["objective"].append(float(value))
 
     if return_history:
         record()
@@ -149,7 +163,10 @@ def _train(
             Xb, yb = X[idx], y[idx]
             if adversary is not None:
                 Xb = adversary(_network(params), Xb, yb)
-            _, grads = _objective_and_grad(params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size)
+            wb = None if weight is None else weight[idx]
+            _, grads = _objective_and_grad(
+                params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size, weight=wb
+            )
             t += 1
             for k in params:
                 moment1[k] = beta1 * moment1[k] + (1 - beta1) * grads[k]
@@ -206,8 +223,13 @@ def train_adam(
     batch_size: int | None = None,
     random_state: Any = None,
     return_history: bool = False,
+    sample_weight: Any = None,
 ) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
-    """Train the non-convex two-layer ReLU network (NC) with Adam (standard back-propagation).
+    r"""Train the non-convex two-layer ReLU network (NC) with Adam (standard back-propagation).
+
+    ``sample_weight`` (n,), optional, finite and >= 0, scales each sample's loss
+    (:math:`\sum_k w_k \ell(f(x_k), y_k)`): full batch, an integer weight gives the iterates of
+    the repeated row up to rounding.
 
     Parameters
     ----------"""
@@ -224,6 +246,7 @@ def train_adam(
         random_state=random_state,
         return_history=return_history,
         adversary=None,
+        sample_weight=sample_weight,
     )
 
 

@@ -188,6 +188,7 @@ def _warm_start_network(
     steps: int,
     lr: float,
     rng: Any,
+    weight: np.ndarray | None = None,
 ) -> ReLUNetwork:
     return train_adam(
         X,
@@ -199,6 +200,7 @@ def _warm_start_network(
         epochs=steps,
         learning_rate=lr,
         random_state=rng,
+        sample_weight=weight,
     )
 
 
@@ -375,6 +377,7 @@ def search_patterns(
             steps=warm_start_steps,
             lr=warm_start_learning_rate,
             rng=rng,
+            weight=weight,
         )
         warm_objective = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
         D0, G0, V0, W0 = network_blocks(net, Xa, bias)
