@@ -104,3 +104,16 @@ def test_the_estimators_polish_clarabel_fits(data):
     polish_program(program)
     assert clf.objective_ == pytest.approx(program.objective_at(), rel=1e-12)
     assert clf.objective_ <= raw
+
+
+def test_programs_over_the_size_caps_are_left_untouched(data, monkeypatch):
+    import cvxnn.polish as polish
+
+    X, y, _, _ = data
+    program = cvxnn.relu_program(X, y, cvxnn.sample_patterns(X, 10, random_state=0, bias=True), beta=1.0)
+    program.solve("CLARABEL")
+    V = program.variables["V"].value.copy()
+    monkeypatch.setattr(polish, "MAX_UNKNOWNS", 10)
+    result = polish_program(program)
+    assert not result.polished and "too large" in result.reason
+    np.testing.assert_array_equal(program.variables["V"].value, V)

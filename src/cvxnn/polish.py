@@ -209,7 +209,8 @@ def _null_bases(rows: np.ndarray, tight: np.ndarray) -> np.ndarray:
     m, _, k = rows.shape
     if not tight.any():
         return np.broadcast_to(np.eye(k), (m, k, k)).copy()
-    _, s, Vh = np.linalg.svd(rows * tight[:, :, None], full_matrices=True)
+    # Vh is (k, k) either way; full U only when n < k (no (n, n) factor for tall blocks)
+    _, s, Vh = np.linalg.svd(rows * tight[:, :, None], full_matrices=rows.shape[1] < k)
     rank = np.sum(s > 1e-10 * np.maximum(s[:, :1], 1e-300), axis=1)  # (m,)
     keep = np.arange(k)[None, :] >= rank[:, None]  # kernel directions: the last k - rank
     return np.transpose(Vh, (0, 2, 1)) * keep[:, None, :]
@@ -282,6 +283,12 @@ def _newton(
 
 
 # --------------------------------------------------------------------------- polish
+def _too_large(m: int, n: int, k: int) -> bool:
+    """Whether ``m`` blocks of size ``k`` on ``n`` samples exceed :data:`MAX_UNKNOWNS` or
+    :data:`MAX_WORK` (the (m, n, k) design stacks are then at most ~``MAX_WORK / (m k)`` floats)."""
+    return m * k > MAX_UNKNOWNS or n * float(m * k) ** 2 > MAX_WORK
+
+
 def polish_program(
     program: Any,
     *,
@@ -330,6 +337,8 @@ def _polish(program: Any, block_tol: float, row_tol: float, max_passes: int) -> 
     if not np.isfinite(start_value) or norms0.max() <= 0 or beta <= 0:
         return PolishResult(False, "no nonzero block", start_value)
     support = np.flatnonzero(norms0 > block_tol * norms0.max())
+    if _too_large(support.size, n, k):
+        return PolishResult(False, f"too large to polish ({support.size} blocks of {k})", start_value)
     Z = blocks.C0[support]
     tight = (
         blocks.relative_slacks(support, Z) < row_tol if blocks.coned else np.zeros((support.size, n), bool)
@@ -337,7 +346,7 @@ def _polish(program: Any, block_tol: float, row_tol: float, max_passes: int) -> 
     iterations = 0
     for _ in range(max_passes):
         m = support.size
-        if m * k > MAX_UNKNOWNS or n * float(m * k) ** 2 > MAX_WORK:
+        if _too_large(m, n, k):
             return PolishResult(False, f"too large to polish ({m} blocks of {k})", start_value)
         rows = blocks.cone_rows(support) if blocks.coned else np.zeros((m, n, k))
         N = _null_bases(rows, tight) if blocks.coned else np.broadcast_to(np.eye(k), (m, k, k)).copy()
