@@ -29,7 +29,8 @@ Newton decrement of rounding size.
 **Certificate** (the KKT conditions of the full program, checked at the Newton point):
 
 1. primal: every cone row of every block is :math:`\ge 0` (relative slack :math:`\ge -10^{-12}`);
-2. tight rows: :math:`\nabla_{c_j} F = A_j^T \mu_j` with :math:`\mu_j \ge 0` (least squares);
+2. stationarity on the support: :math:`\nabla_{c_j} F = A_j^T \mu_j` (least squares; residual
+   :math:`\le 10^{-7}\beta`) with :math:`\mu_j \ge 0` (:math:`\nabla_{c_j} F = 0` without cones);
 3. zero blocks: :math:`\max\{-a_j^T u : \|u\| \le 1,\ (2D_j - I)X'u \ge 0\} \le \beta(1 +
    10^{-9})` for :math:`a_j = B_j^T \nabla L(\hat y)` (closed form :math:`\|a_j\|` without cones;
    an NNLS, exact to rounding, for the relu blocks where :math:`\|a_j\| > \beta`);
@@ -366,15 +367,20 @@ def _polish(program: Any, block_tol: float, row_tol: float, max_passes: int) -> 
         full[support] = Z
         yhat = np.einsum("mnk,mk->n", blocks.design(support), Z)
         lam = loss_gradient(yhat, y, loss) * (1.0 if weight is None else weight)
+        grad = blocks.loss_gradients(lam)[support] + beta * Z / norms[:, None]  # (m, k)
+        mu = np.zeros((support.size, n))
         if blocks.coned:
             slack = blocks.relative_slacks(support, Z)
             violated = (slack < -1e-12) & ~tight
             if violated.any():  # a row the point crosses: tight from now on
                 tight |= violated
                 continue
-            grad = blocks.loss_gradients(lam)[support] + beta * Z / norms[:, None]
             tight_rows_t = np.transpose(rows * tight[:, :, None], (0, 2, 1))  # (m, k, n)
             mu = np.einsum("mnk,mk->mn", np.linalg.pinv(tight_rows_t), grad)
+            grad = grad - np.einsum("mkn,mn->mk", tight_rows_t, mu)
+        if np.max(np.linalg.norm(grad, axis=1)) > 1e-7 * beta:  # stationarity on the support
+            return PolishResult(False, "Newton did not converge", start_value, iterations=iterations)
+        if blocks.coned:
             negative = tight & (mu < -1e-8 * beta)
             if negative.any():  # the most negative multiplier of each such block: no longer tight
                 worst = np.where(negative, mu, np.inf).argmin(axis=1)
