@@ -65,13 +65,19 @@ def diabetes():
 
 def _expected_failures(estimator):
     """The ADMM takes no sample weights (``fit`` refuses weights other than 0 and 1), so the
-    weighted half of scikit-learn's sample-weight equivalence check cannot run with it."""
+    checks that fit with other weights cannot run with it."""
     if str(estimator.solver).upper() != "ADMM":
         return {}
-    return {
-        "check_sample_weight_equivalence_on_dense_data": "the ADMM takes no sample weights: fit "
-        "refuses weights other than 0 and 1 (UnsupportedProblemError)"
-    }
+    reason = (
+        "the ADMM takes no sample weights: fit refuses weights other than 0 and 1 "
+        "(UnsupportedProblemError)"
+    )
+    checks = (
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weights_list",  # weights of 3
+        "check_sample_weights_not_overwritten",  # random weights
+    )
+    return dict.fromkeys(checks, reason)
 
 
 @parametrize_with_checks(
