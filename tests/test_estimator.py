@@ -69,8 +69,7 @@ def _expected_failures(estimator):
     if str(estimator.solver).upper() != "ADMM":
         return {}
     reason = (
-        "the ADMM takes no sample weights: fit refuses weights other than 0 and 1 "
-        "(UnsupportedProblemError)"
+        "the ADMM takes no sample weights: fit refuses weights other than 0 and 1 (UnsupportedProblemError)"
     )
     checks = (
         "check_sample_weight_equivalence_on_dense_data",
