@@ -55,6 +55,7 @@ from .enums import Loss, PerturbationNorm
 from .exceptions import InvalidInputError
 from .losses import loss_gradient, loss_value
 from .recovery import ReLUNetwork
+from .sample_weight import check_sample_weight
 
 __all__ = ["train_adam", "train_fgsm_at", "train_pgd_at"]
 
@@ -78,11 +79,19 @@ def _network(params: Params) -> ReLUNetwork:
 
 
 def _objective_and_grad(
-    params: Params, X: np.ndarray, y: np.ndarray, beta: float, loss: str, bias: bool, scale: float = 1.0
+    params: Params,
+    X: np.ndarray,
+    y: np.ndarray,
+    beta: float,
+    loss: str,
+    bias: bool,
+    scale: float = 1.0,
+    weight: np.ndarray | None = None,
 ) -> tuple[float, Params]:
-    r"""``scale * sum_k loss(f(x_k), y_k) + (beta/2)||theta||^2`` and its gradient.
+    r"""``scale * sum_k w_k loss(f(x_k), y_k) + (beta/2)||theta||^2`` and its gradient.
 
-    With :math:`H = XU + b`, :math:`A = 1[H > 0]`, :math:`g = \ell'(f)`:
+    ``weight`` (n,) holds the :math:`w_k` (``None``: all 1).
+    With :math:`H = XU + b`, :math:`A = 1[H > 0]`, :math:`g = w \odot \ell'(f)`:
     :math:`\partial\alpha = \operatorname{relu}(H)^T g + \beta\alpha`,
     :math:`\Delta = (g \alpha^T) \odot A`, :math:`\partial U = X^T \Delta + \beta U`,
     :math:`\partial b = \Delta^T 1 + \beta b` (zero without bias: ``b`` stays 0).
@@ -92,9 +101,11 @@ def _objective_and_grad(
     Z = np.maximum(H, 0.0)
     f = Z @ alpha
     g = scale * loss_gradient(f, y, loss)
+    if weight is not None:
+        g = g * weight
     delta = np.outer(g, alpha) * (H > 0)
     reg = 0.5 * (np.sum(U**2) + np.sum(b**2) + np.sum(alpha**2))
-    value = scale * loss_value(f, y, loss) + beta * reg
+    value = scale * loss_value(f, y, loss, weight) + beta * reg
     grads = {
         "U": X.T @ delta + beta * U,
         "b": delta.sum(axis=0) + beta * b if bias else np.zeros_like(b),
@@ -149,6 +160,7 @@ def _train(
     lr_schedule: str = "constant",
     initial: ReLUNetwork | None = None,
     time_limit: float | None = None,
+    sample_weight: Any = None,
 ) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
     t_start = time.perf_counter()
     X = check_X(X)
@@ -165,6 +177,7 @@ def _train(
         raise InvalidInputError(f"lr_schedule must be one of {LR_SCHEDULES}; got {lr_schedule!r}.")
     if time_limit is not None:
         time_limit = check_positive_real(time_limit, "time_limit", "seconds")
+    weight = check_sample_weight(sample_weight, n)
 
     params = _init(d, m, bool(bias), rng) if initial is None else _initial_params(initial, d, bool(bias))
     n_batches = -(-n // batch)
@@ -177,7 +190,8 @@ def _train(
     def record() -> None:
         net = _network(params)
         X_eval = X if adversary is None else adversary(net, X, y)
-        history["objective"].append(net.objective(X_eval, y, beta, loss))
+        value = loss_value(net.predict(X_eval), y, loss, weight) + beta * net.regularizer()
+        history["objective"].append(float(value))
 
     if return_history:
         record()
@@ -194,7 +208,10 @@ def _train(
             Xb, yb = X[idx], y[idx]
             if adversary is not None:
                 Xb = adversary(_network(params), Xb, yb)
-            _, grads = _objective_and_grad(params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size)
+            wb = None if weight is None else weight[idx]
+            _, grads = _objective_and_grad(
+                params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size, weight=wb
+            )
             t += 1
             if time_limit is not None and (t in _PACE_STEPS or t % 500 == 0):
                 now = time.perf_counter()
@@ -259,8 +276,13 @@ def train_adam(
     lr_schedule: str = "constant",
     initial: ReLUNetwork | None = None,
     time_limit: float | None = None,
+    sample_weight: Any = None,
 ) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
     r"""Train the non-convex two-layer ReLU network (NC) with Adam (standard back-propagation).
+
+    ``sample_weight`` (n,), optional, finite and >= 0, scales each sample's loss
+    (:math:`\sum_k w_k \ell(f(x_k), y_k)`): full batch, an integer weight gives the iterates of
+    the repeated row up to rounding.
 
     Parameters
     ----------
@@ -290,6 +312,7 @@ def train_adam(
         lr_schedule=lr_schedule,
         initial=initial,
         time_limit=time_limit,
+        sample_weight=sample_weight,
     )
 
 

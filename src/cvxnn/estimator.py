@@ -23,8 +23,12 @@ What ``fit`` does, for data :math:`X \in \mathbb R^{n \times d}`:
    - ``"gated"``: the gated ReLU relaxation (no cone constraints, gated predictor);
    - ``"scp"``: :math:`\min_a L(\sum_h (X' g_h)_+ a_h, y) + \beta\|a\|_1` on the same gates;
 
-3. solve each program with ``solver`` (a CVXPY solver, default Clarabel, or cvxnn's ADMM) and
-   recover the network (:meth:`cvxnn.ConvexProgram.network`). Predictions on new data always
+3. solve each program with ``solver`` (a CVXPY solver, default Clarabel, or cvxnn's ADMM);
+   after a CVXPY solver, polish the point to rounding precision on its support when the KKT
+   conditions certify it (:func:`cvxnn.polish.polish_program`: ``relu`` with ``eps = 0``,
+   gated and SCP programs, squared and logistic losses), so that, e.g., integer sample
+   weights and repeated rows give the same network to about 1e-12;
+4. recover the network (:meth:`cvxnn.ConvexProgram.network`). Predictions on new data always
    use the recovered network, never the training patterns.
 
 Losses are summed over samples (no ``1/n``), so ``beta`` is on the scale of the total loss:
@@ -91,6 +95,7 @@ from .estimator_options import check_bool, check_max_iter, check_solver, check_t
 from .estimator_search import check_patterns_mode, check_search_options, fit_patterns
 from .exceptions import ConvergenceWarning, InvalidInputError, UnsupportedProblemError
 from .patterns import ActivationPatterns
+from .polish import polish_program
 from .programs import ConvexProgram
 from .sample_weight import same_weights, weighted_rows
 
@@ -299,7 +304,8 @@ class _ConvexReLUBase(BaseEstimator):
         objectives, statuses, iterations = [], [], []
         for k, program in enumerate(programs):
             self._solve(program, s, warm=warm is not None, index=k, total=len(programs))
-            objectives.append(float(program.value))
+            polished = polish_program(program) if s.solver != "ADMM" else None
+            objectives.append(polished.objective if polished and polished.polished else float(program.value))
             statuses.append(program.status)
             iterations.append(_iterations(program))
 

@@ -189,6 +189,7 @@ def _cosine_adam(
     rng: Any,
     time_limit: float | None,
     initial: ReLUNetwork | None = None,
+    weight: np.ndarray | None = None,
 ) -> ReLUNetwork:
     """Full-batch Adam on the non-convex problem with a cosine-decayed step size, from a random
     network of ``neurons`` neurons or from ``initial``."""
@@ -205,6 +206,7 @@ def _cosine_adam(
         lr_schedule="cosine",
         initial=initial,
         time_limit=time_limit,
+        sample_weight=weight,
     )
 
 
@@ -221,6 +223,7 @@ def _refine(
     lr: float,
     rng: np.random.Generator,
     time_limit: float | None,
+    weight: np.ndarray | None,
 ) -> tuple[int, float]:
     """Adam from the network of the pool's point; add the moved neurons' patterns (candidates).
 
@@ -243,13 +246,14 @@ def _refine(
         rng=rng,
         time_limit=time_limit,
         initial=start,
+        weight=weight,
     )
     D, G, V, W = network_blocks(refined, pool.Xa, bias)
-    objective = loss_value(refined.predict(X), y, loss) + beta * refined.regularizer()
+    objective = loss_value(refined.predict(X), y, loss, weight) + beta * refined.regularizer()
     if objective >= best_obj:
         return pool.add(D, G), best_obj
     n_added = pool.replace_point(D, G, V, W)
-    return n_added, min(objective, pool_objective(pool, pool.V, pool.W, y, beta, loss))
+    return n_added, min(objective, pool_objective(pool, pool.V, pool.W, y, beta, loss, weight))
 
 
 def _weighted_gradient(yhat: np.ndarray, y: np.ndarray, loss: str, weight: np.ndarray | None) -> np.ndarray:
@@ -327,7 +331,7 @@ def search_patterns(
         After each solve, Adam steps (cosine-decayed from ``refine_learning_rate``) on the
         non-convex problem from the recovered network (0: none). The moved neurons' patterns
         join the candidates, and the refined network becomes the point of the next solve when
-        its objective is lower. Not run with ``sample_weight`` (the Adam trainer is unweighted).
+        its objective is lower.
     refine_learning_rate : float
         Its initial step size.
     n_starts : int
@@ -417,6 +421,7 @@ def search_patterns(
             lr=warm_start_learning_rate,
             rng=rng,
             time_limit=None if time_limit is None else 0.5 * time_limit,
+            weight=weight,
         )
         warm_objective = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
         D0, G0, V0, W0 = network_blocks(net, Xa, bias)
@@ -469,7 +474,7 @@ def search_patterns(
         else:
             pool.prune()
             left = None if time_limit is None else time_limit - (time.perf_counter() - t_start)
-            if refine_steps and weight is None and (left is None or left > 0):
+            if refine_steps and (left is None or left > 0):
                 n_refined, best_obj = _refine(
                     pool,
                     X,
@@ -482,6 +487,7 @@ def search_patterns(
                     lr=refine_learning_rate,
                     rng=rng,
                     time_limit=left,
+                    weight=weight,
                 )
                 n_added += n_refined
             D_new, G_new, _ = select_new_patterns(

@@ -88,7 +88,8 @@ def fit_plot(args: argparse.Namespace, est: Any, prep: Prepared, quiet: bool) ->
             program.solve(settings.solver, **settings.options)
             objectives.append(float(program.value))
             bar.update(info=f"P={k}")
-        objectives.append(float(solved.value))  # all P patterns: the fit's own optimum
+        # all P patterns: the fit's own optimum, at its (polished) point, as objective_ counts it
+        objectives.append(float(solved.objective_at()))
         bar.update(info=f"P={P}")
     title = f"{kind} program on {prep.data.name}: nested pattern subsets"
     plotting.plot_objective_vs_patterns(counts, objectives, args.plot, title=title)
