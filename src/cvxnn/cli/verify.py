@@ -1,8 +1,10 @@
-"""``cvxnn verify``: solve the program ``fit`` would solve with several solvers and cross-check them.
+"""``cvxnn verify``: solve a program of ``fit``'s kind with several solvers and cross-check them.
 
-The data path and the program options are those of ``fit`` and ``inspect`` (same defaults):
-the program is the first one ``fit`` solves, built on the standardized training split, on a
-random subset of at most ``--max-samples`` rows of it (solvers must fit small licenses).
+The data path and the program options are those of ``fit`` and ``inspect`` (same defaults).
+The program is built on the standardized training split, on a random subset of at most
+``--max-samples`` rows of it (solvers must fit small licenses), over patterns sampled as
+``fit --patterns N`` samples them (``--patterns``, default 16) or enumerated: the pattern search
+that ``fit`` runs by default is not repeated, since verification is about the solvers.
 """
 
 from __future__ import annotations
