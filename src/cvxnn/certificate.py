@@ -263,6 +263,7 @@ def certify(
     exact_limit: int = 500,
     dual_patterns: int = 8,
     dual_size_limit: int = 200_000,
+    dual_time_limit: float | None = None,
 ) -> SearchCertificate:
     r"""The certificate of a fit over the patterns ``D``: a lower bound over all patterns and the
     largest dual violation found.
@@ -313,6 +314,10 @@ def certify(
     dual_size_limit : int
         Skip the restricted dual when it would have more than this many multipliers
         (:math:`2n` per pattern).
+    dual_time_limit : float or None
+        Seconds the restricted dual's solve may take (Clarabel's ``time_limit``); when it runs
+        out the restricted dual point is skipped (the bound from the other candidates stays
+        valid, only looser).
 
     Returns
     -------
@@ -361,7 +366,9 @@ def certify(
     limit = int(np.sum(live)) + dual_patterns
     if P and 2 * n * min(limit, P) <= dual_size_limit and (loss == "hinge" or 2 * n * min(limit, P) <= 5000):
         idx = relevant_patterns(Xa, D, grad, live=live, limit=limit)
-        point = restricted_dual_point(Xa, y, D[:, idx], loss=loss, beta=beta, sample_weight=sample_weight)
+        point = restricted_dual_point(
+            Xa, y, D[:, idx], loss=loss, beta=beta, sample_weight=sample_weight, time_limit=dual_time_limit
+        )
         if point is not None:
             cands.append(("restricted dual", point))
 

@@ -55,6 +55,7 @@ def restricted_dual_point(
     beta: float,
     sample_weight: np.ndarray | None = None,
     solver: str = "CLARABEL",
+    time_limit: float | None = None,
 ) -> np.ndarray | None:
     r"""The optimal dual point :math:`\lambda` of the program over the patterns ``D`` (module docstring).
 
@@ -72,6 +73,9 @@ def restricted_dual_point(
         Weights of the samples' losses (the conjugate is :math:`\sum_k w_k\ell^*(\lambda_k/w_k)`).
     solver : str
         A CVXPY conic solver.
+    time_limit : float or None
+        Seconds the solve may take (passed as Clarabel's ``time_limit``; other solvers ignore
+        it); past it the result is ``None``.
 
     Returns
     -------
@@ -109,7 +113,8 @@ def restricted_dual_point(
             objective = wp @ (cp.entr(-q) + cp.entr(1.0 + q))
     problem = cp.Problem(cp.Maximize(objective), cons)
     try:
-        solve_problem(problem, solver)
+        options = {"time_limit": time_limit} if time_limit is not None and solver == "CLARABEL" else {}
+        solve_problem(problem, solver, **options)
     except cp.error.SolverError:
         return None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or lam.value is None:

@@ -314,8 +314,9 @@ def search_patterns(
         Stop adding patterns at this many (``None``: ``max(200, 10 n_initial)`` plus what the
         warm start brings, at most 2000).
     time_limit : float or None
-        Wall-clock budget in seconds, counted from the call; checked between rounds and handed
-        to the ADMM (the warm start's ``warm_start_steps`` are not interrupted).
+        Wall-clock budget in seconds, counted from the call: at most half of it for the warm
+        start, the rest checked between rounds and handed to the ADMM; the certificate's conic
+        solve gets what is left (at least a tenth of the budget) and is skipped past it.
     solver : str
         ``"ADMM"`` (cvxnn's structured ADMM, warm-started every round) or a CVXPY solver name.
     progress : callable or None
@@ -538,6 +539,7 @@ def search_patterns(
         pricing_steps=pricing_steps,
         tol=tol,
         exact_limit=exact_limit,
+        dual_time_limit=_certificate_time(time_limit, t_start),
     )
     return PatternSearchResult(
         patterns=program.patterns,
@@ -579,6 +581,14 @@ def _solve(
     if program.variables["V"].value is None:
         return "error"
     return str(program.status)
+
+
+def _certificate_time(time_limit: float | None, t_start: float) -> float | None:
+    """What is left of ``time_limit`` for the certificate's conic solve, at least a tenth of it
+    (so a certificate is always attempted)."""
+    if time_limit is None:
+        return None
+    return max(time_limit - (time.perf_counter() - t_start), 0.1 * time_limit)
 
 
 def _pricing_starts(pool: PatternPool, rng: np.random.Generator, n_starts: int) -> np.ndarray:
