@@ -127,6 +127,20 @@ def test_restricted_dual_point_attains_the_restricted_optimum() -> None:
     assert np.isfinite(conjugate("logistic", y, lam_w, w))
 
 
+def test_restricted_dual_point_past_its_time_limit_is_skipped_and_the_bound_stays_valid() -> None:
+    X, y = _data(3, n=14, d=2, loss="hinge")
+    full = cvxnn.enumerate_patterns(X)
+    assert restricted_dual_point(X, y, full.D, loss="hinge", beta=0.5, time_limit=1e-9) is None
+    program = cvxnn.relu_program(X, y, full, beta=0.5, loss="hinge")
+    value = float(program.solve("CLARABEL"))
+    yhat = program.network().predict(X)
+    timed_out = certify(
+        X, y, full.D, yhat, beta=0.5, loss="hinge", bias=False, objective=value, dual_time_limit=1e-9
+    )
+    assert timed_out.dual_point != "restricted dual"
+    assert timed_out.lower_bound <= value + 1e-7 * abs(value)
+
+
 def test_relevant_patterns_keeps_the_live_ones() -> None:
     rng = np.random.default_rng(2)
     X = rng.standard_normal((20, 3))
