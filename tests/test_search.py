@@ -218,6 +218,7 @@ def test_certificate_without_enumeration_uses_the_bound() -> None:
         ({"beta": 1.0, "bias": "yes"}, "bias"),
         ({"beta": 1.0, "n_starts": 1.5}, "n_starts"),
         ({"beta": 1.0, "refine_steps": -1}, "refine_steps"),
+        ({"beta": 1.0, "warm_start_dtype": "float16"}, "warm_start_dtype"),
         ({"beta": 1.0, "refine_learning_rate": 0.0}, "refine_learning_rate"),
         ({"beta": 1.0, "solver_options": {"time_limit": 3}}, "time_limit"),
     ],

@@ -100,7 +100,7 @@ def _objective_and_grad(
     H = X @ U + b
     Z = np.maximum(H, 0.0)
     f = Z @ alpha
-    g = scale * loss_gradient(f, y, loss)
+    g = (scale * loss_gradient(f, y, loss)).astype(H.dtype, copy=False)  # the training precision
     if weight is not None:
         g = g * weight
     delta = np.outer(g, alpha) * (H > 0)
@@ -114,6 +114,8 @@ def _objective_and_grad(
     return value, grads
 
 
+#: Floating-point types :func:`train_adam` can train in.
+TRAINING_DTYPES: tuple[str, ...] = ("float64", "float32")
 #: Learning-rate schedules of :func:`train_adam`.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 #: Steps at which a ``time_limit`` re-sets the number of steps from the pace so far (and every 500).
@@ -125,7 +127,7 @@ _COSINE_FLOOR = 0.01
 def _cosine(lr: float, t: int, total: int) -> float:
     """Cosine decay from ``lr`` at step 0 to ``_COSINE_FLOOR * lr`` at step ``total``."""
     frac = min(t / max(total, 1), 1.0)
-    return lr * (_COSINE_FLOOR + (1.0 - _COSINE_FLOOR) * 0.5 * (1.0 + np.cos(np.pi * frac)))
+    return float(lr * (_COSINE_FLOOR + (1.0 - _COSINE_FLOOR) * 0.5 * (1.0 + np.cos(np.pi * frac))))
 
 
 def _initial_params(network: ReLUNetwork, d: int, bias: bool) -> Params:
@@ -161,6 +163,7 @@ def _train(
     initial: ReLUNetwork | None = None,
     time_limit: float | None = None,
     sample_weight: Any = None,
+    dtype: str = "float64",
 ) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
     t_start = time.perf_counter()
     X = check_X(X)
@@ -178,8 +181,14 @@ def _train(
     if time_limit is not None:
         time_limit = check_positive_real(time_limit, "time_limit", "seconds")
     weight = check_sample_weight(sample_weight, n)
+    if dtype not in TRAINING_DTYPES:
+        raise InvalidInputError(f"dtype must be one of {TRAINING_DTYPES}; got {dtype!r}.")
+    work = np.dtype(dtype)
+    Xw, yw = X.astype(work, copy=False), y.astype(work, copy=False)
+    ww = None if weight is None else weight.astype(work, copy=False)
 
     params = _init(d, m, bool(bias), rng) if initial is None else _initial_params(initial, d, bool(bias))
+    params = {k: v.astype(work, copy=False) for k, v in params.items()}
     n_batches = -(-n // batch)
     total = epochs * n_batches  # steps; shortened once the time limit's pace is known
     moment1 = {k: np.zeros_like(v) for k, v in params.items()}
@@ -205,10 +214,10 @@ def _train(
             if t >= total:
                 break
             idx = order[start : start + batch]
-            Xb, yb = X[idx], y[idx]
+            Xb, yb = Xw[idx], yw[idx]
             if adversary is not None:
                 Xb = adversary(_network(params), Xb, yb)
-            wb = None if weight is None else weight[idx]
+            wb = None if ww is None else ww[idx]
             _, grads = _objective_and_grad(
                 params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size, weight=wb
             )
@@ -277,6 +286,7 @@ def train_adam(
     initial: ReLUNetwork | None = None,
     time_limit: float | None = None,
     sample_weight: Any = None,
+    dtype: str = "float64",
 ) -> ReLUNetwork | tuple[ReLUNetwork, dict[str, list[float]]]:
     r"""Train the non-convex two-layer ReLU network (NC) with Adam (standard back-propagation).
 
@@ -295,7 +305,10 @@ def train_adam(
         Start from this network (its width replaces ``n_neurons``) instead of a random one.
     time_limit : float or None
         Wall-clock budget in seconds: the first steps are timed and the run is shortened to fit
-        (the cosine schedule is fitted to the shortened run)."""
+        (the cosine schedule is fitted to the shortened run).
+    dtype : {"float64", "float32"}
+        Precision of the training arithmetic; ``"float32"`` about halves the cost of a step
+        (the returned network is float64, its objective evaluated in float64)."""
     return _train(
         X,
         y,
@@ -313,6 +326,7 @@ def train_adam(
         initial=initial,
         time_limit=time_limit,
         sample_weight=sample_weight,
+        dtype=dtype,
     )
 
 

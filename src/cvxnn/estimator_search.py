@@ -32,6 +32,7 @@ PATTERN_MODES: tuple[str, ...] = ("search", "sample")
 SEARCH_DEFAULTS: dict[str, Any] = {
     "warm_start_steps": 200,
     "warm_start_neurons": 16,
+    "warm_start_dtype": "float64",  # weights and repeated rows search the same patterns
     "max_rounds": 3,
     "patterns_per_round": 10,
     "max_patterns": 48,

@@ -43,7 +43,7 @@ from ._validation import (
     check_X,
     check_y,
 )
-from .baselines import train_adam
+from .baselines import TRAINING_DTYPES, train_adam
 from .certificate import SearchCertificate, certify
 from .estimator_options import check_solver
 from .exceptions import ConvergenceWarning, InvalidInputError
@@ -190,6 +190,7 @@ def _cosine_adam(
     time_limit: float | None,
     initial: ReLUNetwork | None = None,
     weight: np.ndarray | None = None,
+    dtype: str = "float64",
 ) -> ReLUNetwork:
     """Full-batch Adam on the non-convex problem with a cosine-decayed step size, from a random
     network of ``neurons`` neurons or from ``initial``."""
@@ -207,6 +208,7 @@ def _cosine_adam(
         initial=initial,
         time_limit=time_limit,
         sample_weight=weight,
+        dtype=dtype,
     )
 
 
@@ -224,6 +226,7 @@ def _refine(
     rng: np.random.Generator,
     time_limit: float | None,
     weight: np.ndarray | None,
+    dtype: str,
 ) -> tuple[int, float]:
     """Adam from the network of the pool's point; add the moved neurons' patterns (candidates).
 
@@ -247,6 +250,7 @@ def _refine(
         time_limit=time_limit,
         initial=start,
         weight=weight,
+        dtype=dtype,
     )
     D, G, V, W = network_blocks(refined, pool.Xa, bias)
     objective = loss_value(refined.predict(X), y, loss, weight) + beta * refined.regularizer()
@@ -278,8 +282,9 @@ def search_patterns(
     n_initial: int = 20,
     warm_start: bool = True,
     warm_start_neurons: int = 100,
-    warm_start_steps: int = 2000,
+    warm_start_steps: int = 3000,
     warm_start_learning_rate: float = 0.03,
+    warm_start_dtype: str = "float32",
     refine_steps: int = 200,
     refine_learning_rate: float = 0.003,
     n_starts: int = 100,
@@ -328,6 +333,12 @@ def search_patterns(
         size decayed by a cosine schedule; with ``time_limit``, shortened to at most half of it).
     warm_start_neurons, warm_start_steps, warm_start_learning_rate
         Its width, number of steps and initial step size.
+    warm_start_dtype : {"float32", "float64"}
+        Precision of the warm start's and the refinement's arithmetic. ``"float32"`` runs about
+        3x faster per step at (2000, 50), width 100, and reached the same objectives there
+        (it only proposes patterns and starting points: every objective is evaluated in
+        float64); ``"float64"`` makes integer sample weights and repeated rows search the same
+        patterns up to float64 rounding.
     refine_steps : int
         After each solve, Adam steps (cosine-decayed from ``refine_learning_rate``) on the
         non-convex problem from the recovered network (0: none). The moved neurons' patterns
@@ -391,6 +402,10 @@ def search_patterns(
     warm_start_neurons = check_positive_int(warm_start_neurons, "warm_start_neurons")
     warm_start_steps = check_positive_int(warm_start_steps, "warm_start_steps")
     warm_start_learning_rate = check_positive_real(warm_start_learning_rate, "warm_start_learning_rate")
+    if warm_start_dtype not in TRAINING_DTYPES:
+        raise InvalidInputError(
+            f"warm_start_dtype must be one of {TRAINING_DTYPES}; got {warm_start_dtype!r}."
+        )
     refine_steps = _check_nonnegative_int(refine_steps, "refine_steps")
     refine_learning_rate = check_positive_real(refine_learning_rate, "refine_learning_rate")
     n_starts = check_positive_int(n_starts, "n_starts")
@@ -423,6 +438,7 @@ def search_patterns(
             rng=rng,
             time_limit=None if time_limit is None else 0.5 * time_limit,
             weight=weight,
+            dtype=warm_start_dtype,
         )
         warm_objective = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
         D0, G0, V0, W0 = network_blocks(net, Xa, bias)
@@ -489,6 +505,7 @@ def search_patterns(
                     rng=rng,
                     time_limit=left,
                     weight=weight,
+                    dtype=warm_start_dtype,
                 )
                 n_added += n_refined
             D_new, G_new, _ = select_new_patterns(
