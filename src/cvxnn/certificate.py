@@ -315,9 +315,9 @@ def certify(
         Skip the restricted dual when it would have more than this many multipliers
         (:math:`2n` per pattern).
     dual_time_limit : float or None
-        Seconds the restricted dual's solve may take (Clarabel's ``time_limit``); when it runs
-        out the restricted dual point is skipped (the bound from the other candidates stays
-        valid, only looser).
+        Seconds the restricted dual's solve may take (Clarabel's ``time_limit``; <= 0 skips it);
+        when it runs out the restricted dual point is skipped (the bound from the other
+        candidates stays valid, only looser).
 
     Returns
     -------
@@ -364,7 +364,9 @@ def certify(
     if live.shape != (P,):
         raise InvalidInputError(f"live must have one entry per pattern ({P},); got shape {live.shape}.")
     limit = int(np.sum(live)) + dual_patterns
-    if P and 2 * n * min(limit, P) <= dual_size_limit and (loss == "hinge" or 2 * n * min(limit, P) <= 5000):
+    has_time = dual_time_limit is None or dual_time_limit > 0
+    small = 2 * n * min(limit, P) <= dual_size_limit and (loss == "hinge" or 2 * n * min(limit, P) <= 5000)
+    if P and has_time and small:
         idx = relevant_patterns(Xa, D, grad, live=live, limit=limit)
         point = restricted_dual_point(
             Xa, y, D[:, idx], loss=loss, beta=beta, sample_weight=sample_weight, time_limit=dual_time_limit

@@ -321,7 +321,7 @@ def search_patterns(
     time_limit : float or None
         Wall-clock budget in seconds, counted from the call: at most half of it for the warm
         start, the rest checked between rounds and handed to the ADMM; the certificate's conic
-        solve gets what is left (at least a tenth of the budget) and is skipped past it.
+        solve gets what is left and is skipped when nothing is (the bound is then looser).
     solver : str
         ``"ADMM"`` (cvxnn's structured ADMM, warm-started every round) or a CVXPY solver name.
     progress : callable or None
@@ -601,11 +601,10 @@ def _solve(
 
 
 def _certificate_time(time_limit: float | None, t_start: float) -> float | None:
-    """What is left of ``time_limit`` for the certificate's conic solve, at least a tenth of it
-    (so a certificate is always attempted)."""
+    """What is left of ``time_limit`` for the certificate's conic solve (<= 0: skip it)."""
     if time_limit is None:
         return None
-    return max(time_limit - (time.perf_counter() - t_start), 0.1 * time_limit)
+    return time_limit - (time.perf_counter() - t_start)
 
 
 def _pricing_starts(pool: PatternPool, rng: np.random.Generator, n_starts: int) -> np.ndarray:
