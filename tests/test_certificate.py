@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from search_data import planted_relu_data as _data
 
 import cvxnn
 from cvxnn.certificate import certify, conjugate, dual_lower_bound
@@ -12,16 +13,6 @@ from cvxnn.dual_point import relevant_patterns, restricted_dual_point
 from cvxnn.exceptions import InvalidInputError
 from cvxnn.losses import loss_gradient
 from cvxnn.pricing import dual_norm_bound, dual_norm_exact, price
-
-
-def _data(seed: int, n: int = 14, d: int = 2, loss: str = "squared") -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = np.maximum(X @ rng.standard_normal(d), 0) - np.maximum(X @ rng.standard_normal(d), 0)
-    y = y + 0.3 * rng.standard_normal(n)
-    if loss != "squared":
-        y = np.where(y >= np.median(y), 1.0, -1.0)
-    return X, y
 
 
 def _exact(X: np.ndarray, y: np.ndarray, beta: float, loss: str, bias: bool) -> tuple[float, np.ndarray]:

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from search_data import planted_relu_data as _data
 
 import cvxnn
 from cvxnn.baselines import train_adam
@@ -17,16 +18,6 @@ from cvxnn.pricing import dual_norm_bound, dual_norm_exact, pattern_keys, price,
 from cvxnn.search import search_patterns
 
 FAST = dict(warm_start_steps=100, warm_start_neurons=8, n_initial=5, n_starts=30, n_fresh=20)
-
-
-def _data(seed: int, n: int = 14, d: int = 2, loss: str = "squared") -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = np.maximum(X @ rng.standard_normal(d), 0) - np.maximum(X @ rng.standard_normal(d), 0)
-    y = y + 0.3 * rng.standard_normal(n)
-    if loss != "squared":
-        y = np.where(y >= np.median(y), 1.0, -1.0)
-    return X, y
 
 
 def _exact_optimum(X: np.ndarray, y: np.ndarray, beta: float, loss: str, bias: bool) -> float:

@@ -53,6 +53,13 @@ __all__ = ["barycentric_rows", "dual_norm_upper_bound", "sign_bound", "transport
 MARGIN = 1e-9
 
 
+def _split_signs(Xa: np.ndarray, slam: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The positive masses ``a``, the negative ones as ``b = -slam`` (> 0), and their rows."""
+    P = np.flatnonzero(slam > 0)
+    N = np.flatnonzero(slam < 0)
+    return slam[P].copy(), -slam[N].copy(), Xa[P], Xa[N]
+
+
 def _weighted_bound(B: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
     """``((sum w) lambda_max(B^T W^-1 B), top eigenvector)`` for rows ``B`` (m, d) and weights ``w > 0``."""
     M = (B / w[:, None]).T @ B
@@ -161,19 +168,16 @@ def transport_rows(
     omega : ndarray, shape (m + n_+ + n_-,)
         :math:`\pi_{ij}` for the pairs, the remaining masses :math:`r_i`, then :math:`-e_j`.
     """
-    P = np.flatnonzero(slam > 0)
-    N = np.flatnonzero(slam < 0)
-    a, b = slam[P].copy(), -slam[N].copy()
-    XP, XN = Xa[P], Xa[N]
-    if P.size == 0 or N.size == 0:
+    a, b, XP, XN = _split_signs(Xa, slam)
+    if a.size == 0 or b.size == 0:
         return np.vstack([XP, XN]), np.concatenate([a, -b])
-    k = min(neighbours, N.size)
+    k = min(neighbours, b.size)
     nP, nN = np.linalg.norm(XP, axis=1), np.linalg.norm(XN, axis=1)
     sqN = nN**2
     ii, jj, dd = [], [], []
-    chunk = max(1, 2_000_000 // N.size)
-    for start in range(0, P.size, chunk):  # k nearest negatives of each positive row, by chunks
-        rows = slice(start, min(start + chunk, P.size))
+    chunk = max(1, 2_000_000 // b.size)
+    for start in range(0, a.size, chunk):  # k nearest negatives of each positive row, by chunks
+        rows = slice(start, min(start + chunk, a.size))
         dist = np.sqrt(np.maximum(nP[rows, None] ** 2 + sqN[None, :] - 2.0 * XP[rows] @ XN.T, 0.0))
         nn = np.argpartition(dist, k - 1, axis=1)[:, :k]
         i_loc = np.repeat(np.arange(dist.shape[0]), k)
@@ -229,13 +233,10 @@ def barycentric_rows(
     omega : ndarray
         The moved masses, the remaining positive masses, minus the remaining negative masses.
     """
-    P = np.flatnonzero(slam > 0)
-    N = np.flatnonzero(slam < 0)
-    a, b = slam[P].copy(), -slam[N].copy()
-    XP, XN = Xa[P], Xa[N]
-    if P.size == 0 or N.size == 0:
+    a, b, XP, XN = _split_signs(Xa, slam)
+    if a.size == 0 or b.size == 0:
         return np.vstack([XP, XN]), np.concatenate([a, -b])
-    k = min(neighbours, N.size)
+    k = min(neighbours, b.size)
     nn = _nearest(XP, XN, k)
     heavy = 10.0
     rows, mass = [], []
