@@ -3,17 +3,20 @@ r"""Pattern search: grow the pattern set of the convex ReLU program until no pat
 The convex program (CVX) is globally optimal only over the patterns it is given. The search
 (``docs/math.md`` explains every step):
 
-1. starts from Gaussian patterns and from the patterns of a short non-convex warm start (a
-   NumPy Adam run, :func:`cvxnn.baselines.train_adam`), whose neurons are placed in the program
-   as its starting point; the convex optimum over a network's patterns is at most that
-   network's training objective;
-2. solves the program (warm-started from the previous round's solution, new columns zero),
-   keeping the best point met, so the objective never rises across rounds;
+1. starts from Gaussian patterns and from the patterns of a non-convex warm start (full-batch
+   Adam with a cosine-decayed step size, :func:`cvxnn.baselines.train_adam`, in float32 by
+   default), whose neurons are placed in the program as its starting point; the convex optimum
+   over a network's patterns is at most that network's training objective;
+2. solves the program (warm-started from the best point so far, new columns zero) and measures
+   the point by the objective of the network it recovers, keeping the best, so the objective
+   never rises across rounds;
 3. prices (:func:`cvxnn.pricing.price`): at :math:`\lambda = \nabla L(\hat y)` it ascends
    :math:`|\lambda^T (X'u)_+|` from many starts (the current neurons, the patterns' gates and
    fresh Gaussian directions) and adds the most violated distinct new patterns (value above
    :math:`\beta(1 + \text{tol})`);
-4. stops when no start finds a violation, or on ``max_patterns``, ``max_rounds`` or
+4. refines: a short Adam run from the recovered network moves its neurons' gates; their
+   patterns join the candidates, and the refined network becomes the point when it is better;
+5. stops when no start finds a violation, or on ``max_patterns``, ``max_rounds`` or
    ``time_limit``, and attaches a :class:`~cvxnn.certificate.SearchCertificate`: the largest
    violation found and a valid lower bound on the optimum over *all* patterns.
 
