@@ -196,3 +196,22 @@ def test_recovery_identity_on_random_programs(kind, loss):
         prog.solve()
         net = prog.network()
         assert net.objective(X, y, beta, loss) == pytest.approx(prog.value, rel=1e-7, abs=1e-12)
+
+
+def test_network_objective_weights_samples_like_repeated_rows() -> None:
+    from cvxnn.exceptions import CvxnnError
+    from cvxnn.losses import loss_gradient
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 3))
+    y = np.sign(rng.standard_normal(6))
+    net = ReLUNetwork(U=rng.standard_normal((3, 4)), b=rng.standard_normal(4), alpha=rng.standard_normal(4))
+    w = np.array([0, 1, 2, 3, 1, 2], dtype=float)
+    rep = np.repeat(np.arange(6), w.astype(int))
+    for loss in ("squared", "logistic", "hinge"):
+        weighted = net.objective(X, y, 0.7, loss, sample_weight=w)
+        assert weighted == pytest.approx(net.objective(X[rep], y[rep], 0.7, loss), rel=1e-12)
+        g = loss_gradient(net.predict(X), y, loss, w)
+        assert np.allclose(g, w * loss_gradient(net.predict(X), y, loss))
+    with pytest.raises(CvxnnError, match="sample_weight"):
+        net.objective(X, y, 0.7, "squared", sample_weight=np.ones(5))

@@ -199,8 +199,7 @@ def _train(
     def record() -> None:
         net = _network(params)
         X_eval = X if adversary is None else adversary(net, X, y)
-        value = loss_value(net.predict(X_eval), y, loss, weight) + beta * net.regularizer()
-        history["objective"].append(float(value))
+        history["objective"].append(net.objective(X_eval, y, beta, loss, sample_weight=weight))
 
     if return_history:
         record()

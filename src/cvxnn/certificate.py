@@ -225,7 +225,7 @@ def dual_candidates(
     :math:`q_k = -\operatorname{clip}(\tfrac12 + (1 - y_k\hat y_k)/\tau, 0, 1)`,
     :math:`\tau \in \{10^{-3}, 10^{-2}, 10^{-1}\}`."""
     w = 1.0 if sample_weight is None else sample_weight
-    cands = [("gradient", w * loss_gradient(yhat, y, loss))]
+    cands = [("gradient", loss_gradient(yhat, y, loss, sample_weight))]
     if loss == "hinge":
         margin = y * yhat
         for tau in (1e-3, 1e-2, 1e-1):

@@ -40,20 +40,25 @@ def loss_value(yhat: np.ndarray, y: np.ndarray, loss: str, sample_weight: np.nda
     return float(np.sum(per_sample))
 
 
-def loss_gradient(yhat: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
-    r"""Derivative of each sample's loss with respect to its prediction, shape (n,).
+def loss_gradient(
+    yhat: np.ndarray, y: np.ndarray, loss: str, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    r"""Derivative of each sample's (weighted) loss with respect to its prediction, shape (n,).
 
-    For the hinge loss this is the subgradient :math:`-y_k 1[y_k \hat y_k < 1]`.
+    For the hinge loss this is the subgradient :math:`-y_k 1[y_k \hat y_k < 1]`. With
+    ``sample_weight`` :math:`w` (n,) it is :math:`w_k \ell'(\hat y_k)`, the gradient of the
+    weighted summed loss (the dual point of the weighted program).
     """
     loss = check_loss(loss)
     yhat = np.asarray(yhat, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if loss == Loss.SQUARED:
-        return yhat - y
-    margin = y * yhat
-    if loss == Loss.LOGISTIC:
-        return -y / (1.0 + np.exp(np.clip(margin, -700.0, 700.0)))
-    return np.where(margin < 1.0, -y, 0.0)
+        grad = yhat - y
+    elif loss == Loss.LOGISTIC:
+        grad = -y / (1.0 + np.exp(np.clip(y * yhat, -700.0, 700.0)))
+    else:
+        grad = np.where(y * yhat < 1.0, -y, 0.0)
+    return grad if sample_weight is None else sample_weight * grad
 
 
 def loss_expression(

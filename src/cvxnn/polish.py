@@ -366,7 +366,7 @@ def _polish(program: Any, block_tol: float, row_tol: float, max_passes: int) -> 
         full = np.zeros_like(blocks.C0)
         full[support] = Z
         yhat = np.einsum("mnk,mk->n", blocks.design(support), Z)
-        lam = loss_gradient(yhat, y, loss) * (1.0 if weight is None else weight)
+        lam = loss_gradient(yhat, y, loss, weight)
         grad = blocks.loss_gradients(lam)[support] + beta * Z / norms[:, None]  # (m, k)
         mu = np.zeros((support.size, n))
         if blocks.coned:

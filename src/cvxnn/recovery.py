@@ -35,6 +35,7 @@ from ._validation import as_real_array, check_beta, check_loss, check_matrix, ch
 from .enums import Loss
 from .exceptions import InvalidInputError
 from .losses import loss_per_sample, loss_value
+from .sample_weight import check_sample_weight
 
 __all__ = [
     "DEFAULT_PRUNE_TOL",
@@ -167,13 +168,17 @@ class ReLUNetwork(_SaveMixin):
         r""":math:`\tfrac12(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)` (multiply by beta)."""
         return 0.5 * float(np.sum(self.U**2) + np.sum(self.b**2) + np.sum(self.alpha**2))
 
-    def objective(self, X: Any, y: Any, beta: float, loss: str = Loss.SQUARED) -> float:
+    def objective(
+        self, X: Any, y: Any, beta: float, loss: str = Loss.SQUARED, sample_weight: Any = None
+    ) -> float:
         r"""Non-convex training objective (NC):
-        :math:`L(f(X), y) + \tfrac\beta2(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)`."""
+        :math:`L(f(X), y) + \tfrac\beta2(\|U\|_F^2 + \|b\|^2 + \|\alpha\|^2)`, each
+        sample's loss weighted by ``sample_weight`` (n,) when given."""
         loss = check_loss(loss)
         X = _check_inputs(X, self.n_features)
         y = check_y(y, X.shape[0], loss)
-        return loss_value(self.predict(X), y, loss) + check_beta(beta) * self.regularizer()
+        weight = check_sample_weight(sample_weight, X.shape[0])
+        return float(loss_value(self.predict(X), y, loss, weight) + check_beta(beta) * self.regularizer())
 
     def __repr__(self) -> str:
         return f"ReLUNetwork(d={self.n_features}, neurons={self.n_neurons})"

@@ -50,7 +50,7 @@ from .baselines import TRAINING_DTYPES, train_adam
 from .certificate import SearchCertificate, certify
 from .estimator_options import check_solver
 from .exceptions import ConvergenceWarning, InvalidInputError
-from .losses import loss_gradient, loss_value
+from .losses import loss_gradient
 from .pattern_pool import PatternPool, network_blocks, pool_objective
 from .patterns import ActivationPatterns, sample_patterns
 from .pricing import price, select_new_patterns
@@ -256,17 +256,11 @@ def _refine(
         dtype=dtype,
     )
     D, G, V, W = network_blocks(refined, pool.Xa, bias)
-    objective = loss_value(refined.predict(X), y, loss, weight) + beta * refined.regularizer()
+    objective = refined.objective(X, y, beta, loss, sample_weight=weight)
     if objective >= best_obj:
         return pool.add(D, G), best_obj
     n_added = pool.replace_point(D, G, V, W)
     return n_added, min(objective, pool_objective(pool, pool.V, pool.W, y, beta, loss, weight))
-
-
-def _weighted_gradient(yhat: np.ndarray, y: np.ndarray, loss: str, weight: np.ndarray | None) -> np.ndarray:
-    """The gradient of the (weighted) summed loss at ``yhat``: the dual point of the program."""
-    grad = loss_gradient(yhat, y, loss)
-    return grad if weight is None else weight * grad
 
 
 # --------------------------------------------------------------------------- the search
@@ -443,7 +437,7 @@ def search_patterns(
             weight=weight,
             dtype=warm_start_dtype,
         )
-        warm_objective = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
+        warm_objective = net.objective(X, y, beta, loss, sample_weight=weight)
         D0, G0, V0, W0 = network_blocks(net, Xa, bias)
         if D0.shape[1]:
             pool.add(D0, G0, V0, W0)
@@ -474,11 +468,11 @@ def search_patterns(
             # the measure is the objective of the network the search returns (equal to the
             # convex objective at a feasible point; an inexact solve's point may not be one)
             net = relu_network_from_blocks(V1, W1, bias=bias, prune_tol=0.0)
-            obj1 = loss_value(net.predict(X), y, loss, weight) + beta * net.regularizer()
+            obj1 = net.objective(X, y, beta, loss, sample_weight=weight)
             if np.isfinite(obj1) and obj1 <= best_obj:
                 best_obj, pool.V, pool.W = obj1, V1, W1
         yhat = pool.predictions(pool.V, pool.W)
-        lam = _weighted_gradient(yhat, y, loss, weight)
+        lam = loss_gradient(yhat, y, loss, weight)
         last_U, last_vals = price(Xa, lam, _pricing_starts(pool, rng, n_starts), n_steps=pricing_steps)
         max_violation = float(np.max(last_vals)) / beta if last_vals.size else 0.0
         elapsed = time.perf_counter() - t_start
