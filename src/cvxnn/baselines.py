@@ -53,7 +53,7 @@ from ._validation import (
 from .attacks import fgsm, pgd
 from .enums import Loss, PerturbationNorm
 from .exceptions import InvalidInputError
-from .losses import loss_gradient, loss_value
+from .losses import loss_gradient
 from .recovery import ReLUNetwork
 from .sample_weight import check_sample_weight
 
@@ -78,7 +78,7 @@ def _network(params: Params) -> ReLUNetwork:
     return ReLUNetwork(U=params["U"], b=params["b"], alpha=params["alpha"])
 
 
-def _objective_and_grad(
+def _gradient(
     params: Params,
     X: np.ndarray,
     y: np.ndarray,
@@ -87,8 +87,8 @@ def _objective_and_grad(
     bias: bool,
     scale: float = 1.0,
     weight: np.ndarray | None = None,
-) -> tuple[float, Params]:
-    r"""``scale * sum_k w_k loss(f(x_k), y_k) + (beta/2)||theta||^2`` and its gradient.
+) -> Params:
+    r"""The gradient of ``scale * sum_k w_k loss(f(x_k), y_k) + (beta/2)||theta||^2``.
 
     ``weight`` (n,) holds the :math:`w_k` (``None``: all 1).
     With :math:`H = XU + b`, :math:`A = 1[H > 0]`, :math:`g = w \odot \ell'(f)`:
@@ -104,14 +104,11 @@ def _objective_and_grad(
     if weight is not None:
         g = g * weight
     delta = np.outer(g, alpha) * (H > 0)
-    reg = 0.5 * (np.sum(U**2) + np.sum(b**2) + np.sum(alpha**2))
-    value = scale * loss_value(f, y, loss, weight) + beta * reg
-    grads = {
+    return {
         "U": X.T @ delta + beta * U,
         "b": delta.sum(axis=0) + beta * b if bias else np.zeros_like(b),
         "alpha": Z.T @ g + beta * alpha,
     }
-    return value, grads
 
 
 #: Floating-point types :func:`train_adam` can train in.
@@ -217,9 +214,7 @@ def _train(
             if adversary is not None:
                 Xb = adversary(_network(params), Xb, yb)
             wb = None if ww is None else ww[idx]
-            _, grads = _objective_and_grad(
-                params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size, weight=wb
-            )
+            grads = _gradient(params, Xb, yb, beta, loss, bool(bias), scale=n / idx.size, weight=wb)
             t += 1
             if time_limit is not None and (t in _PACE_STEPS or t % 500 == 0):
                 now = time.perf_counter()
