@@ -9,7 +9,7 @@ from search_data import planted_relu_data as _data
 import cvxnn
 from cvxnn.certificate import certify, conjugate, dual_lower_bound
 from cvxnn.dual_norm import barycentric_rows, dual_norm_upper_bound, sign_bound, transport_rows
-from cvxnn.dual_point import relevant_patterns, restricted_dual_point
+from cvxnn.dual_point import hinge_stationary_dual, relevant_patterns, restricted_dual_point
 from cvxnn.exceptions import InvalidInputError
 from cvxnn.losses import loss_gradient
 from cvxnn.pricing import dual_norm_bound, dual_norm_exact, price
@@ -116,6 +116,29 @@ def test_restricted_dual_point_attains_the_restricted_optimum() -> None:
     lam_w = restricted_dual_point(X, y, full.D, loss="logistic", beta=0.5, sample_weight=w)
     assert lam_w is not None and np.all(lam_w[:3] == 0.0)
     assert np.isfinite(conjugate("logistic", y, lam_w, w))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_hinge_stationary_dual_is_an_optimal_dual_point_at_the_exact_optimum(bias: bool) -> None:
+    # the gradient prices the exact optimum as violated; the stationary dual point does not, and
+    # it attains the optimum (strong duality), without the restricted dual's conic solve
+    X, y = _data(3, n=14, d=2, loss="hinge")
+    beta = 0.5
+    full = cvxnn.enumerate_patterns(X, bias=bias)
+    program = cvxnn.relu_program(X, y, full, beta=beta, loss="hinge")
+    value = float(program.solve("CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10))
+    V, W = program.variables["V"].value, program.variables["W"].value
+    Xa = np.hstack([X, np.ones((14, 1))]) if bias else X
+    lam = hinge_stationary_dual(Xa, y, full.D, V, W, beta=beta)
+    grad = loss_gradient(program.network().predict(X), y, "hinge")
+    assert dual_norm_exact(Xa, grad, full) > 1.05 * beta  # the ambiguity this point resolves
+    assert dual_norm_exact(Xa, lam, full) <= beta * (1 + 1e-4)
+    assert -conjugate("hinge", y, lam) == pytest.approx(value, rel=1e-4)
+    # zero-weight samples get lam = 0, the rest stays in the conjugate's domain
+    w = np.ones(14)
+    w[:3] = 0.0
+    lam_w = hinge_stationary_dual(Xa, y, full.D, V, W, beta=beta, sample_weight=w)
+    assert np.all(lam_w[:3] == 0.0) and np.all((-y * lam_w >= 0) & (-y * lam_w <= w))
 
 
 def test_restricted_dual_point_past_its_time_limit_is_skipped_and_the_bound_stays_valid() -> None:

@@ -176,7 +176,8 @@ class SearchCertificate:
         Fraction of them whose dual constraint exceeds ``beta * (1 + tol)`` (NaN when skipped).
     dual_point : str
         Which dual point gave the bound: ``"gradient"``, ``"restricted dual"`` (the optimal dual
-        point over the search's patterns, :mod:`cvxnn.dual_point`) or ``"smoothed hinge"``.
+        point over the search's patterns, :mod:`cvxnn.dual_point`), ``"smoothed hinge"`` or
+        ``"pricing point"`` (the search's own, see :func:`certify`).
     dual_norm_floor : float
         The largest :math:`|\lambda^T (X'u)_+|` attained by the pricing ascent at that dual point:
         :math:`c(\lambda)` lies in ``[dual_norm_floor, dual_norm]`` (NaN when not priced).
@@ -255,6 +256,7 @@ def certify(
     sample_weight: np.ndarray | None = None,
     live: np.ndarray | None = None,
     max_priced: float = 0.0,
+    pricing_point: np.ndarray | None = None,
     directions: np.ndarray | None = None,
     random_state: Any = None,
     n_fresh: int = 100,
@@ -295,13 +297,18 @@ def certify(
     live : ndarray of bool, shape (P,), optional
         The patterns carrying a nonzero neuron (always in the restricted dual); default all.
     max_priced : float
-        The largest :math:`|\lambda^T (X'u)_+|` the search's pricing found at the gradient.
+        The largest :math:`|\lambda^T (X'u)_+|` the search's pricing found at its dual point.
+    pricing_point : ndarray, shape (n,), optional
+        The dual point the search prices at (default: the loss gradient at ``yhat``; for the
+        hinge loss the search passes :func:`cvxnn.dual_point.hinge_stationary_dual`). It is one
+        more candidate, and the largest violation (fresh starts, the exact arrangement) is
+        measured at it.
     directions : ndarray, shape (d', K), optional
         Directions to start the certificate's pricing from (the search's best priced ones).
     random_state : None, int or Generator
         Seeds the fresh pricing starts.
     n_fresh : int
-        Fresh random starts priced at the gradient (0 to skip).
+        Fresh random starts priced at the pricing point (0 to skip).
     pricing_steps : int
         Ascent steps of that pricing.
     tol : float
@@ -348,17 +355,22 @@ def certify(
             )
     Xa = add_bias_column(X, bias)
     cands = dual_candidates(loss, y, yhat, sample_weight)
-    grad = cands[0][1]
+    priced = cands[0][1]
+    if pricing_point is not None:
+        priced = np.asarray(pricing_point, dtype=np.float64)
+        if priced.shape != (n,) or not np.all(np.isfinite(priced)):
+            raise InvalidInputError(f"pricing_point must be finite and of shape ({n},); got {priced.shape}.")
+        cands.append(("pricing point", priced))
 
-    # the largest violation at the gradient: the search's pricing and fresh starts
+    # the largest violation at the pricing point: the search's pricing and fresh starts
     max_val, rate = float(max_priced), float("nan")
     if n_fresh:
-        _, fresh = price(Xa, grad, rng.standard_normal((Xa.shape[1], n_fresh)), n_steps=pricing_steps)
+        _, fresh = price(Xa, priced, rng.standard_normal((Xa.shape[1], n_fresh)), n_steps=pricing_steps)
         per_start = np.maximum(fresh[:n_fresh], fresh[n_fresh:])
         rate = float(np.mean(per_start > beta * (1.0 + tol)))
         max_val = max(max_val, float(np.max(per_start)))
 
-    # the optimal dual point over the current patterns (hinge: the gradient is ambiguous)
+    # the optimal dual point over the current patterns (hinge: the pricedient is ambiguous)
     P = D.shape[1]
     live = np.ones(P, dtype=bool) if live is None else np.asarray(live, dtype=bool)
     if live.shape != (P,):
@@ -367,7 +379,7 @@ def certify(
     has_time = dual_time_limit is None or dual_time_limit > 0
     small = 2 * n * min(limit, P) <= dual_size_limit and (loss == "hinge" or 2 * n * min(limit, P) <= 5000)
     if P and has_time and small:
-        idx = relevant_patterns(Xa, D, grad, live=live, limit=limit)
+        idx = relevant_patterns(Xa, D, priced, live=live, limit=limit)
         point = restricted_dual_point(
             Xa, y, D[:, idx], loss=loss, beta=beta, sample_weight=sample_weight, time_limit=dual_time_limit
         )
@@ -380,8 +392,8 @@ def certify(
             arrangement = enumerate_patterns(X, bias=bias, max_patterns=exact_limit)
         except PatternLimitError:
             arrangement = None
-    if arrangement is not None:  # the exact largest violation at the gradient
-        max_val = max(max_val, dual_norm_exact(Xa, grad, arrangement))
+    if arrangement is not None:  # the exact largest violation at the pricing point
+        max_val = max(max_val, dual_norm_exact(Xa, priced, arrangement))
     starts = rng.standard_normal((Xa.shape[1], 20))
     if directions is not None and directions.size:
         starts = np.hstack([directions, starts])
@@ -392,7 +404,7 @@ def certify(
             for _, lam in cands
         ]
         cands = [cands[k] for k in np.argsort(closed)[::-1][:2]]
-    best: tuple[float, float, float, str, float] = (-np.inf, 0.0, 0.0, "gradient", float("nan"))
+    best: tuple[float, float, float, str, float] = (-np.inf, 0.0, 0.0, "pricedient", float("nan"))
     for name, lam in cands:
         if arrangement is not None:
             c_bar = dual_norm_exact(Xa, lam, arrangement)

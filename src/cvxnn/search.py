@@ -10,7 +10,9 @@ The convex program (CVX) is globally optimal only over the patterns it is given.
 2. solves the program (warm-started from the best point so far, new columns zero) and measures
    the point by the objective of the network it recovers, keeping the best, so the objective
    never rises across rounds;
-3. prices (:func:`cvxnn.pricing.price`): at :math:`\lambda = \nabla L(\hat y)` it ascends
+3. prices (:func:`cvxnn.pricing.price`): at :math:`\lambda = \nabla L(\hat y)` (for the hinge
+   loss, whose gradient is ambiguous at margin 1, the dual point fitted to the solution's
+   stationarity, :func:`cvxnn.dual_point.hinge_stationary_dual`) it ascends
    :math:`|\lambda^T (X'u)_+|` from many starts (the current neurons, the patterns' gates and
    fresh Gaussian directions) and adds the most violated distinct new patterns (value above
    :math:`\beta(1 + \text{tol})`);
@@ -48,6 +50,7 @@ from ._validation import (
 )
 from .baselines import TRAINING_DTYPES, train_adam
 from .certificate import SearchCertificate, certify
+from .dual_point import hinge_stationary_dual
 from .estimator_options import check_solver
 from .exceptions import ConvergenceWarning, InvalidInputError
 from .losses import loss_gradient
@@ -471,8 +474,7 @@ def search_patterns(
             obj1 = net.objective(X, y, beta, loss, sample_weight=weight)
             if np.isfinite(obj1) and obj1 <= best_obj:
                 best_obj, pool.V, pool.W = obj1, V1, W1
-        yhat = pool.predictions(pool.V, pool.W)
-        lam = loss_gradient(yhat, y, loss, weight)
+        lam = _pricing_point(pool, y, beta, loss, weight)
         last_U, last_vals = price(Xa, lam, _pricing_starts(pool, rng, n_starts), n_steps=pricing_steps)
         max_violation = float(np.max(last_vals)) / beta if last_vals.size else 0.0
         elapsed = time.perf_counter() - t_start
@@ -547,6 +549,7 @@ def search_patterns(
         sample_weight=weight,
         live=np.any(pool.V != 0, axis=0) | np.any(pool.W != 0, axis=0),
         max_priced=float(np.max(last_vals)) if last_vals.size else 0.0,
+        pricing_point=_pricing_point(pool, y, beta, loss, weight),
         directions=last_U[:, np.argsort(-last_vals)[:20]] if last_vals.size else None,
         random_state=rng,
         n_fresh=n_fresh,
@@ -595,6 +598,16 @@ def _solve(
     if program.variables["V"].value is None:
         return "error"
     return str(program.status)
+
+
+def _pricing_point(
+    pool: PatternPool, y: np.ndarray, beta: float, loss: str, weight: np.ndarray | None
+) -> np.ndarray:
+    """The dual point to price at: the loss gradient at the pool's fit, or for the hinge loss
+    (ambiguous at margin 1) the dual point fitted to the fit's stationarity conditions."""
+    if loss == "hinge":
+        return hinge_stationary_dual(pool.Xa, y, pool.D, pool.V, pool.W, beta=beta, sample_weight=weight)
+    return loss_gradient(pool.predictions(pool.V, pool.W), y, loss, weight)
 
 
 def _certificate_time(time_limit: float | None, t_start: float) -> float | None:
