@@ -46,7 +46,7 @@ from .._validation import check_eps
 from ..exceptions import InvalidInputError
 from .records import CheckRecord, RunRecord
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
-from .robust_projection import RobustConeProjector
+from .robust_newton import NewtonConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
 from .settings import AdmmResult, AdmmSettings, AdmmState
@@ -63,7 +63,14 @@ __all__ = ["POLISH_GAP_FACTOR", "PROJECTION_MAX_ENTRIES", "RobustAdmmSolver"]
 #: The exact projection is the v-step (``cone_method="projection"``) when its first candidate rows
 #: have at most this many entries (``2P * min(n, 4d') * d'``): measured ~10 ms per projection at
 #: (24, 2, 4) and ~2 s at (400, 30, 20) (``docs/robust_admm.md``, §7).
-PROJECTION_MAX_ENTRIES = 20_000
+PROJECTION_MAX_ENTRIES = 10**12
+
+#: Newton steps per v-step projection (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`); the
+#: blocks that have not settled keep their last dual iterate, which warm-starts the next call.
+V_STEP_NEWTON = 30
+
+#: Newton steps of the certificate's projection (its multipliers are valid at any step).
+CERTIFICATE_NEWTON = 30
 
 #: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
@@ -108,7 +115,9 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
-        self._projector: RobustConeProjector | None = None
+        self._projector: NewtonConeProjector | None = None
+        self._polisher: NewtonConeProjector | None = None
+        self._certifier: NewtonConeProjector | None = None
         self._certified = False
         self._polish_next, self._polish_wait = 0, 0
         self._unprojected = False
@@ -252,9 +261,10 @@ class RobustAdmmSolver(AdmmSolver):
         st, limit = self.structure, self.settings.time_limit
         if limit is not None:
             limit = max(0.1 * limit, limit - (time.perf_counter() - run.t_start))
-        projector = self._projector_of()
-        if self.projection:  # v is in the cones already: keep the v-step's multipliers
-            projector = RobustConeProjector(st.X, projector.signs, st.e, st.dbar, st.q)
+        if self._polisher is None:  # its own multipliers (the v-step's are the certificate's)
+            signs = np.hstack([st.S_sign, st.S_sign])
+            self._polisher = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
+        projector = self._polisher
         v = projector.project(self.state.v, st.eps, limit)
         if v is None or not projector.exact:
             return None
@@ -278,11 +288,11 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
 
-    def _projector_of(self) -> RobustConeProjector:
+    def _projector_of(self) -> NewtonConeProjector:
         if self._projector is None:
             st = self.structure
             signs = np.hstack([st.S_sign, st.S_sign])
-            self._projector = RobustConeProjector(st.X, signs, st.e, st.dbar, st.q)
+            self._projector = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
         return self._projector
 
     def _v_step(self, k: int) -> None:
@@ -294,7 +304,9 @@ class RobustAdmmSolver(AdmmSolver):
             return
         st, x, alpha = self.structure, self.state, self.settings.alpha
         Uh = alpha * x.u + (1.0 - alpha) * x.v
-        p = self._projector_of().project(Uh + x.lam, st.eps)
+        p = self._projector_of().project(
+            Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=V_STEP_NEWTON
+        )
         if p is None:
             raise np.linalg.LinAlgError("the conic solver failed on the projection onto the robust cones")
         x.v = st.prox_reg(p, self.beta / x.rho["u"])
@@ -361,17 +373,32 @@ class RobustAdmmSolver(AdmmSolver):
             q,
             -rho["z"] * x.mu[0],
             -rho["z"] * x.mu[1:],
+            kink=x.z[0] == st.y,
         )
         C = st.Ft(lam) + st.Gbar_t(gam)
         if self.projection:  # the v-step projection's multipliers (any nu >= 0 is valid)
-            nu = rho["u"] * self._projector_of().multipliers
+            nu_admm = rho["u"] * self._projector_of().multipliers
         else:
-            nu = np.maximum(-rho["s"] * x.nu[: st.n], 0.0)
-        B = st.X.T @ (st.ES2 * nu)
-        m = st.e @ nu
-        t = best_cone_scale(C, B, m, eps, q, d)
-        worst = float(np.max(block_distances(C + B * t[None, :], t * m, eps, q, d)))
+            nu_admm = np.maximum(-rho["s"] * x.nu[: st.n], 0.0)
+        # the multipliers of the projection of C onto the cones: C + B^T mu = Pi(C) + eps m xi,
+        # so block j's distance is at most ||Pi_{K_j}(C_j)||, the least any nu >= 0 achieves
+        certifier = self._certifier_of()
+        certifier.project(C, eps, max_iter=CERTIFICATE_NEWTON, fallback=False)
+        worst = math.inf
+        for nu in (nu_admm, certifier.multipliers):
+            B = st.X.T @ (st.ES2 * nu)
+            m = st.e @ nu
+            t = best_cone_scale(C, B, m, eps, q, d)
+            worst = min(worst, float(np.max(block_distances(C + B * t[None, :], t * m, eps, q, d))))
         return robust_dual_value(st.loss, st.y, lam, gam, eps, q, worst, self.beta)
+
+    def _certifier_of(self) -> NewtonConeProjector:
+        """The projector of the certificate's cone multipliers (its own warm start)."""
+        if self._certifier is None:
+            st = self.structure
+            signs = np.hstack([st.S_sign, st.S_sign])
+            self._certifier = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
+        return self._certifier
 
     def _certificate_step(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
         settings = self.settings
