@@ -50,7 +50,9 @@ from .robust_projection import RobustConeProjector
 __all__ = ["NewtonConeProjector", "prox_jacobian"]
 
 #: Range of the Levenberg-Marquardt damping of the Newton model (rows are scaled to unit norm).
-DAMP_MIN, DAMP_MAX = 1e-12, 1e4
+DAMP_MIN, DAMP_MAX = 1e-10, 1e4
+#: New (violated) rows per block and Newton step, in multiples of d'.
+ADD_ROWS = 2
 
 
 def prox_jacobian(
@@ -211,8 +213,12 @@ class NewtonConeProjector:
         ``time_limit`` seconds. :attr:`exact` says whether every block met the tolerance.
 
         With ``zero_radius`` (``(J,)``), a block is returned as 0 as soon as the dual certifies
-        :math:`\|\Pi(c_j)\| \le` ``zero_radius[j]``: by weak duality with the feasible point 0,
-        :math:`\|\Pi(c_j)\|^2 \le \|c_j\|^2 - 2\psi(\mu)`. The ADMM's v-step passes the group
+        :math:`\|\Pi(c_j)\| \le` ``zero_radius[j]``. Any :math:`\mu \ge 0` bounds the norm twice:
+        by weak duality with the feasible point 0, :math:`\|\Pi(c_j)\|^2 \le \|c_j\|^2 - 2\psi(\mu)`;
+        and :math:`\|\Pi(c_j)\| = \sup_{u \in K, \|u\| \le 1} c_j^Tu \le \sup_{\|u\| \le 1}
+        (w^Tu - \epsilon m\|\bar u\|_q) = \operatorname{dist}(w, \epsilon m\bar{\mathbb B}_p) =
+        \|u(\mu)\|` (:math:`w = c_j + B_j^T\mu`; the last step is Moreau's decomposition of the
+        norm prox). The ADMM's v-step passes the group
         threshold :math:`\beta/\rho_u`, below which the group soft-threshold maps the projection to
         0 anyway: the v-step stays exact and skips the degenerate apex (where every row is active).
 
@@ -235,7 +241,7 @@ class NewtonConeProjector:
         if zero_radius is not None:
             zero_radius = np.broadcast_to(np.asarray(zero_radius, dtype=np.float64), (J,))
         self.iterations = self.rows = 0
-        damp = np.full(J, DAMP_MIN)
+        damp = np.zeros(J)
         for it in range(limit + 1):
             # KKT per block (stationarity holds by construction)
             t_ = thr[todo][None, :]
@@ -243,8 +249,12 @@ class NewtonConeProjector:
             settled = ~bad.any(axis=0)
             # the apex: psi(mu) = -f(mu) certifies 0 when within the apex tolerance of ||c||^2 / 2
             c2 = cnorm2[todo]
-            radius2 = c2 + 2.0 * f  # >= ||Pi(c_j)||^2 (weak duality with the feasible point 0)
-            apex = ~settled & (radius2 <= (self.apex_tol**2) * np.maximum(1.0, c2))
+            # two upper bounds on ||Pi(c_j)||^2 from any mu >= 0: ||u(mu)||^2 (the distance of
+            # c + B^T mu to the ball eps m B_p, see the docstring) and ||c||^2 + 2 f(mu)
+            radius2 = np.minimum(c2 + 2.0 * f, np.einsum("ij,ij->j", U, U))
+            # (settled blocks too: a projection within apex_tol of 0 is returned as exactly 0, so
+            # that a relative violation is not measured on round-off)
+            apex = radius2 <= (self.apex_tol**2) * np.maximum(1.0, c2)
             if zero_radius is not None:
                 apex |= ~settled & (radius2 <= zero_radius[todo] ** 2)
             if apex.any():
@@ -305,7 +315,7 @@ class NewtonConeProjector:
         # working rows: the positive multipliers and at most 2d' of the most violated new rows
         pos = mu > 0
         new = ~pos & (r < -thr)
-        k_add = min(2 * dp, n)
+        k_add = min(ADD_ROWS * dp, n)
         if np.any(new.sum(axis=0) > k_add):
             part = np.argpartition(np.where(new, r, np.inf), k_add - 1, axis=0)[:k_add]
             sel = np.zeros_like(new)
@@ -341,9 +351,11 @@ class NewtonConeProjector:
         step = np.zeros((width, m))
         for j in range(m):  # one small NNLS per unsettled block (compiled Lawson-Hanson)
             w_j = int(mask[j].sum())
-            root = math.sqrt(damp[j])  # proximal term damp/2 ||y - mu||^2 (Levenberg-Marquardt)
-            A = np.vstack([LM[j, :w_j].T, root * np.eye(w_j)])
-            b = np.concatenate([target[j], root * muW[j, :w_j]])
+            A, b = LM[j, :w_j].T, target[j]
+            if damp[j] > 0:  # proximal term damp/2 ||y - mu||^2 (Levenberg-Marquardt)
+                root = math.sqrt(damp[j])
+                A = np.vstack([A, root * np.eye(w_j)])
+                b = np.concatenate([b, root * muW[j, :w_j]])
             y, _ = nnls(A, b, maxiter=50 * max(w_j, 1))
             step[:w_j, j] = y - muW[j, :w_j]
         # Armijo backtracking along mu + t * step (stays >= 0 for t in [0, 1])
@@ -369,7 +381,9 @@ class NewtonConeProjector:
                 pending &= ~ok
             t = np.where(pending, 0.5 * t, t)
         # full steps relax the damping, cut steps tighten it
-        damp *= np.where(t >= 1.0, 0.1, np.minimum(1.0 / t, 1e3))
-        np.clip(damp, DAMP_MIN, DAMP_MAX, out=damp)
+        # (undamped, the NNLS returns a basic solution: at most rank(A) <= d' positive multipliers)
+        damp[:] = np.where(t >= 1.0, 0.1 * damp, np.maximum(damp, DAMP_MIN) * np.minimum(1.0 / t, 1e3))
+        damp[damp < DAMP_MIN] = 0.0
+        np.minimum(damp, DAMP_MAX, out=damp)
         self._t = t
         return new_mu, out_r, out_f, out_U, tuple(out_jac)

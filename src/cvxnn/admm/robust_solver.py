@@ -12,20 +12,22 @@ Anderson acceleration, callback and result, with
   (:func:`~cvxnn.admm.robust_prox.robust_loss_prox`);
 - the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
   (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
+  its cone multipliers are the better of the ADMM's and those of the projection of
+  :math:`F_j^T\lambda + \bar G_j^T\Gamma` onto the robust cones (the least block distances);
 - the polish: the exact projection of ``v`` onto the robust cones
-  (:class:`~cvxnn.admm.robust_projection.RobustConeProjector`), tried when the certified gap at
+  (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`), tried when the certified gap at
   ``v`` is within ``POLISH_GAP_FACTOR * gap_tol`` in absolute value; ``optimal`` needs the gap at
   the projected (feasible) point within ``gap_tol`` and its relative cone violation within
   ``cone_tol``. A run that ends at a limit returns the projected point, so its objective is never
   below the optimum and the reported gap bound is a valid one (nonnegative).
 
-The cones: with ``cone_method="projection"`` (the default) and a small program (at most
-:data:`PROJECTION_MAX_ENTRIES` entries in the projection's first candidate rows,
-``2P * min(n, 4d') * d'``), the v-step is the group soft-threshold of the exact projection onto
-the robust cones (no slack block; every ``v`` is feasible); otherwise, and with
-``cone_method="slack"``, the slack splitting above. The exact projection cut the iterations of
-small squared and logistic programs up to 100x (hinge's not), but costs a conic solve per
-iteration (``docs/robust_admm.md``, §5 and §7).
+The cones: with ``cone_method="projection"`` (the default) the v-step is the group
+soft-threshold of the exact projection onto the robust cones (no slack block; every ``v`` is
+feasible), computed by the warm-started dual Newton method of
+:class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps per iteration
+once the ADMM settles), except for l_inf perturbations above :data:`SLACK_LINF_ENTRIES`; those,
+and ``cone_method="slack"``, use the slack splitting above
+(``docs/robust_admm.md``, §5 and §7).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
 :meth:`RobustAdmmSolver.update`); it enters no factorization, so an eps path re-solves with the
 same factor and warm-starts from the previous iterates.
@@ -58,15 +60,23 @@ if TYPE_CHECKING:
     from ..programs import ConvexProgram
     from .printer import Printer
 
-__all__ = ["POLISH_GAP_FACTOR", "PROJECTION_MAX_ENTRIES", "RobustAdmmSolver"]
+__all__ = [
+    "CERTIFICATE_NEWTON",
+    "POLISH_GAP_FACTOR",
+    "SLACK_LINF_ENTRIES",
+    "V_STEP_NEWTON",
+    "RobustAdmmSolver",
+]
 
-#: The exact projection is the v-step (``cone_method="projection"``) when its first candidate rows
-#: have at most this many entries (``2P * min(n, 4d') * d'``): measured ~10 ms per projection at
-#: (24, 2, 4) and ~2 s at (400, 30, 20) (``docs/robust_admm.md``, §7).
-PROJECTION_MAX_ENTRIES = 10**12
+#: l_inf perturbations keep the slack splitting above this size (``2P * min(n, 4d') * d'``, the
+#: former limit of the conic projection): the soft-threshold of ``||u_bar||_1`` puts many blocks at
+#: the apex of their cone, where every row is active and each projection costs several wide
+#: Newton steps; measured slower than the slack splitting at (398, 30, 20) for hinge and squared
+#: (``docs/robust_admm.md``, §7). l_2 and l_1 perturbations project at every size.
+SLACK_LINF_ENTRIES = 20_000
 
-#: Newton steps per v-step projection (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`); the
-#: blocks that have not settled keep their last dual iterate, which warm-starts the next call.
+#: Newton steps per v-step projection (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`);
+#: blocks that have not settled by then go to its conic fallback.
 V_STEP_NEWTON = 30
 
 #: Newton steps of the certificate's projection (its multipliers are valid at any step).
@@ -124,7 +134,9 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         size = st.J * min(st.n, 4 * st.d) * st.d
         #: whether the v-step projects exactly onto the robust cones (no slack block)
-        self.projection = self.settings.cone_method == "projection" and size <= PROJECTION_MAX_ENTRIES
+        self.projection = self.settings.cone_method == "projection" and (
+            st.norm != "inf" or size <= SLACK_LINF_ENTRIES
+        )
         st.slack = not self.projection
 
     # ------------------------------------------------------------------ configuration
