@@ -12,8 +12,6 @@ Anderson acceleration, callback and result, with
   (:func:`~cvxnn.admm.robust_prox.robust_loss_prox`);
 - the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
   (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
-  its cone multipliers are the better of the ADMM's and those of the projection of
-  :math:`F_j^T\lambda + \bar G_j^T\Gamma` onto the robust cones (the least block distances);
 - the polish: the exact projection of ``v`` onto the robust cones
   (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`), tried when the certified gap at
   ``v`` is within ``POLISH_GAP_FACTOR * gap_tol`` in absolute value; ``optimal`` needs the gap at
@@ -61,7 +59,6 @@ if TYPE_CHECKING:
     from .printer import Printer
 
 __all__ = [
-    "CERTIFICATE_NEWTON",
     "POLISH_GAP_FACTOR",
     "SLACK_LINF_ENTRIES",
     "V_STEP_NEWTON",
@@ -78,9 +75,6 @@ SLACK_LINF_ENTRIES = 20_000
 #: Newton steps per v-step projection (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`);
 #: blocks that have not settled by then go to its conic fallback.
 V_STEP_NEWTON = 30
-
-#: Newton steps of the certificate's projection (its multipliers are valid at any step).
-CERTIFICATE_NEWTON = 30
 
 #: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
@@ -127,7 +121,6 @@ class RobustAdmmSolver(AdmmSolver):
         self._radius: np.ndarray | None = None
         self._projector: NewtonConeProjector | None = None
         self._polisher: NewtonConeProjector | None = None
-        self._certifier: NewtonConeProjector | None = None
         self._certified = False
         self._polish_next, self._polish_wait = 0, 0
         self._unprojected = False
@@ -389,28 +382,14 @@ class RobustAdmmSolver(AdmmSolver):
         )
         C = st.Ft(lam) + st.Gbar_t(gam)
         if self.projection:  # the v-step projection's multipliers (any nu >= 0 is valid)
-            nu_admm = rho["u"] * self._projector_of().multipliers
+            nu = rho["u"] * self._projector_of().multipliers
         else:
-            nu_admm = np.maximum(-rho["s"] * x.nu[: st.n], 0.0)
-        # the multipliers of the projection of C onto the cones: C + B^T mu = Pi(C) + eps m xi,
-        # so block j's distance is at most ||Pi_{K_j}(C_j)||, the least any nu >= 0 achieves
-        certifier = self._certifier_of()
-        certifier.project(C, eps, max_iter=CERTIFICATE_NEWTON, fallback=False)
-        worst = math.inf
-        for nu in (nu_admm, certifier.multipliers):
-            B = st.X.T @ (st.ES2 * nu)
-            m = st.e @ nu
-            t = best_cone_scale(C, B, m, eps, q, d)
-            worst = min(worst, float(np.max(block_distances(C + B * t[None, :], t * m, eps, q, d))))
+            nu = np.maximum(-rho["s"] * x.nu[: st.n], 0.0)
+        B = st.X.T @ (st.ES2 * nu)
+        m = st.e @ nu
+        t = best_cone_scale(C, B, m, eps, q, d)
+        worst = float(np.max(block_distances(C + B * t[None, :], t * m, eps, q, d)))
         return robust_dual_value(st.loss, st.y, lam, gam, eps, q, worst, self.beta)
-
-    def _certifier_of(self) -> NewtonConeProjector:
-        """The projector of the certificate's cone multipliers (its own warm start)."""
-        if self._certifier is None:
-            st = self.structure
-            signs = np.hstack([st.S_sign, st.S_sign])
-            self._certifier = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
-        return self._certifier
 
     def _certificate_step(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
         settings = self.settings
