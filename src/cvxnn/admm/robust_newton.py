@@ -28,13 +28,18 @@ identity off the clipped set ``A`` and :math:`\operatorname{sign}_A\operatorname
 
 The KKT conditions of the dual (:math:`\mu \ge 0`, :math:`r \ge 0`, :math:`\mu_kr_k = 0`) are
 those of the projection, and :math:`u(\mu)` satisfies stationarity exactly: the margins and the
-complementarity are the only error. :class:`NewtonConeProjector` runs a projected Newton method
-(Bertsekas' :math:`\epsilon`-active sets, Levenberg-Marquardt damping, Armijo backtracking per
-block) on all blocks at once: the free rows of every block (positive multipliers plus at most
-``d'`` of the most violated rows per step: row generation) are padded to a common width and the
-Newton systems solved as one stack. Warm-started from the previous call's multipliers, an ADMM
-v-step takes one or two steps. Blocks that do not settle within ``max_iter`` steps fall back to
-the conic solve of :class:`~cvxnn.admm.robust_projection.RobustConeProjector`.
+complementarity are the only error. :class:`NewtonConeProjector` runs a Newton method on all
+blocks at once. With :math:`M M^T = \mathcal J` (``q = 2``: :math:`\sqrt{j}(I - zz^T) + zz^T`;
+``q = 1, inf``: :math:`\mathcal J` itself) and :math:`A = (L M)^T`, the Hessian is :math:`A^TA`
+and, as :math:`Mu = u` and :math:`r = Lu`, the gradient is :math:`A^Tu`; so the quadratic model
+of ``f`` on the working rows ``W`` (the positive multipliers and at most ``2d'`` of the most
+violated rows per step: row generation), minimized over :math:`\mu \ge 0`, is the NNLS
+:math:`\min_{y \ge 0}\|Ay - (A\mu_W - u)\|`, solved exactly per block (Lawson-Hanson, which
+returns a basic solution: at most ``d'`` positive multipliers). Armijo backtracking on ``f``
+along the segment to ``y`` follows, per block; a cut step turns on a proximal term (Levenberg-
+Marquardt) for the next. Warm-started from the previous call's multipliers, an ADMM v-step takes
+one or two steps. Blocks that do not settle within ``max_iter`` steps fall back to the conic
+solve of :class:`~cvxnn.admm.robust_projection.RobustConeProjector`.
 """
 
 from __future__ import annotations
@@ -385,5 +390,4 @@ class NewtonConeProjector:
         damp[:] = np.where(t >= 1.0, 0.1 * damp, np.maximum(damp, DAMP_MIN) * np.minimum(1.0 / t, 1e3))
         damp[damp < DAMP_MIN] = 0.0
         np.minimum(damp, DAMP_MAX, out=damp)
-        self._t = t
         return new_mu, out_r, out_f, out_U, tuple(out_jac)
