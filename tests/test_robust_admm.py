@@ -239,3 +239,32 @@ def test_warm_start_across_cone_methods() -> None:
     assert first.status == second.status == third.status == cp.OPTIMAL
     assert second.rho["s"] > 0 and "s" not in third.rho
     assert third.objective == pytest.approx(first.objective, rel=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_l2_programs_beyond_the_former_projection_limit_end_optimal(loss: str) -> None:
+    """(80, 12, 16) has 2P * min(n, 4d') * d' = 21 632 entries in its first candidate rows: above
+    the former limit of the conic v-step projection (20 000), so it ran the slack splitting,
+    under which l_2 programs crept to the iteration limit. The Newton projector makes the exact
+    v-step cheap at every size."""
+    rng = np.random.default_rng(0)
+    n, d = 80, 12
+    X = rng.normal(size=(n, d))
+    y = (
+        X[:, 0] + 0.3 * rng.normal(size=n)
+        if loss == "squared"
+        else np.sign(X[:, 0] + 0.5 * rng.normal(size=n))
+    )
+    patterns = sample_patterns(X, 16, random_state=0, bias=True)
+
+    def build():
+        return robust_relu_program(X, y, patterns, beta=0.5, eps=0.05, norm="2", loss=loss)
+
+    reference = build().problem.solve(solver="CLARABEL")
+    program = build()
+    solver = RobustAdmmSolver(program)
+    assert solver.projection
+    result = solver.solve()
+    assert result.status == cp.OPTIMAL and result.iterations <= 1000
+    assert abs(result.objective - reference) <= 1e-4 * abs(reference)
+    assert _relative_violation(program, result.values["V"], result.values["W"]) <= 1e-9

@@ -7,7 +7,9 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
+from cvxnn.admm.robust_newton import NewtonConeProjector, prox_jacobian
 from cvxnn.admm.robust_projection import RobustConeProjector, robust_margins
+from cvxnn.admm.robust_prox import norm_prox
 
 
 def _cones(seed: int = 0, n: int = 60, d: int = 4, J: int = 6):
@@ -48,3 +50,102 @@ def test_margins_are_scaled_and_signed() -> None:
     m = robust_margins(X @ C, C, signs, e, 0.1, 1.0, 2)
     expected = e[:, None] * (signs * (X @ C) - 0.1 * np.abs(C[:2]).sum(axis=0)[None, :])
     np.testing.assert_allclose(m, expected)
+
+
+# ---------------------------------------------------------------- the Newton projector
+def _kkt(X, signs, e, d, q, eps, C, U, mu):
+    """Stationarity, feasibility and complementarity residuals of a projection with multipliers."""
+    ES = signs * e[:, None]
+    W = C + X.T @ (ES * mu)
+    t = eps * (e @ mu)
+    U_of_mu = W.copy()
+    if d and eps > 0:
+        U_of_mu[:d] = norm_prox(W[:d], t, q)
+    margins = robust_margins(X @ U, U, signs, e, eps, q, d)
+    return (
+        np.abs(U - U_of_mu).max(),
+        max(0.0, -margins.min()),
+        np.abs(mu * margins).max(),
+        mu.min(),
+    )
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("eps", [0.0, 0.05, 0.3])
+@pytest.mark.parametrize("q", [1.0, 2.0, np.inf])
+def test_newton_projection_matches_clarabel_with_valid_multipliers(q: float, eps: float, bias: bool) -> None:
+    X, signs, e, C = _cones(seed=1)
+    if not bias:
+        X, C = X[:, :-1], C[:-1]
+    d = X.shape[1] - 1 if bias else X.shape[1]
+    projector = NewtonConeProjector(X, signs, e, d, q)
+    U = projector.project(C, eps)
+    assert projector.exact and projector.fallbacks == 0 and projector.iterations >= 1
+    assert np.abs(U - _reference(X, signs, C, eps, q, d)).max() <= 3e-5  # CVXPY's tolerances
+    conic = RobustConeProjector(X, signs, e, d, q).project(C, eps)  # Clarabel at 1e-10
+    assert np.abs(U - conic).max() <= 1e-6
+    stat, viol, comp, mu_min = _kkt(X, signs, e, d, q, eps, C, U, projector.multipliers)
+    nonzero = np.linalg.norm(U, axis=0) > 0  # the apex (0) is certified by the dual value instead
+    if nonzero.all():
+        assert stat <= 1e-8
+    mu_max = max(1.0, projector.multipliers.max())
+    assert viol <= 1e-8 and comp <= 1e-8 * mu_max and mu_min >= 0.0
+    # warm: a nearby point from the last multipliers
+    U2 = projector.project(C + 1e-4, eps)
+    assert projector.exact and projector.fallbacks == 0
+    assert np.abs(U2 - RobustConeProjector(X, signs, e, d, q).project(C + 1e-4, eps)).max() <= 1e-6
+    # a point in every cone: returned as it is (blocks within apex_tol of 0 as 0), no Newton step
+    inside = NewtonConeProjector(X, signs, e, d, q)
+    np.testing.assert_allclose(inside.project(conic, eps), conic, rtol=0, atol=1e-7)
+    assert inside.iterations == 0
+
+
+def test_newton_projection_falls_back_to_the_conic_solver() -> None:
+    X, signs, e, C = _cones(seed=2)
+    d = X.shape[1] - 1
+    projector = NewtonConeProjector(X, signs, e, d, 2.0, max_iter=0)
+    U = projector.project(C, 0.05)
+    assert projector.fallbacks > 0 and projector.exact
+    assert np.abs(U - _reference(X, signs, C, 0.05, 2.0, d)).max() <= 1e-5
+    # without the fallback: the unsettled blocks keep the last dual iterate and exact is False
+    inexact = NewtonConeProjector(X, signs, e, d, 2.0)
+    V = inexact.project(C, 0.05, max_iter=1, fallback=False)
+    assert not inexact.exact and V.shape == C.shape and np.all(np.isfinite(V))
+
+
+def test_newton_projection_zero_radius_is_exact_after_the_group_threshold() -> None:
+    """A block certified to project within ``zero_radius`` of 0 is returned as 0: the group
+    soft-threshold at that radius maps the exact projection to 0 as well."""
+    X, signs, e, C = _cones(seed=3)
+    d = X.shape[1] - 1
+    ref = _reference(X, signs, C, 0.1, 1.0, d)
+    radius = np.linalg.norm(ref, axis=0)
+    cut = np.median(radius)
+    projector = NewtonConeProjector(X, signs, e, d, 1.0)
+    U = projector.project(C, 0.1, zero_radius=np.full(C.shape[1], cut))
+    norms = np.linalg.norm(U, axis=0)
+    # after the group soft-threshold at `cut` both agree
+    shrink = lambda A: A * np.maximum(0.0, 1.0 - cut / np.maximum(np.linalg.norm(A, axis=0), 1e-300))  # noqa: E731
+    np.testing.assert_allclose(shrink(U), shrink(ref), atol=1e-5)
+    assert np.all(norms[radius > cut + 1e-6] > 0)
+
+
+def test_prox_jacobian_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(5, 6))
+    t = np.array([0.1, 0.5, 1.0, 2.0, 0.3, 10.0])
+    h = 1e-7
+    for q in (1.0, 2.0, np.inf):
+        U, jd, z, gamma, xi = prox_jacobian(W, t, q)
+        np.testing.assert_allclose(U, norm_prox(W, t, q), atol=1e-12)
+        for j in range(W.shape[1]):
+            Jac = np.diag(jd[:, j]) + gamma[j] * np.outer(z[:, j], z[:, j])
+            dW = rng.normal(size=5)
+            Wp = W.copy()
+            Wp[:, j] += h * dW
+            fd = (norm_prox(Wp, t, q)[:, j] - U[:, j]) / h
+            np.testing.assert_allclose(Jac @ dW, fd, atol=1e-5)
+            tp = t.copy()
+            tp[j] += h
+            fd_t = (norm_prox(W, tp, q)[:, j] - U[:, j]) / h
+            np.testing.assert_allclose(-Jac @ xi[:, j], fd_t, atol=1e-5)

@@ -222,3 +222,16 @@ def test_robust_dual_bound_is_valid(loss: str, norm: str) -> None:
     assert bound <= optimum + 1e-6 * abs(optimum)
     if (loss, norm) in (("squared", "1"), ("logistic", "2")):
         assert optimum - bound <= 1e-4 * abs(optimum)
+
+
+@pytest.mark.parametrize("rho", [1.0, 1e-2, 1e-3])
+def test_logistic_prox_solves_its_equation_at_small_penalties(rho: float) -> None:
+    """A small penalty makes the sigmoid in the scalar equation steep: plain bracketed Newton
+    bounced inside the bracket and stopped 0.13 away from the root at rho = 1e-2."""
+    rng = np.random.default_rng(0)
+    n, d, eps = 400, 30, 0.05
+    s, t, y = 5.0 * rng.normal(size=n), rng.normal(size=(d, n)), np.sign(rng.normal(size=n))
+    a, g, theta = robust_loss_prox("logistic", s, t, y, eps, 2.0, rho, rho)
+    u = -y * a + eps * np.linalg.norm(g, axis=0)
+    np.testing.assert_allclose(theta, 1.0 / (1.0 + np.exp(-u)), atol=1e-12)
+    np.testing.assert_allclose(a, s + theta * y / rho, atol=1e-12)

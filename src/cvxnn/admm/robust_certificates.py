@@ -63,6 +63,7 @@ def loss_dual_candidate(
     q: float,
     lam_admm: np.ndarray | None = None,
     gam_admm: np.ndarray | None = None,
+    kink: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Loss multipliers :math:`(\lambda, \Gamma)` in the conjugate's domain, from a primal point.
 
@@ -87,6 +88,13 @@ def loss_dual_candidate(
         The ADMM's multiplier of the predictions (unscaled, sign as :math:`\lambda`).
     gam_admm : ndarray, shape (d, n), optional
         The ADMM's multiplier of the g-block (unscaled, sign as :math:`\Gamma`).
+    kink : ndarray of bool, shape (n,), optional
+        Squared loss: the samples at the kink :math:`a = y` of :math:`|a - y| + \epsilon\|g\|_q`
+        (the ADMM's prox puts :math:`a_k = y_k` exactly), where :math:`-\partial_ah` is the interval
+        :math:`\pm\phi`, :math:`\phi = |y - a| + \epsilon\|g\|_q`: there :math:`\lambda` is
+        ``lam_admm`` clipped to it instead of the gradient and :math:`\Gamma_k` is projected onto
+        :math:`\epsilon\phi\,\mathbb B_p` (``-∂h = φ([-1, 1] x ε∂‖g‖_q)`` there; any pair is valid,
+        this one is tight at the optimum).
 
     Returns
     -------
@@ -95,8 +103,14 @@ def loss_dual_candidate(
     """
     spread = eps * np.linalg.norm(g, ord=q, axis=0) if g.shape[0] else np.zeros_like(a)
     if loss == "squared":
-        lam = np.sign(y - a) * (np.abs(y - a) + spread)
+        width = np.abs(y - a) + spread
+        lam = np.sign(y - a) * width
         size = np.abs(lam)
+        if kink is not None and lam_admm is not None:
+            # -dh = phi * ([-1, 1] x eps d||g||_q), phi = |a - y| + eps ||g||_q: at the kink
+            # lambda is any point of [-phi, phi] while Gamma keeps the size eps * phi
+            lam = np.where(kink, np.clip(lam_admm, -width, width), lam)
+            size = np.where(kink, width, size)
     else:
         if loss == "logistic":
             sigma = 0.5 * (1.0 + np.tanh(0.5 * (-y * a + spread)))

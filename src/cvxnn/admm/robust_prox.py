@@ -344,12 +344,16 @@ def _logistic_root(A: np.ndarray, B: np.ndarray, max_iter: int) -> np.ndarray:
     r"""Per column, the root in [0, 1] of :math:`f(\theta) = \theta - \sigma(\max_k(A_k - B_k\theta))`.
 
     ``f`` is increasing with slope >= 1, so ``|theta - root| <= |f(theta)|``: the loop stops once
-    every ``|f|`` is below ``1e-13``. Newton steps that leave the bracket are replaced by bisection.
+    every ``|f|`` is below ``1e-13``. Newton steps that leave the bracket, or follow a step that did
+    not halve ``|f|``, are replaced by bisection (with a steep sigmoid, ``B`` large for a small
+    penalty, plain Newton can bounce inside the bracket), so the bracket at least halves every
+    second step.
     """
     n = A.shape[1]
     cols = np.arange(n)
     lo, hi = np.zeros(n), np.ones(n)
     theta = _sigmoid(A.max(axis=0))  # sigma(u(0)) >= sigma(u(theta)): the residual is >= 0 there
+    f_prev = np.full(n, np.inf)
     for _ in range(max_iter):
         lines = A - B * theta[None, :]
         k = np.argmax(lines, axis=0)
@@ -361,7 +365,9 @@ def _logistic_root(A: np.ndarray, B: np.ndarray, max_iter: int) -> np.ndarray:
         lo = np.where(f < 0, theta, lo)
         hi = np.where(f > 0, theta, hi)
         step = theta - f / fp
-        theta = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        newton = (step > lo) & (step < hi) & (np.abs(f) <= 0.5 * f_prev)
+        f_prev = np.where(newton, np.abs(f), np.inf)  # after a bisection, Newton is tried again
+        theta = np.where(newton, step, 0.5 * (lo + hi))
     return theta
 
 

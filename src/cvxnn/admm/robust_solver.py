@@ -13,19 +13,19 @@ Anderson acceleration, callback and result, with
 - the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
   (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
 - the polish: the exact projection of ``v`` onto the robust cones
-  (:class:`~cvxnn.admm.robust_projection.RobustConeProjector`), tried when the certified gap at
+  (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`), tried when the certified gap at
   ``v`` is within ``POLISH_GAP_FACTOR * gap_tol`` in absolute value; ``optimal`` needs the gap at
   the projected (feasible) point within ``gap_tol`` and its relative cone violation within
   ``cone_tol``. A run that ends at a limit returns the projected point, so its objective is never
   below the optimum and the reported gap bound is a valid one (nonnegative).
 
-The cones: with ``cone_method="projection"`` (the default) and a small program (at most
-:data:`PROJECTION_MAX_ENTRIES` entries in the projection's first candidate rows,
-``2P * min(n, 4d') * d'``), the v-step is the group soft-threshold of the exact projection onto
-the robust cones (no slack block; every ``v`` is feasible); otherwise, and with
-``cone_method="slack"``, the slack splitting above. The exact projection cut the iterations of
-small squared and logistic programs up to 100x (hinge's not), but costs a conic solve per
-iteration (``docs/robust_admm.md``, §5 and §7).
+The cones: with ``cone_method="projection"`` (the default) the v-step is the group
+soft-threshold of the exact projection onto the robust cones (no slack block; every ``v`` is
+feasible), computed by the warm-started dual Newton method of
+:class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps per iteration
+once the ADMM settles), except for l_inf perturbations above :data:`SLACK_LINF_ENTRIES`; those,
+and ``cone_method="slack"``, use the slack splitting above
+(``docs/robust_admm.md``, §5 and §7).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
 :meth:`RobustAdmmSolver.update`); it enters no factorization, so an eps path re-solves with the
 same factor and warm-starts from the previous iterates.
@@ -46,7 +46,7 @@ from .._validation import check_eps
 from ..exceptions import InvalidInputError
 from .records import CheckRecord, RunRecord
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
-from .robust_projection import RobustConeProjector
+from .robust_newton import NewtonConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
 from .settings import AdmmResult, AdmmSettings, AdmmState
@@ -58,12 +58,23 @@ if TYPE_CHECKING:
     from ..programs import ConvexProgram
     from .printer import Printer
 
-__all__ = ["POLISH_GAP_FACTOR", "PROJECTION_MAX_ENTRIES", "RobustAdmmSolver"]
+__all__ = [
+    "POLISH_GAP_FACTOR",
+    "SLACK_LINF_ENTRIES",
+    "V_STEP_NEWTON",
+    "RobustAdmmSolver",
+]
 
-#: The exact projection is the v-step (``cone_method="projection"``) when its first candidate rows
-#: have at most this many entries (``2P * min(n, 4d') * d'``): measured ~10 ms per projection at
-#: (24, 2, 4) and ~2 s at (400, 30, 20) (``docs/robust_admm.md``, §7).
-PROJECTION_MAX_ENTRIES = 20_000
+#: l_inf perturbations keep the slack splitting above this size (``2P * min(n, 4d') * d'``, the
+#: former limit of the conic projection): the soft-threshold of ``||u_bar||_1`` puts many blocks at
+#: the apex of their cone, where every row is active and each projection costs several wide
+#: Newton steps; measured slower than the slack splitting at (398, 30, 20) for hinge and squared
+#: (``docs/robust_admm.md``, §7). l_2 and l_1 perturbations project at every size.
+SLACK_LINF_ENTRIES = 20_000
+
+#: Newton steps per v-step projection (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`);
+#: blocks that have not settled by then go to its conic fallback.
+V_STEP_NEWTON = 30
 
 #: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
@@ -108,14 +119,17 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
-        self._projector: RobustConeProjector | None = None
+        self._projector: NewtonConeProjector | None = None
+        self._polisher: NewtonConeProjector | None = None
         self._certified = False
         self._polish_next, self._polish_wait = 0, 0
         self._unprojected = False
         st = self.structure
         size = st.J * min(st.n, 4 * st.d) * st.d
         #: whether the v-step projects exactly onto the robust cones (no slack block)
-        self.projection = self.settings.cone_method == "projection" and size <= PROJECTION_MAX_ENTRIES
+        self.projection = self.settings.cone_method == "projection" and (
+            st.norm != "inf" or size <= SLACK_LINF_ENTRIES
+        )
         st.slack = not self.projection
 
     # ------------------------------------------------------------------ configuration
@@ -252,9 +266,10 @@ class RobustAdmmSolver(AdmmSolver):
         st, limit = self.structure, self.settings.time_limit
         if limit is not None:
             limit = max(0.1 * limit, limit - (time.perf_counter() - run.t_start))
-        projector = self._projector_of()
-        if self.projection:  # v is in the cones already: keep the v-step's multipliers
-            projector = RobustConeProjector(st.X, projector.signs, st.e, st.dbar, st.q)
+        if self._polisher is None:  # its own multipliers (the v-step's are the certificate's)
+            signs = np.hstack([st.S_sign, st.S_sign])
+            self._polisher = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
+        projector = self._polisher
         v = projector.project(self.state.v, st.eps, limit)
         if v is None or not projector.exact:
             return None
@@ -278,11 +293,11 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
 
-    def _projector_of(self) -> RobustConeProjector:
+    def _projector_of(self) -> NewtonConeProjector:
         if self._projector is None:
             st = self.structure
             signs = np.hstack([st.S_sign, st.S_sign])
-            self._projector = RobustConeProjector(st.X, signs, st.e, st.dbar, st.q)
+            self._projector = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
         return self._projector
 
     def _v_step(self, k: int) -> None:
@@ -294,7 +309,9 @@ class RobustAdmmSolver(AdmmSolver):
             return
         st, x, alpha = self.structure, self.state, self.settings.alpha
         Uh = alpha * x.u + (1.0 - alpha) * x.v
-        p = self._projector_of().project(Uh + x.lam, st.eps)
+        p = self._projector_of().project(
+            Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=V_STEP_NEWTON
+        )
         if p is None:
             raise np.linalg.LinAlgError("the conic solver failed on the projection onto the robust cones")
         x.v = st.prox_reg(p, self.beta / x.rho["u"])
@@ -361,6 +378,7 @@ class RobustAdmmSolver(AdmmSolver):
             q,
             -rho["z"] * x.mu[0],
             -rho["z"] * x.mu[1:],
+            kink=x.z[0] == st.y,
         )
         C = st.Ft(lam) + st.Gbar_t(gam)
         if self.projection:  # the v-step projection's multipliers (any nu >= 0 is valid)
