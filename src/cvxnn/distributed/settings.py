@@ -222,11 +222,14 @@ class ShardedResult:
     timings : Mapping[str, float]
         Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``, and
         ``shards``: the part of ``iterate`` spent waiting for the shards' steps and their
-        violated rows (round trips and row work; the rest is the driver's).
+        violated rows (round trips and the row work not hidden behind the driver's v-step; the
+        rest is the driver's).
     bytes_per_iteration : int
-        Bytes a plain iteration moves between the driver and the shards (``U`` out, the
-        right-hand side back: ``2 * n_shards * 8 * 2 d'P``), independent of ``n``; 0 for the
-        squared loss with ``cone_method="rowgen"`` (only the residual checks reach the shards).
+        Bytes a plain iteration moves between the driver and the shards, independent of ``n``:
+        with ``cone_method="rowgen"`` and a split loss :math:`U_V - U_W` out and the compact
+        right-hand side back, ``2 * n_shards * 8 * d'P``; with ``"slack"`` ``U`` and the
+        ``d' x 2P`` share, ``2 * n_shards * 8 * 2 d'P``; 0 for the squared loss with
+        ``"rowgen"`` (only the residual checks reach the shards).
     core_rows : int
         Rows in the driver's core set (``cone_method="rowgen"``; 0 otherwise).
     linear_solver, message : str
