@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 from scipy.special import xlogy
 
 from ..admm.prox import prox_loss
@@ -94,8 +95,9 @@ def make_shard(
 def shard_statistics(shard: ShardData, with_gram: bool) -> dict[str, Any]:
     r"""One shard's share of every sum the setup needs (summed over shards by a tree reduction).
 
-    ``gram`` (``d'P x d'P``) is :math:`F_{0,s}^TF_{0,s}` with :math:`F_0 = [D_1X', \dots, D_PX']`
-    (index ``i d' + a``); ``blocks`` (``P x d' x d'``) its diagonal blocks :math:`X'^TD_iX'`;
+    ``gram`` (``d'P x d'P``, Fortran order) is the lower triangle of :math:`F_{0,s}^TF_{0,s}`
+    (the upper one is zero) with :math:`F_0 = [D_1X', \dots, D_PX']` (index ``i d' + a``);
+    ``blocks`` (``P x d' x d'``) its diagonal blocks :math:`X'^TD_iX'`;
     ``xte2x`` :math:`X'^TE^2X'`; ``dx2`` :math:`D^T(X'^2)`; ``x2`` the sum of squares; ``fty``
     :math:`X'^T(D \odot y)`; ``n`` the rows.
     """
@@ -103,12 +105,15 @@ def shard_statistics(shard: ShardData, with_gram: bool) -> dict[str, Any]:
     n, d = Xa.shape
     P = Df.shape[1]
     if with_gram:
-        gram = np.zeros((d * P, d * P))
+        gram = np.zeros((d * P, d * P), order="F")
         for start in range(0, n, GRAM_ROWS):
             rows = slice(start, start + GRAM_ROWS)
             F0 = (Df[rows, :, None] * Xa[rows, None, :]).reshape(-1, d * P)
-            gram += F0.T @ F0
-        blocks = np.stack([gram[i * d : (i + 1) * d, i * d : (i + 1) * d] for i in range(P)])
+            # lower triangle += F0^T F0 (BLAS syrk: half the flops of a product); F0.T is
+            # Fortran-contiguous
+            gram = dsyrk(1.0, F0.T, beta=1.0, c=gram, trans=0, lower=1, overwrite_c=1)
+        lower = np.stack([gram[i * d : (i + 1) * d, i * d : (i + 1) * d] for i in range(P)])
+        blocks = np.tril(lower) + np.swapaxes(np.tril(lower, -1), 1, 2)
     else:
         gram = np.zeros(0)
         blocks = np.einsum("ki,ka,kb->iab", Df, Xa, Xa, optimize=True)
