@@ -25,11 +25,11 @@ and penalty schedules, so the iterates agree only as both converge). The command
 run to tolerance is recorded with it.
 
 ``--components`` measures the scaling model's constants instead (``benchmarks/README.md``):
-the row work of one split-loss iteration on one shard (``ShardWorker.step``, in this process)
-for ``n_s`` = n / 4 and n rows, giving ``c1`` in seconds per ``n_s d' P``; and the round trip
-of a ``d' x 2P`` array to an actor on each of the ``--workers`` worker processes and back (as
-an iteration's broadcast and gather), for ``d'P`` = 10^3 .. 10^6, giving a latency and a
-bandwidth.
+the row work of one split-loss iteration on one shard (``ShardWorker.loss_step``, in this
+process) for ``n_s`` = n / 4 and n rows, giving ``c1`` in seconds per ``n_s d' P``; and the round
+trip of a ``d' x P`` array (``U_V - U_W`` out, the compact share back) to an actor on each of
+the ``--workers`` worker processes and back (as an iteration's broadcast and gather), for
+``d'P`` = 10^3 .. 10^6, giving a latency and a bandwidth.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def _components(n: int, d: int, P: int, workers: int, rng: np.random.Generator) 
         shard = ShardWorker(make_shard(X, y, G, False, True, 0), "logistic", 1.8, slack=False)
         U = 0.01 * rng.standard_normal((d, 2 * P))
         shard.reset(U, 1.0, 1.0)
-        seconds = _median_seconds(shard.step, (U, 1.0, 1.0, False), 7)
+        seconds = _median_seconds(shard.loss_step, (U[:, :P] - U[:, P:], 1.0, False), 7)
         compute.append({"rows": rows, "seconds": seconds, "c1": seconds / (rows * d * P)})
         print("shard step:", compute[-1], flush=True)
     trips = []
@@ -225,9 +225,9 @@ def _components(n: int, d: int, P: int, workers: int, rng: np.random.Generator) 
             client.submit(_Echo, actor=True, workers=[w]).result() for w in client.scheduler_info()["workers"]
         ]
         for size in (10**3, 10**4, 10**5, 10**6):
-            A = rng.standard_normal((1, 2 * size)) / 2  # d' x 2P with d'P = size
+            A = rng.standard_normal((1, size))  # d' x P with d'P = size
             seconds = _median_seconds(_round_trip, (actors, A), 9)
-            trips.append({"dP": size, "bytes_each_way_per_worker": 16 * size, "seconds": seconds})
+            trips.append({"dP": size, "bytes_each_way_per_worker": 8 * size, "seconds": seconds})
             print("round trip:", trips[-1], flush=True)
     finally:
         client.close()
