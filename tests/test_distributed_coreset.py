@@ -99,3 +99,24 @@ def test_compact_loss_step_is_the_full_step(loss):
             for a, b in zip(got[4], rows, strict=True):
                 np.testing.assert_array_equal(a, b)
             assert got[4][0].size > 0  # a random V violates rows
+
+
+def test_prune_drops_only_idle_rows_and_keeps_the_projection():
+    _, G, worker = _shard()
+    core = CoreRows(3, 4)
+    core.add([worker.boundary_rows(G, 60)])
+    T = np.random.default_rng(4).standard_normal((3, 8))
+    before = core.prox(T, 0.3)
+    busy = {int(k) for k in core.projector.W[core.projector.W >= 0]}
+    assert 0 < len(busy) < 60
+    core.tick()
+    assert core.prune(2) == 0  # idle for one check only
+    core.tick()
+    kept = core.keys[sorted(busy)]
+    assert core.prune(2) == 60 - len(busy)
+    assert core.pruned == 60 - len(busy) and len(core) == len(busy)
+    np.testing.assert_array_equal(np.sort(core.keys), np.sort(kept))  # the working sets' rows
+    # the working sets carried over (renumbered): the same point, from the first step
+    np.testing.assert_allclose(core.prox(T, 0.3), before, atol=1e-12)
+    rows = core.projector.W[core.projector.W >= 0]
+    np.testing.assert_array_equal(np.sort(core.keys[np.unique(rows)]), np.sort(kept))

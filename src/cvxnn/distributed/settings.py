@@ -123,6 +123,11 @@ class ShardedSettings:
     rowgen_tol : float
         A row joins the core set when :math:`(-s_{kj}x_k'^Tv_j)_+ > \mathrm{tol}\,\|x'_k\|\,
         \|v_j\|`.
+    rowgen_prune : int
+        Drop core rows that were in no working set of the driver's projections for this many
+        residual checks, once a quarter of the core set is that idle (0: never drop). Each drop
+        restarts the Anderson memory; a dropped row that the point violates again is reported
+        again.
     linear_solver : {"auto", "cholesky", "cg"}
         See :mod:`cvxnn.distributed.linsys`.
     max_recoveries : int
@@ -134,6 +139,7 @@ class ShardedSettings:
     cone_method: str = "rowgen"
     rowgen_rows: int = 4
     rowgen_tol: float = 1e-9
+    rowgen_prune: int = 0
     linear_solver: str = "auto"
     max_recoveries: int = 3
 
@@ -157,14 +163,10 @@ class ShardedSettings:
             raise InvalidInputError(
                 f"ShardedSettings.linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}."
             )
-        if (
-            isinstance(self.max_recoveries, bool)
-            or not isinstance(self.max_recoveries, int)
-            or self.max_recoveries < 0
-        ):
-            raise InvalidInputError(
-                f"ShardedSettings.max_recoveries must be an integer >= 0; got {self.max_recoveries!r}."
-            )
+        for name in ("rowgen_prune", "max_recoveries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInputError(f"ShardedSettings.{name} must be an integer >= 0; got {value!r}.")
 
     def __getattr__(self, name: str) -> Any:
         # only reached when normal lookup fails: the shared settings read through to ``admm``
@@ -234,7 +236,9 @@ class ShardedResult:
         ``d' x 2P`` share, ``2 * n_shards * 8 * 2 d'P``; 0 for the squared loss with
         ``"rowgen"`` (only the residual checks reach the shards).
     core_rows : int
-        Rows in the driver's core set (``cone_method="rowgen"``; 0 otherwise).
+        Rows in the driver's core set at the end (``cone_method="rowgen"``; 0 otherwise).
+    core_rows_pruned : int
+        Rows dropped from it on the way (``rowgen_prune``).
     linear_solver, message : str
         The u-step strategy, and why the solver stopped.
     """
@@ -262,6 +266,7 @@ class ShardedResult:
     linear_solver: str
     message: str
     core_rows: int = 0
+    core_rows_pruned: int = 0
     values: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property

@@ -400,8 +400,12 @@ def solve_sharded(
                     tw = time.perf_counter()
                     reported = shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
                     t_wait += time.perf_counter() - tw
+                core.tick()
                 added = core.add(reported)
                 rows_added += added
+                idle = np.count_nonzero(core.idle >= settings.rowgen_prune) if settings.rowgen_prune else 0
+                if idle and 4 * idle >= len(core):  # a quarter of the set idle: drop it
+                    added += core.prune(settings.rowgen_prune)
                 if added and accel is not None:
                     accel.reset()
                     x_in = None
@@ -532,6 +536,7 @@ def solve_sharded(
         },
         bytes_per_iteration=(2 * len(futures) * 8 * dprime * (P if rowgen else J)) if remote else 0,
         core_rows=len(core),
+        core_rows_pruned=core.pruned,
         linear_solver=method,
         message=message,
         values={"V": Vb, "W": Wb},
