@@ -61,3 +61,10 @@ def test_bad_settings_named(overrides, match):
 def test_admm_field_must_be_admm_settings():
     with pytest.raises(InvalidInputError, match=r"ShardedSettings\.admm must be an AdmmSettings"):
         ShardedSettings(admm={"max_iter": 3})
+
+
+def test_rowgen_rows_default_follows_the_dimension():
+    from cvxnn.distributed.settings import default_rowgen_rows
+
+    assert ShardedSettings().rowgen_rows is None
+    assert [default_rowgen_rows(d) for d in (1, 6, 8, 9, 20, 51)] == [4, 4, 4, 5, 10, 26]

@@ -78,6 +78,12 @@ def sharded_admm_settings(**overrides: Any) -> AdmmSettings:
         raise InvalidInputError(str(err).replace("AdmmSettings.", "ShardedSettings.")) from None
 
 
+def default_rowgen_rows(dprime: int) -> int:
+    """Rows per block and shard that join the core set per check when ``rowgen_rows`` is
+    ``None``: ``max(4, ceil(d'/2))``."""
+    return max(4, -(-dprime // 2))
+
+
 @dataclass(frozen=True)
 class ShardedSettings:
     r"""Settings of :func:`~cvxnn.distributed.solve_sharded`.
@@ -118,8 +124,12 @@ class ShardedSettings:
         check. With the squared loss the driver then iterates alone (the loss lives in the
         Gram), with a split loss one ``d' x P`` exchange per iteration. ``"slack"``: per-row
         slacks on the shards (row-separable, but slow to converge when ``n >> d'``).
-    rowgen_rows : int
-        Rows per block and shard reported per check (and nearest each gate's hyperplane, to seed).
+    rowgen_rows : int or None
+        Rows per block and shard reported per check (and nearest each gate's hyperplane, to seed);
+        ``None``: :func:`default_rowgen_rows` of ``d'`` (``max(4, ceil(d'/2))``: a cone in ``d'``
+        dimensions has up to ``d' - 1`` active rows, and the core set must reach them before the
+        point is certified; at (200 000, 50, 100) 4 rows left the squared solve 3.4x above the
+        optimum after 200 iterations, 25 rows within 4e-7, at the same cost per iteration).
     rowgen_tol : float
         A row joins the core set when :math:`(-s_{kj}x_k'^Tv_j)_+ > \mathrm{tol}\,\|x'_k\|\,
         \|v_j\|`.
@@ -137,7 +147,7 @@ class ShardedSettings:
 
     admm: AdmmSettings = field(default_factory=sharded_admm_settings)
     cone_method: str = "rowgen"
-    rowgen_rows: int = 4
+    rowgen_rows: int | None = None
     rowgen_tol: float = 1e-9
     rowgen_prune: int = 0
     linear_solver: str = "auto"
@@ -151,8 +161,9 @@ class ShardedSettings:
             )
         if self.admm.gap_tol is None:  # optimal needs a certificate
             raise InvalidInputError("ShardedSettings.gap_tol must be a positive real number; got None.")
-        rows = check_positive_int(self.rowgen_rows, "ShardedSettings.rowgen_rows")
-        object.__setattr__(self, "rowgen_rows", rows)
+        if self.rowgen_rows is not None:
+            rows = check_positive_int(self.rowgen_rows, "ShardedSettings.rowgen_rows (or None)")
+            object.__setattr__(self, "rowgen_rows", rows)
         tol = check_positive_real(self.rowgen_tol, "ShardedSettings.rowgen_tol")
         object.__setattr__(self, "rowgen_tol", tol)
         if self.cone_method not in CONE_METHODS:

@@ -71,7 +71,7 @@ from ..recovery import relu_network_from_blocks
 from .coreset import CoreRows, group_prox
 from .inputs import as_row_chunked, check_gates
 from .linsys import ReducedSystem, choose_solver, tree_reduce
-from .settings import ShardedResult, ShardedSettings, WorkerLostError
+from .settings import ShardedResult, ShardedSettings, WorkerLostError, default_rowgen_rows
 from .shards import (
     ShardWorker,
     add_arrays,
@@ -236,6 +236,7 @@ def solve_sharded(
         client, [client.submit(shard_statistics, f, method == "cholesky") for f in futures], add_statistics
     )
     rowgen = settings.cone_method == "rowgen"
+    rows_per_check = settings.rowgen_rows or default_rowgen_rows(dprime)
     shards = _Shards(client, futures, loss, settings.alpha, not rowgen)
     split = loss != "squared"
 
@@ -276,7 +277,7 @@ def solve_sharded(
     rhs = full(shards.sum("reset", V, rho["s"], rho["z"]))
     core = CoreRows(dprime, P)
     if rowgen:
-        core.add(shards.call("boundary_rows", G, settings.rowgen_rows))
+        core.add(shards.call("boundary_rows", G, rows_per_check))
     remote = split or not rowgen  # False: the squared loss with driver-side cones needs no shard
     rows_added = 0
     recoveries = 0
@@ -379,7 +380,7 @@ def solve_sharded(
                 if pending is not None:
                     parts = [p.result() for p in pending]
                 elif split and rowgen:
-                    args = (V, settings.rowgen_rows, settings.rowgen_tol)
+                    args = (V, rows_per_check, settings.rowgen_tol)
                     parts = shards.call("loss_step", U[:, :P] - U[:, P:], rho["z"], True, *args)
                     reported = [p[4] for p in parts]
                 else:
@@ -398,7 +399,7 @@ def solve_sharded(
             if check and rowgen:  # grow the core set by the rows that V violates most
                 if reported is None:
                     tw = time.perf_counter()
-                    reported = shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
+                    reported = shards.call("violated_rows", V, rows_per_check, settings.rowgen_tol)
                     t_wait += time.perf_counter() - tw
                 core.tick()
                 added = core.add(reported)
