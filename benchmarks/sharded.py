@@ -12,12 +12,24 @@ iteration (the result's analytic count), the core set's size and the relative di
 two objectives. With a split loss every iteration is a round trip to the shards, so a short
 ``--max-iter`` run measures the per-iteration cost of compute and communication.
 
+``--fixed-iter K`` is the protocol for sizes where a run to tolerance does not fit (the issue's
+(200 000, 50, 100): over an hour here): both solvers run exactly ``K`` iterations (stopping
+rules off: ``gap_tol``, ``eps_abs``, ``eps_rel`` = 1e-15) on the same data, each with its own
+defaults otherwise (the single process with Anderson memory ``--single-anderson``), for each
+``--loss`` given. Recorded per solver: setup seconds, milliseconds per iteration (the loop's
+time over ``K``), bytes per iteration, peak resident memory (the single process runs in its own
+spawned process; for the sharded solver the driver process, which also generated the data, and
+each worker process), the objective and certified relative gap at iteration ``K``, and the
+relative difference of the two objectives there (the algorithms differ in their cone handling
+and penalty schedules, so the iterates agree only as both converge). The command of the full
+run to tolerance is recorded with it.
+
 ``--components`` measures the scaling model's constants instead (``benchmarks/README.md``):
-the row work of one split-loss iteration on one shard (``ShardWorker.step``, in this process)
-for ``n_s`` = n / 4 and n rows, giving ``c1`` in seconds per ``n_s d' P``; and the round trip
-of a ``d' x 2P`` array to an actor on each of the ``--workers`` worker processes and back (as
-an iteration's broadcast and gather), for ``d'P`` = 10^3 .. 10^6, giving a latency and a
-bandwidth.
+the row work of one split-loss iteration on one shard (``ShardWorker.loss_step``, in this
+process) for ``n_s`` = n / 4 and n rows, giving ``c1`` in seconds per ``n_s d' P``; and the round
+trip of a ``d' x P`` array (``U_V - U_W`` out, the compact share back) to an actor on each of
+the ``--workers`` worker processes and back (as an iteration's broadcast and gather), for
+``d'P`` = 10^3 .. 10^6, giving a latency and a bandwidth.
 """
 
 from __future__ import annotations
@@ -29,6 +41,102 @@ import time
 from typing import Any
 
 import numpy as np
+
+#: Settings that switch every stopping rule off (``--fixed-iter``).
+NO_STOP = {"gap_tol": 1e-15, "eps_abs": 1e-15, "eps_rel": 1e-15}
+
+
+#: The single process's settings that differ from the sharded solver's, set to the sharded
+#: solver's (``--fixed-iter``): exact projections from the first iteration, its penalty schedule.
+ALIGNED = {"projection_steps": None, "adaptive_rho_interval": 100, "adaptive_rho_tolerance": 5.0}
+
+
+def _data(n: int, d: int, P: int, loss: str, seed: int) -> tuple[np.ndarray, ...]:
+    """The benchmark's data: a ReLU teacher plus noise (signs of the centred targets for a
+    split loss), unit-norm Gaussian gates, ``beta = 1e-3 n``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X @ rng.standard_normal(d), 0.0) + 0.1 * rng.standard_normal(n)
+    if loss != "squared":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    G = rng.standard_normal((d, P))
+    G /= np.linalg.norm(G, axis=0)
+    return X, y, G, 1e-3 * n
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory in MB (Linux ``ru_maxrss`` is in kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _single_fixed(n: int, d: int, P: int, loss: str, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """The single-process solve in a fresh process (run through ``multiprocessing`` spawn)."""
+    import cvxnn
+
+    X, y, G, beta = _data(n, d, P, loss, seed)
+    t = time.perf_counter()
+    program = cvxnn.relu_program(X, y, cvxnn.ActivationPatterns(D=X @ G >= 0, gates=G), beta=beta, loss=loss)
+    t_program = time.perf_counter() - t
+    res = cvxnn.solve_admm(program, settings)
+    return {
+        "status": res.status,
+        "iterations": res.iterations,
+        "seconds": time.perf_counter() - t,
+        "setup_seconds": t_program + res.timings["setup"] + res.timings["factor"],
+        "ms_per_iteration": 1e3 * res.timings["iterate"] / max(res.iterations, 1),
+        "bytes_per_iteration": 0,
+        "objective": res.objective,
+        "certified_relative_gap": res.duality_gap / abs(res.objective),
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _fixed(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--fixed-iter`` protocol (see the module docstring)."""
+    import multiprocessing as mp
+    import os
+
+    from distributed import Client, LocalCluster
+
+    n, d, P = args.size
+    K = args.fixed_iter
+    runs: dict[str, Any] = {}
+    for loss in args.losses:
+        print(f"loss {loss}, load average {os.getloadavg()}", flush=True)
+        single_settings = {"max_iter": K, **ALIGNED, **NO_STOP}
+        # the sharded solver accelerates only the squared loss (the driver iterates alone)
+        single_settings["anderson"] = args.single_anderson if loss == "squared" else 0
+        with mp.get_context("spawn").Pool(1) as pool:
+            single = pool.apply(_single_fixed, (n, d, P, loss, args.seed, single_settings))
+        print("single process (projection):", single, flush=True)
+        X, y, G, beta = _data(n, d, P, loss, args.seed)
+        cluster = LocalCluster(
+            n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=None
+        )
+        client = Client(cluster)
+        try:
+            sharded = _sharded(X, y, G, beta, loss, client, max_iter=K, **NO_STOP)
+            sharded["peak_mb_driver"] = _peak_mb()
+            sharded["peak_mb_workers"] = sorted(client.run(_peak_mb).values())
+        finally:
+            client.close()
+            cluster.close()
+        del X, y
+        print("sharded (rowgen):", sharded, flush=True)
+        diff = abs(sharded["objective"] - single["objective"]) / abs(single["objective"])
+        runs[loss] = {
+            "single_projection": single,
+            "sharded_rowgen": sharded,
+            "relative_difference_at_K": diff,
+            "per_iteration_ratio": sharded["ms_per_iteration"] / single["ms_per_iteration"],
+            "load_average_after": os.getloadavg(),
+        }
+        print(
+            {key: runs[loss][key] for key in ("relative_difference_at_K", "per_iteration_ratio")}, flush=True
+        )
+    return runs
 
 
 def _single(program: Any, settings: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +214,7 @@ def _components(n: int, d: int, P: int, workers: int, rng: np.random.Generator) 
         shard = ShardWorker(make_shard(X, y, G, False, True, 0), "logistic", 1.8, slack=False)
         U = 0.01 * rng.standard_normal((d, 2 * P))
         shard.reset(U, 1.0, 1.0)
-        seconds = _median_seconds(shard.step, (U, 1.0, 1.0, False), 7)
+        seconds = _median_seconds(shard.loss_step, (U[:, :P] - U[:, P:], 1.0, False), 7)
         compute.append({"rows": rows, "seconds": seconds, "c1": seconds / (rows * d * P)})
         print("shard step:", compute[-1], flush=True)
     trips = []
@@ -117,9 +225,9 @@ def _components(n: int, d: int, P: int, workers: int, rng: np.random.Generator) 
             client.submit(_Echo, actor=True, workers=[w]).result() for w in client.scheduler_info()["workers"]
         ]
         for size in (10**3, 10**4, 10**5, 10**6):
-            A = rng.standard_normal((1, 2 * size)) / 2  # d' x 2P with d'P = size
+            A = rng.standard_normal((1, size))  # d' x P with d'P = size
             seconds = _median_seconds(_round_trip, (actors, A), 9)
-            trips.append({"dP": size, "bytes_each_way_per_worker": 16 * size, "seconds": seconds})
+            trips.append({"dP": size, "bytes_each_way_per_worker": 8 * size, "seconds": seconds})
             print("round trip:", trips[-1], flush=True)
     finally:
         client.close()
@@ -153,6 +261,10 @@ def main() -> None:
     parser.add_argument("--single-anderson", type=int, default=10, help="single-process Anderson memory")
     parser.add_argument("--slack", action="store_true", help="also run both slack splittings")
     parser.add_argument("--components", action="store_true", help="measure the scaling model's constants")
+    parser.add_argument(
+        "--fixed-iter", type=int, default=0, help="run both solvers exactly this many iterations"
+    )
+    parser.add_argument("--losses", nargs="+", default=["squared", "logistic"], help="losses of --fixed-iter")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
     n, d, P = args.size
@@ -170,13 +282,23 @@ def main() -> None:
             with open(args.out, "w", encoding="utf-8") as fh:
                 json.dump(record, fh, indent=1)
         return
-    X = rng.standard_normal((n, d))
-    y = np.maximum(X @ rng.standard_normal(d), 0.0) + 0.1 * rng.standard_normal(n)
-    if args.loss == "logistic":
-        y = np.where(y > np.median(y), 1.0, -1.0)
-    G = rng.standard_normal((d, P))
-    G /= np.linalg.norm(G, axis=0)
-    beta = 1e-3 * n
+    if args.fixed_iter:
+        record = {
+            "command": f"python benchmarks/sharded.py {n} {d} {P} --workers {args.workers} "
+            f"--fixed-iter {args.fixed_iter} --losses {' '.join(args.losses)} "
+            f"--single-anderson {args.single_anderson}" + (f" --out {args.out}" if args.out else ""),
+            "full_run_command": f"python benchmarks/sharded.py {n} {d} {P} --workers {args.workers} "
+            "--max-iter 20000 --loss LOSS --out FILE.json",
+            "size": {"n": n, "d": d, "P": P, "beta": 1e-3 * n, "workers": args.workers},
+            "iterations": args.fixed_iter,
+            "platform": platform.platform(),
+            "runs": _fixed(args),
+        }
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                json.dump(record, fh, indent=1)
+        return
+    X, y, G, beta = _data(n, d, P, args.loss, args.seed)
 
     runs: dict[str, dict[str, Any]] = {}
     patterns = cvxnn.ActivationPatterns(D=X @ G >= 0, gates=G)

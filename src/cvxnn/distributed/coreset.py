@@ -9,6 +9,10 @@ exactly (:class:`cvxnn.admm.cones.ConeProjector`, the single-process ADMM's proj
 The shards report the rows that the current point violates most (one max-reduction at each
 residual check) and the set grows until the point meets every row: rows never travel otherwise.
 
+Rows that left every working set stay idle; :meth:`CoreRows.prune` drops those idle for a number
+of residual checks (``ShardedSettings.rowgen_prune``), so the set follows the active rows instead
+of every row violated on the way. A dropped row that the point violates again is reported again.
+
 Why it is sound: the relaxed program (cones :math:`K^C`) has a smaller optimum than the full
 one, so a point that is optimal for it and meets every row of the full cones is optimal for the
 full program; and a dual certificate whose cone multipliers live on core rows is dual feasible
@@ -54,6 +58,8 @@ class CoreRows:
         self.projector = ConeProjector(self.rows, np.zeros((0, 2 * P)), tol=tol)
         self.checker = self.projector.twin()
         self.P = P
+        self.idle = np.zeros(0, dtype=np.intp)  # residual checks since each row was in a working set
+        self.pruned = 0
 
     def __len__(self) -> int:
         return int(self.keys.size)
@@ -73,6 +79,13 @@ class CoreRows:
         self.keys = np.concatenate([self.keys, keys[new]])
         self.rows = np.vstack([self.rows, np.vstack([p[1] for p in parts])[pick]])
         self.patterns = np.vstack([self.patterns, np.vstack([p[2] for p in parts])[pick]])
+        self.idle = np.concatenate([self.idle, np.zeros(pick.size, dtype=np.intp)])
+        self._rebuild(np.arange(len(self) - pick.size))
+        return int(np.count_nonzero(new))
+
+    def _rebuild(self, position: np.ndarray) -> None:
+        """New projectors over the current rows, keeping the old ones' working sets; ``position``
+        maps each old row index to its new one (every row named in a working set is kept)."""
         signs = 2.0 * self.patterns - 1.0
         old = (self.projector, self.checker) if self.projector.n else None
         self.projector = ConeProjector(self.rows, np.hstack([signs, signs]), tol=self.tol)
@@ -81,7 +94,31 @@ class CoreRows:
             for kept, fresh in zip(old, (self.projector, self.checker), strict=True):
                 for name in WARM_STATE:
                     setattr(fresh, name, getattr(kept, name).copy())
-        return int(np.count_nonzero(new))
+                fresh.W = np.where(kept.W >= 0, position[np.maximum(kept.W, 0)], -1)
+
+    def tick(self) -> None:
+        """One residual check: rows in a working set of either projector become busy (idle 0),
+        the others one check idler."""
+        busy = np.zeros(len(self), dtype=bool)
+        for projector in (self.projector, self.checker):
+            named = projector.W[projector.W >= 0]
+            busy[named[named < len(self)]] = True
+        self.idle = np.where(busy, 0, self.idle + 1)
+
+    def prune(self, after: int) -> int:
+        """Drop the rows idle for at least ``after`` residual checks (:meth:`tick`); returns how
+        many were dropped. Rows in a working set are never idle, so the working sets carry
+        over (renumbered)."""
+        keep = self.idle < after
+        dropped = int(np.count_nonzero(~keep))
+        if dropped == 0:
+            return 0
+        position = np.cumsum(keep) - 1
+        self.keys, self.rows, self.patterns = self.keys[keep], self.rows[keep], self.patterns[keep]
+        self.idle = self.idle[keep]
+        self._rebuild(position)
+        self.pruned += dropped
+        return dropped
 
     def prox(self, T: np.ndarray, tau: float) -> np.ndarray:
         r"""The prox of :math:`\tau\|\cdot\|_2 + I_{K_j^C}` of every column of ``T`` (``d' x 2P``)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -15,11 +16,16 @@ from ..exceptions import CvxnnError, InvalidInputError
 from ..recovery import ReLUNetwork
 from .linsys import SOLVERS
 
-#: Settings with the name, meaning and validity of :class:`cvxnn.AdmmSettings`'s (checked there).
+#: The :class:`cvxnn.AdmmSettings` that :func:`~cvxnn.distributed.solve_sharded` reads (same name,
+#: meaning and validity; held in :attr:`ShardedSettings.admm`). The others (``projection_steps``,
+#: ``certificate_steps``, ``adaptive_rho_fraction``, ``threads``, ``verbose``, ``verbose_interval``,
+#: ``callback``) belong to the single-process solver; ``cone_method`` and ``linear_solver`` have
+#: sharded meanings and are :class:`ShardedSettings`' own.
 SHARED_WITH_ADMM = (
     "max_iter",
     "eps_abs",
     "eps_rel",
+    "gap_tol",
     "cone_tol",
     "certificate_interval",
     "check_interval",
@@ -39,6 +45,21 @@ SHARED_WITH_ADMM = (
     "time_limit",
 )
 
+#: The sharded solver's defaults where they differ from :class:`cvxnn.AdmmSettings`' (the one
+#: place they are set; see :class:`ShardedSettings` for why).
+SHARDED_ADMM_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "eps_abs": 1e-7,
+        "eps_rel": 1e-6,
+        "certificate_interval": 100,
+        "adaptive_rho_interval": 100,
+        "adaptive_rho_tolerance": 5.0,
+        "anderson": 10,
+        "cg_tol": 1e-10,
+        "cg_max_iter": 500,
+    }
+)
+
 #: Cone handlings of :func:`~cvxnn.distributed.solve_sharded` (see ``ShardedSettings.cone_method``).
 CONE_METHODS = ("rowgen", "slack")
 
@@ -47,119 +68,104 @@ class WorkerLostError(CvxnnError, RuntimeError):
     """Workers were lost more often than :attr:`ShardedSettings.max_recoveries` allows."""
 
 
+def sharded_admm_settings(**overrides: Any) -> AdmmSettings:
+    """The :class:`cvxnn.AdmmSettings` of a sharded solve: :data:`SHARDED_ADMM_DEFAULTS` and
+    ``overrides`` (names from :data:`SHARED_WITH_ADMM`, checked by ``AdmmSettings``; its messages
+    name ``ShardedSettings``)."""
+    try:
+        return AdmmSettings(**{**SHARDED_ADMM_DEFAULTS, **overrides})
+    except InvalidInputError as err:
+        raise InvalidInputError(str(err).replace("AdmmSettings.", "ShardedSettings.")) from None
+
+
+def default_rowgen_rows(dprime: int) -> int:
+    """Rows per block and shard that join the core set per check when ``rowgen_rows`` is
+    ``None``: ``max(4, ceil(d'/2))``."""
+    return max(4, -(-dprime // 2))
+
+
 @dataclass(frozen=True)
 class ShardedSettings:
-    r"""Settings of :func:`~cvxnn.distributed.solve_sharded` (unknown keys are rejected by name).
+    r"""Settings of :func:`~cvxnn.distributed.solve_sharded`.
 
-    The names and meanings follow :class:`cvxnn.AdmmSettings` where they exist there.
+    ``solve_sharded(..., **settings)`` and the CLI build it with :meth:`coerce` from flat names
+    (unknown names are rejected by name). The settings shared with the single-process ADMM live
+    in one :class:`cvxnn.AdmmSettings`, :attr:`admm` (names in :data:`SHARED_WITH_ADMM`, read
+    as attributes of this object too: ``settings.max_iter``); only the sharded solver's own
+    settings are fields here.
+
+    Defaults of the shared settings are ``AdmmSettings``' except (:data:`SHARDED_ADMM_DEFAULTS`;
+    sharded against single process):
+
+    - ``eps_abs`` = 1e-7, ``eps_rel`` = 1e-6 (1e-6, 1e-5): ``optimal`` needs the certificate; a
+      residual stop only triggers one, and each is a pass over every shard;
+    - ``certificate_interval`` = 100 (50): the same pass, every so many iterations;
+    - ``adaptive_rho_interval`` = 100 (50): a multiple of ``check_interval`` (penalties move at
+      residual checks), and each move restarts the Anderson memory;
+    - ``adaptive_rho_tolerance`` = 5 (10): the first sharded version's value, not re-tuned;
+    - ``anderson`` = 10 (0): the driver's own iteration (squared loss, ``"rowgen"``) needs it to
+      certify in time (1620 iterations instead of over 20 000 at (10000, 20, 50));
+    - ``cg_tol`` = 1e-10, ``cg_max_iter`` = 500 (1e-9, 200): each CG step is a reduction over
+      the shards, warm-started from the last solve; the first sharded version's values.
+
+    ``gap_tol`` may not be ``None`` here (``optimal`` always needs a certificate).
 
     Attributes
     ----------
-    max_iter : int
-        Iteration limit.
-    eps_abs, eps_rel : float
-        Residual tolerances (OSQP-style, over the blocks ``u = v``, ``Gu = s``, ``Fu = z``).
-    gap_tol : float
-        Stop, status ``optimal``, when the certified gap at the returned (feasible) point is at
-        most ``gap_tol * |objective|``. The residual rule alone never gives ``optimal``.
-    cone_tol : float
-        Relative cone violation allowed at the returned point (after the feasibility step it is
-        0 unless a violated row lies on its gate's hyperplane).
-    certificate_interval : int
-        Certificate every this many iterations (rounded to a multiple of ``check_interval``).
-    check_interval : int
-        Residuals every this many iterations (one wider reduction).
-    rho, rho_cone, rho_loss : float or None
-        Penalties of the ``u = v``, cone and loss blocks; ``None``: the data-derived defaults of
-        the single-process slack splitting.
-    adaptive_rho : bool
-        Residual balancing (OSQP-style) per block (``u = v``, cones, loss split): every
-        ``adaptive_rho_interval`` iterations, a block whose normalized primal/dual residual
-        ratio is off by more than ``adaptive_rho_tolerance`` moves its penalty by the ratio's
-        square root (at most 10x, within 1e4 of its default); the driver refactors (the Gram
-        is reused) and the shards rescale their scaled duals.
-    adaptive_rho_interval : int
-        Iterations between penalty updates (rounded to residual checks).
-    adaptive_rho_tolerance : float
-        See ``adaptive_rho`` (> 1).
-    alpha : float
-        Over-relaxation in (0, 2).
-    anderson : int
-        Memory of the safeguarded type-II Anderson acceleration of the driver's fixed-point map
-        :math:`(V, \Lambda) \mapsto (V^+, \Lambda^+)` (:class:`cvxnn.admm.acceleration.Anderson`;
-        0 = off). Used only when the driver iterates alone (squared loss, ``cone_method=
-        "rowgen"``); restarted when the core set grows or a penalty changes.
-    anderson_safeguard : float
-        An extrapolated step is kept only when its fixed-point residual is at most this times
-        that of the last plain step (> 0).
+    admm : AdmmSettings
+        The shared settings (see above; meanings as documented there, with "the blocks" being
+        ``u = v``, ``Gu = s`` and ``Fu = z``; ``rho_cone`` applies to ``cone_method="slack"``,
+        ``scale_rows`` too; ``anderson`` is used only when the driver iterates alone: squared
+        loss, ``"rowgen"``).
     cone_method : {"rowgen", "slack"}
         ``"rowgen"``: the cones are projected onto exactly on the driver over a growing core set
         of rows (:mod:`cvxnn.distributed.coreset`; the single-process default's projection
         splitting), and the shards report the rows the point violates most at each residual
         check. With the squared loss the driver then iterates alone (the loss lives in the
-        Gram), with a split loss one ``d' x 2P`` exchange per iteration. ``"slack"``: per-row
+        Gram), with a split loss one ``d' x P`` exchange per iteration. ``"slack"``: per-row
         slacks on the shards (row-separable, but slow to converge when ``n >> d'``).
-    rowgen_rows : int
-        Rows per block and shard reported per check (and nearest each gate's hyperplane, to seed).
+    rowgen_rows : int or None
+        Rows per block and shard reported per check (and nearest each gate's hyperplane, to seed);
+        ``None``: :func:`default_rowgen_rows` of ``d'`` (``max(4, ceil(d'/2))``: a cone in ``d'``
+        dimensions has up to ``d' - 1`` active rows, and the core set must reach them before the
+        point is certified; at (200 000, 50, 100) 4 rows left the squared solve 3.4x above the
+        optimum after 200 iterations, 25 rows within 4e-7, at the same cost per iteration).
     rowgen_tol : float
         A row joins the core set when :math:`(-s_{kj}x_k'^Tv_j)_+ > \mathrm{tol}\,\|x'_k\|\,
         \|v_j\|`.
-    scale_rows : bool
-        Scale each cone row by ``1/||x'_k||`` (``"slack"``).
+    rowgen_prune : int
+        Drop core rows that were in no working set of the driver's projections for this many
+        residual checks, once a quarter of the core set is that idle (0: never drop). Each drop
+        restarts the Anderson memory; a dropped row that the point violates again is reported
+        again.
     linear_solver : {"auto", "cholesky", "cg"}
         See :mod:`cvxnn.distributed.linsys`.
-    memory_limit_gb : float
-        Budget of the driver's Gram and factor for ``"auto"``.
-    cg_tol, cg_max_iter : float, int
-        CG tolerance (relative) and step cap per u-step.
     max_recoveries : int
         Worker losses survived (each restarts the shards' row state from the driver's point);
         one more raises :class:`WorkerLostError`.
-    time_limit : float or None
-        Wall-clock limit in seconds (status ``user_limit``).
     """
 
-    max_iter: int = 20000
-    eps_abs: float = 1e-7
-    eps_rel: float = 1e-6
-    gap_tol: float = 1e-4
-    cone_tol: float = 1e-4
-    certificate_interval: int = 100
-    check_interval: int = 20
-    rho: float | None = None
-    rho_cone: float | None = None
-    rho_loss: float | None = None
-    adaptive_rho: bool = True
-    adaptive_rho_interval: int = 100
-    adaptive_rho_tolerance: float = 5.0
-    alpha: float = 1.8
-    anderson: int = 10
-    anderson_safeguard: float = 1.0
+    admm: AdmmSettings = field(default_factory=sharded_admm_settings)
     cone_method: str = "rowgen"
-    rowgen_rows: int = 4
+    rowgen_rows: int | None = None
     rowgen_tol: float = 1e-9
-    scale_rows: bool = True
+    rowgen_prune: int = 0
     linear_solver: str = "auto"
-    memory_limit_gb: float = 2.0
-    cg_tol: float = 1e-10
-    cg_max_iter: int = 500
     max_recoveries: int = 3
-    time_limit: float | None = None
 
     def __post_init__(self) -> None:
-        # the settings named as in AdmmSettings are checked (and normalized) by AdmmSettings
-        try:
-            checked = AdmmSettings(**{name: getattr(self, name) for name in SHARED_WITH_ADMM})
-        except InvalidInputError as err:
-            raise InvalidInputError(str(err).replace("AdmmSettings.", "ShardedSettings.")) from None
-        for name in SHARED_WITH_ADMM:
-            object.__setattr__(self, name, getattr(checked, name))
-        # the sharded solver's own settings
-        rows = check_positive_int(self.rowgen_rows, "ShardedSettings.rowgen_rows")
-        object.__setattr__(self, "rowgen_rows", rows)
-        for name in ("gap_tol", "rowgen_tol"):  # gap_tol: never None here (optimal needs a certificate)
-            value = check_positive_real(getattr(self, name), f"ShardedSettings.{name}")
-            object.__setattr__(self, name, value)
+        if not isinstance(self.admm, AdmmSettings):
+            raise InvalidInputError(
+                "ShardedSettings.admm must be an AdmmSettings (build it with "
+                f"sharded_admm_settings(...)); got {type(self.admm).__name__}."
+            )
+        if self.admm.gap_tol is None:  # optimal needs a certificate
+            raise InvalidInputError("ShardedSettings.gap_tol must be a positive real number; got None.")
+        if self.rowgen_rows is not None:
+            rows = check_positive_int(self.rowgen_rows, "ShardedSettings.rowgen_rows (or None)")
+            object.__setattr__(self, "rowgen_rows", rows)
+        tol = check_positive_real(self.rowgen_tol, "ShardedSettings.rowgen_tol")
+        object.__setattr__(self, "rowgen_tol", tol)
         if self.cone_method not in CONE_METHODS:
             raise InvalidInputError(
                 f"ShardedSettings.cone_method must be one of {list(CONE_METHODS)}; got {self.cone_method!r}."
@@ -168,25 +174,35 @@ class ShardedSettings:
             raise InvalidInputError(
                 f"ShardedSettings.linear_solver must be one of {list(SOLVERS)}; got {self.linear_solver!r}."
             )
-        if (
-            isinstance(self.max_recoveries, bool)
-            or not isinstance(self.max_recoveries, int)
-            or self.max_recoveries < 0
-        ):
-            raise InvalidInputError(
-                f"ShardedSettings.max_recoveries must be an integer >= 0; got {self.max_recoveries!r}."
-            )
+        for name in ("rowgen_prune", "max_recoveries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInputError(f"ShardedSettings.{name} must be an integer >= 0; got {value!r}.")
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: the shared settings read through to ``admm``
+        if name in SHARED_WITH_ADMM:
+            return getattr(self.admm, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The accepted flat setting names (shared and own)."""
+        own = [f.name for f in dataclasses.fields(cls) if f.name != "admm"]
+        return sorted([*SHARED_WITH_ADMM, *own])
 
     @classmethod
     def coerce(cls, overrides: Mapping[str, Any]) -> ShardedSettings:
-        """Settings from keyword overrides; unknown names raise, listing the allowed ones."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(overrides) - set(names))
+        """Settings from flat keyword overrides (shared and own names); unknown names raise,
+        listing the allowed ones."""
+        unknown = sorted(set(overrides) - set(cls.names()))
         if unknown:
             raise InvalidInputError(
-                f"Unknown solve_sharded setting(s) {unknown}; allowed settings are {sorted(names)}."
+                f"Unknown solve_sharded setting(s) {unknown}; allowed settings are {cls.names()}."
             )
-        return cls(**overrides)
+        shared = {k: v for k, v in overrides.items() if k in SHARED_WITH_ADMM}
+        own = {k: v for k, v in overrides.items() if k not in SHARED_WITH_ADMM}
+        return cls(admm=sharded_admm_settings(**shared), **own)
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,13 +238,18 @@ class ShardedResult:
     timings : Mapping[str, float]
         Seconds in ``setup`` (checks, shards, Gram), ``factor``, ``iterate``, ``total``, and
         ``shards``: the part of ``iterate`` spent waiting for the shards' steps and their
-        violated rows (round trips and row work; the rest is the driver's).
+        violated rows (round trips and the row work not hidden behind the driver's v-step; the
+        rest is the driver's).
     bytes_per_iteration : int
-        Bytes a plain iteration moves between the driver and the shards (``U`` out, the
-        right-hand side back: ``2 * n_shards * 8 * 2 d'P``), independent of ``n``; 0 for the
-        squared loss with ``cone_method="rowgen"`` (only the residual checks reach the shards).
+        Bytes a plain iteration moves between the driver and the shards, independent of ``n``:
+        with ``cone_method="rowgen"`` and a split loss :math:`U_V - U_W` out and the compact
+        right-hand side back, ``2 * n_shards * 8 * d'P``; with ``"slack"`` ``U`` and the
+        ``d' x 2P`` share, ``2 * n_shards * 8 * 2 d'P``; 0 for the squared loss with
+        ``"rowgen"`` (only the residual checks reach the shards).
     core_rows : int
-        Rows in the driver's core set (``cone_method="rowgen"``; 0 otherwise).
+        Rows in the driver's core set at the end (``cone_method="rowgen"``; 0 otherwise).
+    core_rows_pruned : int
+        Rows dropped from it on the way (``rowgen_prune``).
     linear_solver, message : str
         The u-step strategy, and why the solver stopped.
     """
@@ -256,6 +277,7 @@ class ShardedResult:
     linear_solver: str
     message: str
     core_rows: int = 0
+    core_rows_pruned: int = 0
     values: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property

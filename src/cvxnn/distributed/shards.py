@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 from scipy.special import xlogy
 
 from ..admm.prox import prox_loss
@@ -94,8 +95,9 @@ def make_shard(
 def shard_statistics(shard: ShardData, with_gram: bool) -> dict[str, Any]:
     r"""One shard's share of every sum the setup needs (summed over shards by a tree reduction).
 
-    ``gram`` (``d'P x d'P``) is :math:`F_{0,s}^TF_{0,s}` with :math:`F_0 = [D_1X', \dots, D_PX']`
-    (index ``i d' + a``); ``blocks`` (``P x d' x d'``) its diagonal blocks :math:`X'^TD_iX'`;
+    ``gram`` (``d'P x d'P``, Fortran order) is the lower triangle of :math:`F_{0,s}^TF_{0,s}`
+    (the upper one is zero) with :math:`F_0 = [D_1X', \dots, D_PX']` (index ``i d' + a``);
+    ``blocks`` (``P x d' x d'``) its diagonal blocks :math:`X'^TD_iX'`;
     ``xte2x`` :math:`X'^TE^2X'`; ``dx2`` :math:`D^T(X'^2)`; ``x2`` the sum of squares; ``fty``
     :math:`X'^T(D \odot y)`; ``n`` the rows.
     """
@@ -103,12 +105,15 @@ def shard_statistics(shard: ShardData, with_gram: bool) -> dict[str, Any]:
     n, d = Xa.shape
     P = Df.shape[1]
     if with_gram:
-        gram = np.zeros((d * P, d * P))
+        gram = np.zeros((d * P, d * P), order="F")
         for start in range(0, n, GRAM_ROWS):
             rows = slice(start, start + GRAM_ROWS)
             F0 = (Df[rows, :, None] * Xa[rows, None, :]).reshape(-1, d * P)
-            gram += F0.T @ F0
-        blocks = np.stack([gram[i * d : (i + 1) * d, i * d : (i + 1) * d] for i in range(P)])
+            # lower triangle += F0^T F0 (BLAS syrk: half the flops of a product); F0.T is
+            # Fortran-contiguous
+            gram = dsyrk(1.0, F0.T, beta=1.0, c=gram, trans=0, lower=1, overwrite_c=1)
+        lower = np.stack([gram[i * d : (i + 1) * d, i * d : (i + 1) * d] for i in range(P)])
+        blocks = np.tril(lower) + np.swapaxes(np.tril(lower, -1), 1, 2)
     else:
         gram = np.zeros(0)
         blocks = np.einsum("ki,ka,kb->iab", Df, Xa, Xa, optimize=True)
@@ -127,6 +132,12 @@ def shard_statistics(shard: ShardData, with_gram: bool) -> dict[str, Any]:
 def add_statistics(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Sum two shards' :func:`shard_statistics` (one node of the tree reduction)."""
     return {key: a[key] + b[key] for key in a}
+
+
+def expand_compact(T: np.ndarray) -> np.ndarray:
+    r""":math:`[T, -T]` (``d' x 2P``) from a compact share ``T`` (``d' x P``) of an
+    :math:`F^T` product (:meth:`ShardWorker.rhs`, :meth:`ShardWorker.loss_step`)."""
+    return np.hstack([T, -T])
 
 
 def add_arrays(*parts: Any) -> Any:
@@ -170,6 +181,13 @@ class ShardWorker:
         self.z = np.zeros(n)
         self.mu = np.zeros(n)
         self.lam = np.zeros(n)
+        norms = np.linalg.norm(shard.Xa, axis=1)
+        self.inv_norms = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
+        # work arrays of the compact loss step (n x P each): one allocation per solve, not one per
+        # iteration (a worker's malloc returns large blocks to the OS: fresh ones page-fault)
+        compact = self.split and not slack
+        self._XD = np.empty((n, self.P) if compact else (0, 0))
+        self._M = np.empty_like(self._XD)
 
     # operators --------------------------------------------------------------------------------
     def _fu(self, XU: np.ndarray) -> np.ndarray:
@@ -183,13 +201,24 @@ class ShardWorker:
         T = self.d.Xa.T @ (self.d.Df * f[:, None])
         return np.hstack([T, -T])
 
+    def _ft_compact(self, f: np.ndarray) -> np.ndarray:
+        r"""``T`` of :math:`F^Tf = [T, -T]`, :math:`T = X'^T(D \odot f)` (``d' x P``)."""
+        if self._M.shape[0] != f.shape[0]:  # not a compact-step worker: no work array
+            return self.d.Xa.T @ (self.d.Df * f[:, None])
+        np.multiply(self.d.Df, f[:, None], out=self._M)
+        return self.d.Xa.T @ self._M
+
     def rhs(self, rho_s: float, rho_z: float) -> np.ndarray:
         r"""This shard's share of the u-step's right-hand side,
-        :math:`\rho_s G^T(s - \nu) + \rho_z F^T(z - \mu)` (the second term only with a split loss)."""
+        :math:`\rho_s G^T(s - \nu) + \rho_z F^T(z - \mu)` (the second term only with a split loss).
+
+        Without slacks (``cone_method="rowgen"``) the share is :math:`F^T(\cdot) = [T, -T]` and only
+        ``T`` (``d' x P``) is returned (zeros for the squared loss): expand it with
+        :func:`expand_compact`."""
         if not self.slack:
             if self.split:
-                return self._ft(rho_z * (self.z - self.mu))
-            return np.zeros((self.d.Xa.shape[1], 2 * self.P))
+                return self._ft_compact(rho_z * (self.z - self.mu))
+            return np.zeros((self.d.Xa.shape[1], self.P))
         Q = rho_s * self.d.ES2 * (self.s - self.nu)
         if not self.split:
             return self.d.Xa.T @ Q
@@ -263,6 +292,46 @@ class ShardWorker:
         gt_nu = self._gt(self.nu) if self.slack else np.zeros_like(U)
         return rhs, dual_s, dual_z, gt_nu, ft_mu, sq
 
+    def loss_step(
+        self,
+        delta: np.ndarray,
+        rho_z: float,
+        check: bool,
+        V: np.ndarray | None = None,
+        rows: int = 0,
+        tol: float = 0.0,
+    ) -> tuple[Any, ...]:
+        r"""One iteration's row work without slacks (``cone_method="rowgen"``, a split loss).
+
+        ``delta`` (``d' x P``) is :math:`U_V - U_W` of the new ``U``: the predictions
+        :math:`Fu = \sum_i D_i \odot X'\delta_i` need nothing else, so half of ``U`` travels and
+        the product is ``n_s x d' x P``. Updates :math:`z \leftarrow \operatorname{prox}_{L/\rho_z}
+        (\widehat{Fu} + \mu)`, :math:`\mu \mathrel{+}= \widehat{Fu} - z` in place of the
+        previous row state and returns ``(T,)`` with :math:`\rho_zF^T(z - \mu) = [T, -T]`. With
+        ``check``: ``(T, T_dual, T_mu, sq)`` with :math:`\rho_zF^T(z - z_{old}) = [T_{dual},
+        -T_{dual}]`, :math:`F^T\mu = [T_\mu, -T_\mu]` and ``sq`` as in :meth:`step`; and with ``V``
+        (``d' x 2P``) also :meth:`violated_rows` ``(V, rows, tol)`` as a fifth item (one call per
+        shard at a residual check, not two).
+        """
+        a = self.alpha
+        np.matmul(self.d.Xa, delta, out=self._XD)
+        Fu = np.einsum("ij,ij->i", self.d.Df, self._XD)
+        z_old = self.z
+        Fhat = a * Fu + (1.0 - a) * z_old
+        self.z = prox_loss(self.loss, Fhat + self.mu, self.d.y, 1.0 / rho_z, z_old)
+        self.mu = self.mu + Fhat - self.z
+        T = self._ft_compact(rho_z * (self.z - self.mu))
+        if not check:
+            return (T,)
+        sq = np.zeros(6)
+        sq[1] = np.sum((Fu - self.z) ** 2)
+        sq[4] = np.sum(Fu**2)
+        sq[5] = np.sum(self.z**2)
+        out: tuple[Any, ...] = (T, self._ft_compact(rho_z * (self.z - z_old)), self._ft_compact(self.mu), sq)
+        if V is not None:
+            out += (self.violated_rows(V, rows, tol),)
+        return out
+
     # the driver's core rows (cone_method="rowgen") ------------------------------------------
     def _rows(self, local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         keys = self.d.index * ROW_KEY + local.astype(np.int64)
@@ -285,10 +354,12 @@ class ShardWorker:
         violation :math:`(-s_{kj}x_k'^Tv_j)_+/\|x'_k\| > \mathrm{tol}\,\|v_j\|`. Returns
         ``(keys, rows, patterns, worst)``: row keys (``index * ROW_KEY + local row``), their
         ``X'`` rows and 0/1 patterns, and the largest such relative violation."""
-        norms = np.linalg.norm(self.d.Xa, axis=1)
-        sign = np.hstack([2.0 * self.d.Df - 1.0] * 2)
-        rel = -(sign * (self.d.Xa @ V)) / np.where(norms > 0, norms, 1.0)[:, None]
-        rel /= np.where((vn := np.linalg.norm(V, axis=0)) > 0, vn, 1.0)[None, :]
+        vn = np.linalg.norm(V, axis=0)
+        rel = self.d.Xa @ (V / np.where(vn > 0, vn, 1.0))
+        rel *= self.inv_norms[:, None]
+        P = self.P
+        for half in (rel[:, :P], rel[:, P:]):  # -(2D - 1) * half, in place
+            np.multiply(half, 1.0 - 2.0 * self.d.Df, out=half)
         worst = float(np.max(rel)) if rel.size else 0.0
         k = min(k, rel.shape[0])
         if k == 0 or worst <= tol:

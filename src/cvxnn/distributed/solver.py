@@ -11,19 +11,26 @@ with the cones :math:`K_j = \{v : s_{kj}x_k'^Tv \ge 0\}` handled by ``cone_metho
   (:meth:`ShardWorker.violated_rows`). Once no row is violated, ``v`` is feasible for the full
   program and the core cones give an exact cone correction for the certificate. The squared
   loss's u-step needs only the Gram, so the driver iterates without the shards between checks;
-  a split loss exchanges ``U`` and the shards' ``F^T(z - \mu)`` shares once per iteration.
+  a split loss exchanges :math:`U_V - U_W` and the shards' ``F^T(z - \mu)`` shares once per
+  iteration (``d' x P`` each way: the rows only need :math:`Fu = \sum_i D_iX'(u_{v,i} - u_{w,i})`
+  and :math:`F^Tf = [T, -T]`).
 - ``"slack"``: :math:`Gu = s \ge 0` with per-row slacks on the shards (row-separable but slow
   when ``n >> d'``: at (1000, 5, 10) it had not converged after 20 000 iterations).
 
 Per iteration the driver
 
-1. sums the shards' right-hand-side shares (``d' x 2P`` each) and solves the u-step
+1. sums the shards' right-hand-side shares and solves the u-step
    (:class:`~cvxnn.distributed.linsys.ReducedSystem`);
-2. takes the v-step (``"rowgen"``: the core-set prox; ``"slack"``: the group soft-threshold)
-   and :math:`\lambda \mathrel{+}= \hat u - v` (``d' x 2P``, on the driver);
-3. sends ``U`` to every shard (:meth:`ShardWorker.step`), which updates its rows and returns its
-   next share: one broadcast and one reduction of ``2d'P`` numbers (skipped for the squared loss
-   with ``"rowgen"``).
+2. sends the new ``U`` to every shard, which updates its rows and returns its next share: one
+   broadcast and one reduction (skipped for the squared loss with ``"rowgen"``). With
+   ``"rowgen"`` and a split loss (:meth:`ShardWorker.loss_step`) only :math:`U_V - U_W` goes
+   out and ``T`` comes back (``d'P`` numbers each way), and the call is sent *before* the
+   driver's v-step, so the shards' row work and the driver's projection run at the same time;
+   at a residual check the call waits for the new ``v`` and also returns the rows it violates
+   (one call per shard). With ``"slack"`` (:meth:`ShardWorker.step`) ``U`` and the share are
+   ``d' x 2P``;
+3. takes the v-step (``"rowgen"``: the core-set prox; ``"slack"``: the group soft-threshold)
+   and :math:`\lambda \mathrel{+}= \hat u - v` (``d' x 2P``, on the driver).
 
 Acceleration. When the driver iterates alone (squared loss, ``"rowgen"``), one iteration is a
 fixed-point map :math:`(V, \Lambda) \mapsto (V^+, \Lambda^+)` of ``d' x 2P`` arrays, and
@@ -64,8 +71,16 @@ from ..recovery import relu_network_from_blocks
 from .coreset import CoreRows, group_prox
 from .inputs import as_row_chunked, check_gates
 from .linsys import ReducedSystem, choose_solver, tree_reduce
-from .settings import ShardedResult, ShardedSettings, WorkerLostError
-from .shards import ShardWorker, add_arrays, add_statistics, check_chunk, make_shard, shard_statistics
+from .settings import ShardedResult, ShardedSettings, WorkerLostError, default_rowgen_rows
+from .shards import (
+    ShardWorker,
+    add_arrays,
+    add_statistics,
+    check_chunk,
+    expand_compact,
+    make_shard,
+    shard_statistics,
+)
 
 
 def _client(client: Any) -> Any:
@@ -121,9 +136,12 @@ class _Shards:
         ]
         self.actors = [m.result() for m in made]
 
+    def submit(self, method: str, *args: Any) -> list[Any]:
+        """Call ``method`` on every actor without waiting (the futures of the calls)."""
+        return [getattr(a, method)(*args) for a in self.actors]
+
     def call(self, method: str, *args: Any) -> list[Any]:
-        pending = [getattr(a, method)(*args) for a in self.actors]
-        return [p.result() for p in pending]
+        return [p.result() for p in self.submit(method, *args)]
 
     def sum(self, method: str, *args: Any) -> Any:
         return add_arrays(*self.call(method, *args))
@@ -218,6 +236,7 @@ def solve_sharded(
         client, [client.submit(shard_statistics, f, method == "cholesky") for f in futures], add_statistics
     )
     rowgen = settings.cone_method == "rowgen"
+    rows_per_check = settings.rowgen_rows or default_rowgen_rows(dprime)
     shards = _Shards(client, futures, loss, settings.alpha, not rowgen)
     split = loss != "squared"
 
@@ -253,10 +272,12 @@ def solve_sharded(
     V = np.zeros((dprime, J))
     Lam = np.zeros((dprime, J))
     gates2 = np.hstack([G, G])
-    rhs = shards.sum("reset", V, rho["s"], rho["z"])
+    # without slacks the shards' right-hand-side shares are compact (d' x P: F^T f = [T, -T])
+    full = expand_compact if rowgen else (lambda R: R)
+    rhs = full(shards.sum("reset", V, rho["s"], rho["z"]))
     core = CoreRows(dprime, P)
     if rowgen:
-        core.add(shards.call("boundary_rows", G, settings.rowgen_rows))
+        core.add(shards.call("boundary_rows", G, rows_per_check))
     remote = split or not rowgen  # False: the squared loss with driver-side cones needs no shard
     rows_added = 0
     recoveries = 0
@@ -343,26 +364,49 @@ def solve_sharded(
             x_in = np.concatenate([V.ravel(), Lam.ravel()])
         try:
             U = system.solve(rho["u"] * (V - Lam) + rhs + fty)
+            # rowgen, split loss: the shards' step needs only U_V - U_W and runs while the driver
+            # takes the v-step (at a residual check it waits for V, to report V's violated rows in
+            # the same call)
+            pending = None
+            if split and rowgen and not check:
+                pending = shards.submit("loss_step", U[:, :P] - U[:, P:], rho["z"], False)
             Uhat = settings.alpha * U + (1.0 - settings.alpha) * V
             V_old = V
             V = core.prox(Uhat + Lam, beta / rho["u"]) if rowgen else group_prox(Uhat + Lam, beta / rho["u"])
             Lam = Lam + Uhat - V
+            reported = None
             if remote:
                 tw = time.perf_counter()
-                parts = shards.call("step", U, rho["s"], rho["z"], check)
+                if pending is not None:
+                    parts = [p.result() for p in pending]
+                elif split and rowgen:
+                    args = (V, rows_per_check, settings.rowgen_tol)
+                    parts = shards.call("loss_step", U[:, :P] - U[:, P:], rho["z"], True, *args)
+                    reported = [p[4] for p in parts]
+                else:
+                    parts = shards.call("step", U, rho["s"], rho["z"], check)
                 t_wait += time.perf_counter() - tw
-                rhs = add_arrays(*[p[0] for p in parts])
-            if check and remote:
+                rhs = full(add_arrays(*[p[0] for p in parts]))
+            if check and remote and rowgen:
+                dual_z, ft_mu = (full(add_arrays(*[p[k] for p in parts])) for k in (1, 2))
+                sq = add_arrays(*[p[3] for p in parts])
+                dual_s = gt_nu = np.zeros_like(U)
+            elif check and remote:
                 dual_s, dual_z, gt_nu, ft_mu, sq = (add_arrays(*[p[k] for p in parts]) for k in range(1, 6))
             elif check:
                 dual_s = dual_z = gt_nu = ft_mu = np.zeros_like(U)
                 sq = np.zeros(6)
             if check and rowgen:  # grow the core set by the rows that V violates most
-                tw = time.perf_counter()
-                reported = shards.call("violated_rows", V, settings.rowgen_rows, settings.rowgen_tol)
-                t_wait += time.perf_counter() - tw
+                if reported is None:
+                    tw = time.perf_counter()
+                    reported = shards.call("violated_rows", V, rows_per_check, settings.rowgen_tol)
+                    t_wait += time.perf_counter() - tw
+                core.tick()
                 added = core.add(reported)
                 rows_added += added
+                idle = np.count_nonzero(core.idle >= settings.rowgen_prune) if settings.rowgen_prune else 0
+                if idle and 4 * idle >= len(core):  # a quarter of the set idle: drop it
+                    added += core.prune(settings.rowgen_prune)
                 if added and accel is not None:
                     accel.reset()
                     x_in = None
@@ -376,7 +420,7 @@ def solve_sharded(
                     f"last error: {err!r}."
                 ) from err
             shards.build()
-            rhs = shards.sum("reset", V, rho["s"], rho["z"])
+            rhs = full(shards.sum("reset", V, rho["s"], rho["z"]))
             if accel is not None:
                 accel.reset()
                 x_in = None
@@ -425,9 +469,8 @@ def solve_sharded(
                 tf = time.perf_counter()
                 system.factor(2.0 * w, rho["u"], rho_g * rho["s"])
                 t_factor += time.perf_counter() - tf
-                rhs = shards.sum(
-                    "rescale", 1.0 / factors.get("s", 1.0), 1.0 / factors.get("z", 1.0), rho["s"], rho["z"]
-                )
+                inverse = (1.0 / factors.get("s", 1.0), 1.0 / factors.get("z", 1.0))
+                rhs = full(shards.sum("rescale", *inverse, rho["s"], rho["z"]))
                 n_updates += 1
                 if accel is not None:
                     accel.reset()
@@ -492,8 +535,9 @@ def solve_sharded(
             "shards": t_wait,
             "total": time.perf_counter() - t0,
         },
-        bytes_per_iteration=2 * len(futures) * 8 * dprime * J if remote else 0,
+        bytes_per_iteration=(2 * len(futures) * 8 * dprime * (P if rowgen else J)) if remote else 0,
         core_rows=len(core),
+        core_rows_pruned=core.pruned,
         linear_solver=method,
         message=message,
         values={"V": Vb, "W": Wb},
