@@ -29,9 +29,11 @@ certificate has none either).
 
 Run:  OMP_NUM_THREADS=1 python examples/robust_training.py [--fast] [--out DIR]
 
-``--robust-solver ADMM --robust-patterns 20`` solves the robust programs with cvxnn's ADMM
-(``program.solve("ADMM")``, certified gap, 60 s per radius at most) on their own, larger pattern
-set; the standard convex model keeps ``--patterns`` and ``--solver``.
+The robust programs are solved by cvxnn's ADMM (``program.solve("ADMM")``: certified gap, 60 s
+per radius at most) on their own, larger pattern set (``--robust-patterns``, default 30: an
+interior-point solver takes minutes per radius there); the standard convex model keeps
+``--patterns`` and ``--solver``. ``--robust-solver CLARABEL --robust-patterns 10`` is the
+interior-point version.
 
 The default writes ``robust_training.md`` (a markdown table) and ``robust_training.png`` (robust
 accuracy against eps, one panel per data set; skipped with a message when matplotlib is missing)
@@ -274,8 +276,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--patterns", type=int, default=10, help="sampled patterns P")
     parser.add_argument("--epochs", type=int, default=300, help="epochs of the baselines")
     parser.add_argument("--solver", default="CLARABEL")
-    parser.add_argument("--robust-solver", default=None, help="robust programs' solver")
-    parser.add_argument("--robust-patterns", type=int, default=None, help="robust programs' P")
+    parser.add_argument("--robust-solver", default="ADMM", help="robust programs' solver (ADMM)")
+    parser.add_argument("--robust-patterns", type=int, default=30, help="robust programs' P (30)")
     parser.add_argument(
         "--no-linear-pattern",
         action="store_true",
@@ -286,6 +288,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.fast:
         args.patterns = min(args.patterns, 6)
+        args.robust_patterns = min(args.robust_patterns, 8)
 
     start = time.perf_counter()
     rows = [row for name in args.data for row in run_dataset(name, args)]
