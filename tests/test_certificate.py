@@ -194,6 +194,10 @@ def test_certify_rejects_mismatched_shapes() -> None:
         certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, live=np.ones(3, bool))
     with pytest.raises(InvalidInputError, match="sample_weight"):
         certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, sample_weight=-np.ones(14))
+    with pytest.raises(InvalidInputError, match="pricing_point"):
+        certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, pricing_point=np.ones(3))
+    with pytest.raises(InvalidInputError, match="pricing_point"):
+        certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, pricing_point=np.full(14, np.nan))
 
 
 def test_transported_rows_dominate_pointwise() -> None:
