@@ -197,7 +197,8 @@ def test_certify_rejects_mismatched_shapes() -> None:
     with pytest.raises(InvalidInputError, match="pricing_point"):
         certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, pricing_point=np.ones(3))
     with pytest.raises(InvalidInputError, match="pricing_point"):
-        certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, pricing_point=np.full(14, np.nan))
+        bad = np.full(14, np.nan)
+        certify(X, y, D, y, beta=1.0, loss="squared", bias=False, objective=1.0, pricing_point=bad)
 
 
 def test_transported_rows_dominate_pointwise() -> None:
