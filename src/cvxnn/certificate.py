@@ -360,7 +360,8 @@ def certify(
         priced = np.asarray(pricing_point, dtype=np.float64)
         if priced.shape != (n,) or not np.all(np.isfinite(priced)):
             raise InvalidInputError(f"pricing_point must be finite and of shape ({n},); got {priced.shape}.")
-        cands.append(("pricing point", priced))
+        if not np.array_equal(priced, cands[0][1]):  # the gradient is priced already
+            cands.append(("pricing point", priced))
 
     # the largest violation at the pricing point: the search's pricing and fresh starts
     max_val, rate = float(max_priced), float("nan")

@@ -269,8 +269,7 @@ class RobustAdmmSolver(AdmmSolver):
         if limit is not None:
             limit = max(0.1 * limit, limit - (time.perf_counter() - run.t_start))
         if self._polisher is None:  # its own multipliers (the v-step's are the certificate's)
-            signs = np.hstack([st.S_sign, st.S_sign])
-            self._polisher = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
+            self._polisher = self._new_projector()
         projector = self._polisher
         v = projector.project(self.state.v, st.eps, limit)
         if v is None or not projector.exact:
@@ -295,11 +294,15 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
 
+    def _new_projector(self) -> NewtonConeProjector:
+        """A projector onto this program's robust cones (the V and W blocks share their signs)."""
+        st = self.structure
+        return NewtonConeProjector(st.X, np.hstack([st.S_sign, st.S_sign]), st.e, st.dbar, st.q)
+
     def _projector_of(self) -> NewtonConeProjector:
+        """The v-step's projector (its multipliers are the certificate's cone multipliers)."""
         if self._projector is None:
-            st = self.structure
-            signs = np.hstack([st.S_sign, st.S_sign])
-            self._projector = NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
+            self._projector = self._new_projector()
         return self._projector
 
     def _v_step(self, k: int) -> None:

@@ -198,8 +198,7 @@ class ShardWorker:
         return self.d.Xa.T @ (self.d.ES2 * Q)
 
     def _ft(self, f: np.ndarray) -> np.ndarray:
-        T = self.d.Xa.T @ (self.d.Df * f[:, None])
-        return np.hstack([T, -T])
+        return expand_compact(self._ft_compact(f))
 
     def _ft_compact(self, f: np.ndarray) -> np.ndarray:
         r"""``T`` of :math:`F^Tf = [T, -T]`, :math:`T = X'^T(D \odot f)` (``d' x P``)."""
