@@ -152,6 +152,18 @@ def test_fit_robust_admm_certifies_a_small_program(capsys, files):
     assert "uncertified" not in out and report["warnings"] == []
 
 
+def test_fit_says_when_the_robust_program_leaves_the_zero_network(capsys, files):
+    report_path = files / "robust_zero.json"
+    argv = ["fit", files / "bin.csv", "-o", files / "robust_zero.npz", "--report", report_path, "--solver"]
+    code, out, err = _main(capsys, *argv, "admm", "--eps", "3", "--patterns", "4")
+    assert code == 0, err
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "optimal" and report["iterations"] == 0  # the zero screen certified it
+    assert report["model"]["neurons"] == [0]
+    assert "every network is the zero network" in out and "lower --beta or --eps" in out
+    assert "zero network" not in _main(capsys, *argv[:-1], "--report", report_path)[1]  # a nominal fit
+
+
 def test_attack_subprocess(fitted, files):
     assert fitted.returncode == 0
     proc = run_cli(

@@ -368,6 +368,13 @@ def print_fit(r: dict[str, Any]) -> None:
         lines.append(
             f"robust      test accuracy under PGD at eps {m['eps']:g}: {r['test_robust_accuracy']:.4f}"
         )
+    if not any(m["neurons"]):
+        lines.append(
+            "zero        every network is the zero network (it predicts 0 everywhere): at this beta"
+            + (" and eps" if m["eps"] > 0 else "")
+            + " no neuron lowers the objective; lower --beta"
+            + (" or --eps" if m["eps"] > 0 else "")
+        )
     if r["certified"] is False:
         lines.append(
             f"uncertified the ADMM stopped with status {r['status']} before certifying its duality gap: the "
