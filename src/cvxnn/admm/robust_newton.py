@@ -152,6 +152,8 @@ class NewtonConeProjector:
         Newton steps of the last call.
     rounds, rows : int
         As :class:`RobustConeProjector` (rounds: Newton steps; rows: free rows of the last step).
+    peak_width : int
+        The most working rows of one block in a Newton step of the last call (the NNLS width).
     fallbacks : int
         Blocks of the last call that went to the conic solver.
     multipliers : ndarray, shape (n, J)
@@ -181,6 +183,7 @@ class NewtonConeProjector:
         self.tol, self.apex_tol, self.max_iter = tol, apex_tol, max_iter
         self.multipliers = np.zeros((self.n, self.J))
         self.exact, self.iterations, self.rounds, self.rows, self.fallbacks = True, 0, 0, 0, 0
+        self.peak_width = 0
 
     # ------------------------------------------------------------------ u(mu), r(mu), f(mu)
     def _primal(
@@ -245,7 +248,7 @@ class NewtonConeProjector:
         todo = np.arange(J)
         if zero_radius is not None:
             zero_radius = np.broadcast_to(np.asarray(zero_radius, dtype=np.float64), (J,))
-        self.iterations = self.rows = 0
+        self.iterations = self.rows = self.peak_width = 0
         damp = np.zeros(J)
         for it in range(limit + 1):
             # KKT per block (stationarity holds by construction)
@@ -329,6 +332,7 @@ class NewtonConeProjector:
         work = pos | new
         width = int(work.sum(axis=0).max())
         self.rows = int(work.sum())
+        self.peak_width = max(self.peak_width, width)
         idx = np.argsort(~work, axis=0, kind="stable")[:width]  # (w, m): working rows first
         mask = np.take_along_axis(work, idx, axis=0).T  # (m, w)
         jd, z, gamma, xi = jac
