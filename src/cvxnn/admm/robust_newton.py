@@ -36,9 +36,10 @@ of ``f`` on the working rows ``W`` (the positive multipliers and at most ``2d'``
 violated rows per step: row generation), minimized over :math:`\mu \ge 0`, is the NNLS
 :math:`\min_{y \ge 0}\|Ay - (A\mu_W - u)\|`, solved exactly per block (Lawson-Hanson, which
 returns a basic solution: at most ``d'`` positive multipliers). Armijo backtracking on ``f``
-along the segment to ``y`` follows, per block; a cut step turns on a proximal term (Levenberg-
-Marquardt) for the next. Warm-started from the previous call's multipliers, an ADMM v-step takes
-one or two steps. Blocks that do not settle within ``max_iter`` steps fall back to the conic
+along the segment to ``y`` follows, per block; a backtracking that fails turns on a proximal
+term (Levenberg-Marquardt) for the next step (damping merely cut steps would make the NNLS
+non-basic and its working rows wide). Warm-started from the previous call's multipliers, an
+ADMM v-step takes one or two steps. Blocks that do not settle within ``max_iter`` steps fall back to the conic
 solve of :class:`~cvxnn.admm.robust_projection.RobustConeProjector`.
 """
 
