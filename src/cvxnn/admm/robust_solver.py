@@ -45,6 +45,7 @@ import numpy as np
 from .._validation import check_eps
 from ..exceptions import InvalidInputError
 from .records import CheckRecord, RunRecord
+from .robust_active_set import ActiveSetConeProjector
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
 from .robust_newton import NewtonConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
@@ -121,8 +122,8 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
-        self._projector: NewtonConeProjector | None = None
-        self._polisher: NewtonConeProjector | None = None
+        self._projector: NewtonConeProjector | ActiveSetConeProjector | None = None
+        self._polisher: NewtonConeProjector | ActiveSetConeProjector | None = None
         self._certified = False
         self._polish_next, self._polish_wait = 0, 0
         self._unprojected = False
@@ -294,12 +295,17 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
 
-    def _new_projector(self) -> NewtonConeProjector:
-        """A projector onto this program's robust cones (the V and W blocks share their signs)."""
+    def _new_projector(self) -> NewtonConeProjector | ActiveSetConeProjector:
+        """A projector onto this program's robust cones (the V and W blocks share their signs):
+        Lawson-Hanson with column generation for the polyhedral cones (l_inf and l_1
+        perturbations), the dual Newton method for l_2 (``docs/robust_admm.md``, §5)."""
         st = self.structure
-        return NewtonConeProjector(st.X, np.hstack([st.S_sign, st.S_sign]), st.e, st.dbar, st.q)
+        signs = np.hstack([st.S_sign, st.S_sign])
+        if st.q in (1.0, math.inf):
+            return ActiveSetConeProjector(st.X, signs, st.e, st.dbar, st.q)
+        return NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
 
-    def _projector_of(self) -> NewtonConeProjector:
+    def _projector_of(self) -> NewtonConeProjector | ActiveSetConeProjector:
         """The v-step's projector (its multipliers are the certificate's cone multipliers)."""
         if self._projector is None:
             self._projector = self._new_projector()
@@ -314,9 +320,9 @@ class RobustAdmmSolver(AdmmSolver):
             return
         st, x, alpha = self.structure, self.state, self.settings.alpha
         Uh = alpha * x.u + (1.0 - alpha) * x.v
-        p = self._projector_of().project(
-            Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=V_STEP_NEWTON
-        )
+        projector = self._projector_of()
+        steps = V_STEP_NEWTON if isinstance(projector, NewtonConeProjector) else None
+        p = projector.project(Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=steps)
         if p is None:
             raise np.linalg.LinAlgError("the conic solver failed on the projection onto the robust cones")
         x.v = st.prox_reg(p, self.beta / x.rho["u"])
