@@ -80,10 +80,6 @@ def solve_one(spec: dict) -> dict:
                 out.update(objective=float("nan"), status="solver_error", error=str(exc))
             V, W = program.variables["V"].value, program.variables["W"].value
         else:
-            if spec.get("slack_linf_entries") is not None:  # the v-step rule (a module constant)
-                from cvxnn.admm import robust_solver
-
-                robust_solver.SLACK_LINF_ENTRIES = spec["slack_linf_entries"]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 settings = {"max_iter": spec["max_iter"], "time_limit": spec["time_limit"]}
@@ -185,14 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cone-method",
         choices=["projection", "slack"],
         default=None,
-        help="the ADMM's cone handling (default: the solver's; l_inf above a size keeps the slack splitting)",
-    )
-    parser.add_argument(
-        "--slack-linf-entries",
-        type=int,
-        default=None,
-        help="override cvxnn.admm.robust_solver.SLACK_LINF_ENTRIES (l_inf sizes above it keep the slack "
-        "splitting); e.g. 10**12 makes the large row project",
+        help="the ADMM's cone handling (default: the solver's, the exact projection v-step)",
     )
     parser.add_argument("--large", type=int, nargs=3, default=[2000, 50, 100], metavar=("N", "D", "P"))
     parser.add_argument("--large-eps", type=float, default=0.02)
@@ -208,7 +197,6 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "max_iter": args.max_iter,
         "cone_method": args.cone_method,
-        "slack_linf_entries": args.slack_linf_entries,
     }
     specs: list[tuple[dict, bool]] = []
     for P in P_values:
