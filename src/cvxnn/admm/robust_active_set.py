@@ -144,7 +144,11 @@ class ActiveSetConeProjector:
         idx = np.arange(N.shape[1])
         N[:, idx, idx] += np.where(active, 1e-14 * scale[:, None], 1.0)
         rhs = -np.einsum("jkd,dj->jk", Ga, C)
-        return np.linalg.solve(N, rhs[:, :, None])[:, :, 0] * active
+        try:
+            z = np.linalg.solve(N, rhs[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a numerically singular block (e.g. zero columns)
+            z = np.stack([np.linalg.lstsq(N[j], rhs[j], rcond=None)[0] for j in range(N.shape[0])])
+        return z * active
 
     def _margins(self, U: np.ndarray, blocks: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
         """Scaled margins ``(n, m)`` of ``U`` (``(d', m)``) and the best sigma per block (``(dbar, m)``)."""
@@ -250,7 +254,7 @@ class ActiveSetConeProjector:
             self.iterations = it + 1
         self.rounds = self.iterations
         left = blocks[keep] if keep.any() else np.zeros(0, dtype=int)
-        self._store_multipliers(eps)
+        self._store_multipliers()
         self.rows = int((self.col_row >= 0).sum())
         self.fallbacks = int(left.size)
         self.exact = not self.fallbacks
@@ -269,7 +273,7 @@ class ActiveSetConeProjector:
             self.exact = sub.exact
         return out
 
-    def _store_multipliers(self, eps: float) -> None:
+    def _store_multipliers(self) -> None:
         r""":math:`\mu_k = \sum_\sigma\lambda_{k\sigma}` per block (``(n, J)``)."""
         used = self.col_row >= 0
         blocks = np.broadcast_to(np.arange(self.J)[:, None], used.shape)
