@@ -229,17 +229,19 @@ class ActiveSetConeProjector:
             G *= active[:, :, None]
             U = Cb + np.einsum("jkd,jk->dj", G, lam)
             resid = np.sqrt(np.einsum("ij,ij->j", U, U))
-            zero = resid <= small[blocks]
-            r, sig = self._margins(U, blocks, eps)
-            low = r.min(axis=0)
-            done = zero | (low >= -thr[blocks])
-            out[:, blocks[done]] = np.where(zero[done][None, :], 0.0, U[:, done])
-            keep = ~done
+            zero = resid <= small[blocks]  # certified (the margins of these are not needed)
+            out[:, blocks[zero]] = 0.0
+            live = np.flatnonzero(~zero)
+            r, sig = self._margins(U[:, live], blocks[live], eps)
+            feasible = r.min(axis=0, initial=np.inf) >= -thr[blocks[live]]
+            out[:, blocks[live[feasible]]] = U[:, live[feasible]]
+            keep = np.zeros(blocks.size, dtype=bool)
+            keep[live[~feasible]] = True
             if not keep.any() or it == limit or time.perf_counter() > deadline:
                 break
             # add the most violated rows' columns (their best sigma) to free slots
             todo = blocks[keep]
-            rk = r[:, keep]
+            rk, sig = r[:, ~feasible], sig[:, ~feasible]
             k_add = min(ADD_COLUMNS, self.n)
             top = np.argpartition(rk, k_add - 1, axis=0)[:k_add] if k_add < self.n else np.argsort(rk, axis=0)
             for t in range(k_add):
@@ -249,7 +251,7 @@ class ActiveSetConeProjector:
                 ok = viol & free.any(axis=1)
                 slot = np.argmax(free, axis=1)
                 self.col_row[todo[ok], slot[ok]] = rows[ok]
-                self.col_sig[todo[ok], slot[ok]] = sig[:, keep][:, ok].T
+                self.col_sig[todo[ok], slot[ok]] = sig[:, ok].T
                 self.lam[todo[ok], slot[ok]] = 0.0
             self.iterations = it + 1
         self.rounds = self.iterations
