@@ -7,11 +7,14 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
+from cvxnn import sample_patterns
 from cvxnn.admm.robust_active_set import ActiveSetConeProjector
 from cvxnn.admm.robust_newton import NewtonConeProjector, prox_jacobian
 from cvxnn.admm.robust_projection import RobustConeProjector, robust_margins
 from cvxnn.admm.robust_prox import norm_prox
+from cvxnn.admm.robust_solver import RobustAdmmSolver
 from cvxnn.exceptions import InvalidInputError
+from cvxnn.robust import robust_relu_program
 
 
 def _cones(seed: int = 0, n: int = 60, d: int = 4, J: int = 6):
@@ -219,3 +222,20 @@ def test_active_set_projection_zero_radius_fallback_and_bad_q() -> None:
     assert not inexact.exact and np.all(np.isfinite(W))
     with pytest.raises(InvalidInputError, match="q = 1 or inf"):
         ActiveSetConeProjector(X, signs, e, d, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("norm", "kind"),
+    [("inf", ActiveSetConeProjector), ("1", ActiveSetConeProjector), ("2", NewtonConeProjector)],
+)
+def test_robust_solver_projects_at_every_size_with_the_matching_projector(norm: str, kind: type) -> None:
+    """The v-step projects for every norm and size (2P * min(n, 4d') * d' = 538 720 here, above
+    the former l_inf limit of 500 000): Lawson-Hanson for the polyhedral cones, Newton for l_2."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 30))
+    y = np.sign(X[:, 0] + 0.1)
+    patterns = sample_patterns(X, 70, random_state=0, bias=True)
+    program = robust_relu_program(X, y, patterns, beta=1.0, eps=0.01, norm=norm, loss="hinge")
+    solver = RobustAdmmSolver(program)
+    assert solver.projection
+    assert type(solver._projector_of()) is kind
