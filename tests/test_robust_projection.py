@@ -239,3 +239,15 @@ def test_robust_solver_projects_at_every_size_with_the_matching_projector(norm: 
     solver = RobustAdmmSolver(program)
     assert solver.projection
     assert type(solver._projector_of()) is kind
+
+
+@pytest.mark.parametrize("q", [1.0, np.inf])
+def test_active_set_projection_warm_across_an_eps_path(q: float) -> None:
+    """The passive columns of one radius start the next (the columns are rebuilt for it)."""
+    X, signs, e, C = _cones(seed=4, n=80, d=5, J=5)
+    C = C + 1.5 * np.random.default_rng(10).normal(size=C.shape)
+    projector = ActiveSetConeProjector(X, signs, e, 5, q)
+    for eps in (0.02, 0.1, 0.05):
+        U = projector.project(C, eps)
+        assert projector.exact
+        assert np.abs(U - RobustConeProjector(X, signs, e, 5, q).project(C, eps)).max() <= 1e-6
