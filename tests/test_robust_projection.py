@@ -7,9 +7,14 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
+from cvxnn import sample_patterns
+from cvxnn.admm.robust_active_set import ActiveSetConeProjector
 from cvxnn.admm.robust_newton import NewtonConeProjector, prox_jacobian
 from cvxnn.admm.robust_projection import RobustConeProjector, robust_margins
 from cvxnn.admm.robust_prox import norm_prox
+from cvxnn.admm.robust_solver import RobustAdmmSolver
+from cvxnn.exceptions import InvalidInputError
+from cvxnn.robust import robust_relu_program
 
 
 def _cones(seed: int = 0, n: int = 60, d: int = 4, J: int = 6):
@@ -149,3 +154,100 @@ def test_prox_jacobian_matches_finite_differences() -> None:
             tp[j] += h
             fd_t = (norm_prox(W, tp, q)[:, j] - U[:, j]) / h
             np.testing.assert_allclose(-Jac @ xi[:, j], fd_t, atol=1e-5)
+
+
+def test_newton_working_rows_stay_few_after_cut_steps() -> None:
+    """Backtracking cuts do not turn on the proximal term (only a failed backtracking does):
+    undamped, the NNLS returns a basic solution, so a block's working rows stay within a few d'.
+    (Damping every cut step took them to 6d' here and to 10d' at (2000, 51) l_inf blocks.)"""
+    widths = []
+    for seed in range(3):
+        X, signs, e, C = _cones(seed=seed, n=600, d=20, J=4)
+        projector = NewtonConeProjector(X, signs, e, 20, 1.0)
+        U = projector.project(C, 0.05)
+        assert projector.exact and projector.fallbacks == 0
+        conic = RobustConeProjector(X, signs, e, 20, 1.0).project(C, 0.05)
+        assert np.abs(U - conic).max() <= 1e-6
+        widths.append(projector.peak_width)
+    assert max(widths) <= 4 * X.shape[1]
+
+
+# ---------------------------------------------------------------- Lawson-Hanson, column generation
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("eps", [0.0, 0.05, 0.3])
+@pytest.mark.parametrize("q", [1.0, np.inf])
+def test_active_set_projection_matches_clarabel_cold_and_warm(q: float, eps: float, bias: bool) -> None:
+    X, signs, e, C = _cones(seed=1)
+    C = C + 1.5 * np.random.default_rng(7).normal(size=C.shape)  # outside the cones: columns enter
+    if not bias:
+        X, C = X[:, :-1], C[:-1]
+    d = X.shape[1] - 1 if bias else X.shape[1]
+    projector = ActiveSetConeProjector(X, signs, e, d, q)
+    U = projector.project(C, eps)
+    assert projector.exact and projector.fallbacks == 0 and projector.iterations >= 1
+    conic = RobustConeProjector(X, signs, e, d, q).project(C, eps)  # Clarabel at 1e-10
+    assert np.abs(U - conic).max() <= 1e-6
+    assert np.abs(U - _reference(X, signs, C, eps, q, d)).max() <= 3e-5
+    # the row multipliers satisfy the Newton projector's KKT conditions (same convention)
+    stat, viol, comp, mu_min = _kkt(X, signs, e, d, q, eps, C, U, projector.multipliers)
+    if (np.linalg.norm(U, axis=0) > 0).all():
+        assert stat <= 1e-8
+    assert viol <= 1e-8 and comp <= 1e-8 * max(1.0, projector.multipliers.max()) and mu_min >= 0.0
+    # warm: a nearby point starts from the last passive columns
+    C2 = C + 1e-3 * np.random.default_rng(8).normal(size=C.shape)
+    U2 = projector.project(C2, eps)
+    assert projector.exact and projector.fallbacks == 0
+    assert np.abs(U2 - RobustConeProjector(X, signs, e, d, q).project(C2, eps)).max() <= 1e-6
+    assert np.abs(U2 - NewtonConeProjector(X, signs, e, d, q).project(C2, eps)).max() <= 1e-7
+
+
+def test_active_set_projection_zero_radius_fallback_and_bad_q() -> None:
+    X, signs, e, C = _cones(seed=3)
+    d = X.shape[1] - 1
+    C = C + 1.5 * np.random.default_rng(9).normal(size=C.shape)
+    ref = RobustConeProjector(X, signs, e, d, 1.0).project(C, 0.1)
+    radius = np.linalg.norm(ref, axis=0)
+    cut = np.median(radius)
+    U = ActiveSetConeProjector(X, signs, e, d, 1.0).project(C, 0.1, zero_radius=np.full(C.shape[1], cut))
+    shrink = lambda A: A * np.maximum(0.0, 1.0 - cut / np.maximum(np.linalg.norm(A, axis=0), 1e-300))  # noqa: E731
+    np.testing.assert_allclose(shrink(U), shrink(ref), atol=1e-7)
+    assert np.all(np.linalg.norm(U, axis=0)[radius > cut + 1e-6] > 0)
+    # no column additions: every unsettled block goes to the conic solver
+    projector = ActiveSetConeProjector(X, signs, e, d, np.inf, max_iter=0)
+    V = projector.project(C, 0.05)
+    assert projector.fallbacks > 0 and projector.exact
+    assert np.abs(V - RobustConeProjector(X, signs, e, d, np.inf).project(C, 0.05)).max() <= 1e-7
+    inexact = ActiveSetConeProjector(X, signs, e, d, 1.0)
+    W = inexact.project(C, 0.05, max_iter=1, fallback=False)
+    assert not inexact.exact and np.all(np.isfinite(W))
+    with pytest.raises(InvalidInputError, match="q = 1 or inf"):
+        ActiveSetConeProjector(X, signs, e, d, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("norm", "kind"),
+    [("inf", ActiveSetConeProjector), ("1", ActiveSetConeProjector), ("2", NewtonConeProjector)],
+)
+def test_robust_solver_projects_at_every_size_with_the_matching_projector(norm: str, kind: type) -> None:
+    """The v-step projects for every norm and size (2P * min(n, 4d') * d' = 538 720 here, above
+    the former l_inf limit of 500 000): Lawson-Hanson for the polyhedral cones, Newton for l_2."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 30))
+    y = np.sign(X[:, 0] + 0.1)
+    patterns = sample_patterns(X, 70, random_state=0, bias=True)
+    program = robust_relu_program(X, y, patterns, beta=1.0, eps=0.01, norm=norm, loss="hinge")
+    solver = RobustAdmmSolver(program)
+    assert solver.projection
+    assert type(solver._projector_of()) is kind
+
+
+@pytest.mark.parametrize("q", [1.0, np.inf])
+def test_active_set_projection_warm_across_an_eps_path(q: float) -> None:
+    """The passive columns of one radius start the next (the columns are rebuilt for it)."""
+    X, signs, e, C = _cones(seed=4, n=80, d=5, J=5)
+    C = C + 1.5 * np.random.default_rng(10).normal(size=C.shape)
+    projector = ActiveSetConeProjector(X, signs, e, 5, q)
+    for eps in (0.02, 0.1, 0.05):
+        U = projector.project(C, eps)
+        assert projector.exact
+        assert np.abs(U - RobustConeProjector(X, signs, e, 5, q).project(C, eps)).max() <= 1e-6

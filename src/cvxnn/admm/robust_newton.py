@@ -36,9 +36,10 @@ of ``f`` on the working rows ``W`` (the positive multipliers and at most ``2d'``
 violated rows per step: row generation), minimized over :math:`\mu \ge 0`, is the NNLS
 :math:`\min_{y \ge 0}\|Ay - (A\mu_W - u)\|`, solved exactly per block (Lawson-Hanson, which
 returns a basic solution: at most ``d'`` positive multipliers). Armijo backtracking on ``f``
-along the segment to ``y`` follows, per block; a cut step turns on a proximal term (Levenberg-
-Marquardt) for the next. Warm-started from the previous call's multipliers, an ADMM v-step takes
-one or two steps. Blocks that do not settle within ``max_iter`` steps fall back to the conic
+along the segment to ``y`` follows, per block; a backtracking that fails turns on a proximal
+term (Levenberg-Marquardt) for the next step (damping merely cut steps would make the NNLS
+non-basic and its working rows wide). Warm-started from the previous call's multipliers, an
+ADMM v-step takes one or two steps. Blocks that do not settle within ``max_iter`` steps fall back to the conic
 solve of :class:`~cvxnn.admm.robust_projection.RobustConeProjector`.
 """
 
@@ -152,6 +153,8 @@ class NewtonConeProjector:
         Newton steps of the last call.
     rounds, rows : int
         As :class:`RobustConeProjector` (rounds: Newton steps; rows: free rows of the last step).
+    peak_width : int
+        The most working rows of one block in a Newton step of the last call (the NNLS width).
     fallbacks : int
         Blocks of the last call that went to the conic solver.
     multipliers : ndarray, shape (n, J)
@@ -181,6 +184,7 @@ class NewtonConeProjector:
         self.tol, self.apex_tol, self.max_iter = tol, apex_tol, max_iter
         self.multipliers = np.zeros((self.n, self.J))
         self.exact, self.iterations, self.rounds, self.rows, self.fallbacks = True, 0, 0, 0, 0
+        self.peak_width = 0
 
     # ------------------------------------------------------------------ u(mu), r(mu), f(mu)
     def _primal(
@@ -245,7 +249,7 @@ class NewtonConeProjector:
         todo = np.arange(J)
         if zero_radius is not None:
             zero_radius = np.broadcast_to(np.asarray(zero_radius, dtype=np.float64), (J,))
-        self.iterations = self.rows = 0
+        self.iterations = self.rows = self.peak_width = 0
         damp = np.zeros(J)
         for it in range(limit + 1):
             # KKT per block (stationarity holds by construction)
@@ -329,6 +333,7 @@ class NewtonConeProjector:
         work = pos | new
         width = int(work.sum(axis=0).max())
         self.rows = int(work.sum())
+        self.peak_width = max(self.peak_width, width)
         idx = np.argsort(~work, axis=0, kind="stable")[:width]  # (w, m): working rows first
         mask = np.take_along_axis(work, idx, axis=0).T  # (m, w)
         jd, z, gamma, xi = jac
@@ -385,9 +390,12 @@ class NewtonConeProjector:
                     a_[..., ok] = b_[..., ok]
                 pending &= ~ok
             t = np.where(pending, 0.5 * t, t)
-        # full steps relax the damping, cut steps tighten it
-        # (undamped, the NNLS returns a basic solution: at most rank(A) <= d' positive multipliers)
-        damp[:] = np.where(t >= 1.0, 0.1 * damp, np.maximum(damp, DAMP_MIN) * np.minimum(1.0 / t, 1e3))
+        # a block whose backtracking failed turns on the proximal term (Levenberg-Marquardt) for
+        # its next step, 1e3x tighter after each further failure; full steps relax it 10x, cut
+        # steps leave it. Undamped, the NNLS returns a basic solution (at most rank(A) <= d'
+        # positive multipliers), which keeps the working rows few: damping every cut step made
+        # them several times d' wide at (2000, 51) x 200 l_inf blocks (docs/robust_admm.md, §5)
+        damp[:] = np.where(pending, np.maximum(damp, DAMP_MIN) * 1e3, np.where(t >= 1.0, 0.1 * damp, damp))
         damp[damp < DAMP_MIN] = 0.0
         np.minimum(damp, DAMP_MAX, out=damp)
         return new_mu, out_r, out_f, out_U, tuple(out_jac)

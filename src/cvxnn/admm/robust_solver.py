@@ -12,8 +12,8 @@ Anderson acceleration, callback and result, with
   (:func:`~cvxnn.admm.robust_prox.robust_loss_prox`);
 - the certificate: the robust weak-duality bound of :mod:`cvxnn.admm.robust_certificates`
   (every ``certificate_interval`` iterations, whenever the residual rule is met, and at the end);
-- the polish: the exact projection of ``v`` onto the robust cones
-  (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`), tried when the certified gap at
+- the polish: the exact projection of ``v`` onto the robust cones (the v-step's projector
+  class, its own warm start), tried when the certified gap at
   ``v`` is within ``POLISH_GAP_FACTOR * gap_tol`` in absolute value; ``optimal`` needs the gap at
   the projected (feasible) point within ``gap_tol`` and its relative cone violation within
   ``cone_tol``. A run that ends at a limit returns the projected point, so its objective is never
@@ -21,11 +21,12 @@ Anderson acceleration, callback and result, with
 
 The cones: with ``cone_method="projection"`` (the default) the v-step is the group
 soft-threshold of the exact projection onto the robust cones (no slack block; every ``v`` is
-feasible), computed by the warm-started dual Newton method of
-:class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps per iteration
-once the ADMM settles), except for l_inf perturbations above :data:`SLACK_LINF_ENTRIES`; those,
-and ``cone_method="slack"``, use the slack splitting above
-(``docs/robust_admm.md``, §5 and §7).
+feasible), warm-started from the last call: for l_inf and l_1 perturbations (polyhedral cones)
+by Lawson-Hanson with column generation
+(:class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`, one step per iteration once the
+ADMM settles), for l_2 by the dual Newton method of
+:class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps).
+``cone_method="slack"`` uses the slack splitting above (``docs/robust_admm.md``, §5 and §7).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
 :meth:`RobustAdmmSolver.update`); it enters no factorization, so an eps path re-solves with the
 same factor and warm-starts from the previous iterates.
@@ -46,6 +47,7 @@ from .._validation import check_eps
 from ..exceptions import InvalidInputError
 from .printer import Printer
 from .records import CheckRecord, RunRecord
+from .robust_active_set import ActiveSetConeProjector
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
 from .robust_newton import NewtonConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
@@ -60,23 +62,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POLISH_GAP_FACTOR",
-    "SLACK_LINF_ENTRIES",
     "V_STEP_NEWTON",
     "ZERO_SCREEN_NEWTON",
     "RobustAdmmSolver",
 ]
 
-#: l_inf perturbations keep the slack splitting above this size (``2P * min(n, 4d') * d'``): the
-#: soft-threshold of ``||u_bar||_1`` puts many blocks at the apex of their cone, where every row
-#: is active and each projection costs several wide Newton steps. At (2000, 51, 100) patterns
-#: (2.1e6) the projection v-step managed 16 iterations in 178 s; at (398, 31, 20) patterns
-#: (1.5e5) it certifies programs with a nonzero optimum 1.1-10x faster than the slack splitting
-#: (eps = 0.01), and programs whose optimum is the zero network 1.5-8x slower (eps = 0.05)
-#: (``docs/robust_admm.md``, §7). l_2 and l_1 perturbations project at every size.
-SLACK_LINF_ENTRIES = 500_000
-
-#: Newton steps per v-step projection (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`);
-#: blocks that have not settled by then go to its conic fallback.
+#: Newton steps per v-step projection for l_2 perturbations
+#: (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`); blocks that have not settled by then
+#: go to its conic fallback. (l_inf and l_1: :class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`
+#: with its default of ``4d'`` steps.)
 V_STEP_NEWTON = 30
 
 #: Newton steps of the zero screen's projection (:meth:`RobustAdmmSolver.zero_network_bound`): it
@@ -127,17 +121,14 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
-        self._projector: NewtonConeProjector | None = None
-        self._polisher: NewtonConeProjector | None = None
+        self._projector: NewtonConeProjector | ActiveSetConeProjector | None = None
+        self._polisher: NewtonConeProjector | ActiveSetConeProjector | None = None
         self._certified = False
         self._polish_next, self._polish_wait = 0, 0
         self._unprojected = False
         st = self.structure
-        size = st.J * min(st.n, 4 * st.d) * st.d
         #: whether the v-step projects exactly onto the robust cones (no slack block)
-        self.projection = self.settings.cone_method == "projection" and (
-            st.norm != "inf" or size <= SLACK_LINF_ENTRIES
-        )
+        self.projection = self.settings.cone_method == "projection"
         st.slack = not self.projection
 
     # ------------------------------------------------------------------ configuration
@@ -305,12 +296,17 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
 
-    def _new_projector(self) -> NewtonConeProjector:
-        """A projector onto this program's robust cones (the V and W blocks share their signs)."""
+    def _new_projector(self) -> NewtonConeProjector | ActiveSetConeProjector:
+        """A projector onto this program's robust cones (the V and W blocks share their signs):
+        Lawson-Hanson with column generation for the polyhedral cones (l_inf and l_1
+        perturbations), the dual Newton method for l_2 (``docs/robust_admm.md``, §5)."""
         st = self.structure
-        return NewtonConeProjector(st.X, np.hstack([st.S_sign, st.S_sign]), st.e, st.dbar, st.q)
+        signs = np.hstack([st.S_sign, st.S_sign])
+        if st.q in (1.0, math.inf):
+            return ActiveSetConeProjector(st.X, signs, st.e, st.dbar, st.q)
+        return NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
 
-    def _projector_of(self) -> NewtonConeProjector:
+    def _projector_of(self) -> NewtonConeProjector | ActiveSetConeProjector:
         """The v-step's projector (its multipliers are the certificate's cone multipliers)."""
         if self._projector is None:
             self._projector = self._new_projector()
@@ -325,9 +321,9 @@ class RobustAdmmSolver(AdmmSolver):
             return
         st, x, alpha = self.structure, self.state, self.settings.alpha
         Uh = alpha * x.u + (1.0 - alpha) * x.v
-        p = self._projector_of().project(
-            Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=V_STEP_NEWTON
-        )
+        projector = self._projector_of()
+        steps = V_STEP_NEWTON if isinstance(projector, NewtonConeProjector) else None
+        p = projector.project(Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=steps)
         if p is None:
             raise np.linalg.LinAlgError("the conic solver failed on the projection onto the robust cones")
         x.v = st.prox_reg(p, self.beta / x.rho["u"])
