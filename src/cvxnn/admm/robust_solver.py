@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 __all__ = [
     "POLISH_GAP_FACTOR",
     "V_STEP_NEWTON",
-    "ZERO_SCREEN_NEWTON",
     "RobustAdmmSolver",
 ]
 
@@ -72,11 +71,6 @@ __all__ = [
 #: go to its conic fallback. (l_inf and l_1: :class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`
 #: with its default of ``4d'`` steps.)
 V_STEP_NEWTON = 30
-
-#: Newton steps of the zero screen's projection (:meth:`RobustAdmmSolver.zero_network_bound`): it
-#: certified the zero network in 9-10 steps on the benchmark programs whose optimum is zero, and a
-#: screen that fails costs at most this many steps (about 2 s at (2000, 51) x 200 blocks).
-ZERO_SCREEN_NEWTON = 20
 
 #: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
@@ -417,9 +411,9 @@ class RobustAdmmSolver(AdmmSolver):
         The loss multipliers are the zero network's (:math:`a = 0`, :math:`\bar g = 0`; hinge
         :math:`\lambda = y`, squared :math:`\lambda = y`, logistic :math:`\lambda = y/2`,
         :math:`\Gamma = 0`), and the cone multipliers those of the exact projections of
-        :math:`c_j = F_j^T\lambda + \bar G_j^T\Gamma` onto the robust cones (a fresh
-        :class:`~cvxnn.admm.robust_newton.NewtonConeProjector`, at most :data:`ZERO_SCREEN_NEWTON`
-        steps, no conic fallback). By Moreau's decomposition the smallest block distance over
+        :math:`c_j = F_j^T\lambda + \bar G_j^T\Gamma` onto the robust cones (a fresh projector of
+        the v-step's kind, its default step limit, no conic fallback: blocks certified within
+        ``beta`` stop early). By Moreau's decomposition the smallest block distance over
         :math:`\nu \ge 0` is :math:`\|\Pi_{K^\epsilon_j}(c_j)\|`, so the bound equals the zero
         network's objective exactly when every projection is within ``beta``: the zero network is
         then optimal, and this certifies it without an ADMM iteration. Any multipliers give a
@@ -434,7 +428,7 @@ class RobustAdmmSolver(AdmmSolver):
         lam, gam = loss_dual_candidate(st.loss, st.y, np.zeros(st.n), zeros, st.eps, st.q)
         C = st.Ft(lam) + st.Gbar_t(gam)
         projector = self._new_projector()
-        projector.project(C, st.eps, zero_radius=self.beta, max_iter=ZERO_SCREEN_NEWTON, fallback=False)
+        projector.project(C, st.eps, zero_radius=self.beta, fallback=False)
         return self._dual_bound(lam, gam, projector.multipliers)
 
     def _iterate(self, run: RunRecord, t_setup: float) -> AdmmResult:
