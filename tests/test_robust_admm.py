@@ -270,3 +270,18 @@ def test_l2_programs_beyond_the_former_projection_limit_end_optimal(loss: str) -
     assert result.status == cp.OPTIMAL and result.iterations <= 1000
     assert abs(result.objective - reference) <= 1e-4 * abs(reference)
     assert _relative_violation(program, result.values["V"], result.values["W"]) <= 1e-9
+
+
+def test_polish_attempts_are_spaced_by_their_cost() -> None:
+    """A cheap polish (about one iteration) is retried at the next check; a dear one (a conic
+    fallback) waits until the attempts cost a tenth of the run, at most 16 certificate intervals."""
+    import time
+
+    from cvxnn.admm.records import RunRecord
+
+    solver = RobustAdmmSolver(_program("hinge", "2"))
+    run = RunRecord(t_start=0.0, n_fact=0, t_factor=0.0, first_factor_time=0.0)
+    run.t_loop0 = time.perf_counter() - 1.0  # 100 iterations in 1 s: 10 ms each
+    for seconds, expected in ((0.005, 120), (0.5, 600), (2.0, 900)):
+        solver._schedule_polish(run, 100, seconds)
+        assert abs(solver._polish_next - expected) <= 2, (seconds, solver._polish_next)

@@ -118,7 +118,7 @@ class RobustAdmmSolver(AdmmSolver):
         self._projector: NewtonConeProjector | ActiveSetConeProjector | None = None
         self._polisher: NewtonConeProjector | ActiveSetConeProjector | None = None
         self._certified = False
-        self._polish_next, self._polish_wait = 0, 0
+        self._polish_next, self._near = 0, False
         self._unprojected = False
         st = self.structure
         #: whether the v-step projects exactly onto the robust cones (no slack block)
@@ -191,7 +191,7 @@ class RobustAdmmSolver(AdmmSolver):
     def solve(self) -> AdmmResult:
         """Run the ADMM at the current ``eps`` and ``beta`` (see :meth:`AdmmSolver.solve`)."""
         self.structure.eps = self.eps
-        self._polish_next, self._polish_wait = 0, self.settings.certificate_interval
+        self._polish_next, self._near = 0, False
         return super().solve()
 
     def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
@@ -201,8 +201,9 @@ class RobustAdmmSolver(AdmmSolver):
         certificate with ``|gap| <= POLISH_GAP_FACTOR * gap_tol * |objective|`` at ``v``, ``v`` is
         projected exactly onto the robust cones (:meth:`_polish`); the run stops ``optimal`` when
         the gap at the projection is within ``gap_tol`` and its relative cone violation within
-        ``cone_tol``, and then returns the projection. After a failed attempt the next waits
-        ``certificate_interval`` iterations, doubled after every failure (at most 16 intervals).
+        ``cone_tol``, and then returns the projection. The next attempt waits as
+        :meth:`_schedule_polish` says; near the end every check refreshes the certificate
+        (:meth:`_certificate_step`).
         """
         settings = self.settings
         r_p, r_d, obj, gap = check.r_p, check.r_d, check.obj, check.gap
@@ -230,11 +231,9 @@ class RobustAdmmSolver(AdmmSolver):
             return False
         if not (self._certified and k >= self._polish_next and self._gap_within(gap, obj, POLISH_GAP_FACTOR)):
             return False
-        # a failed polish waits twice as long as the last before the next (at most 16 certificate
-        # intervals): the projections cost O(log) solves on a run that creeps towards the cones
-        self._polish_next = k + self._polish_wait
-        self._polish_wait = min(2 * self._polish_wait, 16 * settings.certificate_interval)
+        t_polish = time.perf_counter()
         polished = self._polish(run)
+        self._schedule_polish(run, k, time.perf_counter() - t_polish)
         if polished is None:
             return False
         v, XV, obj = polished
@@ -255,6 +254,18 @@ class RobustAdmmSolver(AdmmSolver):
             f"cone_tol = {settings.cone_tol:g} (primal residual {r_p:.3g}, dual residual {r_d:.3g})."
         )
         return True
+
+    def _schedule_polish(self, run: RunRecord, k: int, seconds: float) -> None:
+        """After a polish attempt at iteration ``k`` that took ``seconds``: the next may come after
+        as many iterations as keep the attempts within a tenth of the run's time (at least
+        ``check_interval``, at most 16 certificate intervals). With the fast projectors an attempt
+        costs about one iteration, so it follows at the next check; a conic fallback (seconds)
+        spaces them out. Fixed doubling waits had stopped runs up to 400 iterations after the
+        first point certifiable."""
+        settings = self.settings
+        per_iteration = (time.perf_counter() - run.t_loop0) / max(k, 1)
+        wait = math.ceil(10.0 * seconds / max(per_iteration, 1e-12))
+        self._polish_next = k + min(max(wait, settings.check_interval), 16 * settings.certificate_interval)
 
     def _polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
         r"""The exact projection ``p`` of ``v`` onto the robust cones, ``X'p`` and the objective
@@ -466,13 +477,17 @@ class RobustAdmmSolver(AdmmSolver):
 
     def _certificate_step(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
         settings = self.settings
-        due = k - run.last_cert >= settings.certificate_interval or self._residuals_met(check)
+        # near the end (the last certified gap at v within POLISH_GAP_FACTOR * gap_tol) every
+        # check certifies: a bound costs about one iteration, and a stop waits for a certificate
+        due = k - run.last_cert >= settings.certificate_interval or self._residuals_met(check) or self._near
         certify = settings.gap_tol is not None and due
         if certify:
             run.last_cert = k
             run.best_dual = max(run.best_dual, self.robust_bound(self.state.v, check.XV))
         check.gap = check.obj - run.best_dual
         self._certified = certify
+        if certify:
+            self._near = self._gap_within(check.gap, check.obj, POLISH_GAP_FACTOR)
         return certify
 
     def _gap_within(self, gap: float, obj: float, factor: float = 1.0) -> bool:
