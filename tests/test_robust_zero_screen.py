@@ -108,3 +108,11 @@ def test_no_screen_without_certificates() -> None:
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = solve_admm(_program("hinge", "inf", eps=0.3), {"gap_tol": None})
     assert result.iterations > 0
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_the_screen_with_the_slack_splitting(norm: str) -> None:
+    result = solve_admm(_program("hinge", norm, eps=0.3), {"cone_method": "slack"})
+    assert result.status == cp.OPTIMAL and result.iterations == 0
+    assert result.primal_residual == 0.0 and result.dual_residual == 0.0 and "s" in result.rho
+    assert result.objective == 24.0 and not result.values["V"].any()
