@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 from ..exceptions import InvalidInputError
-from .robust_projection import RobustConeProjector
+from .robust_projection import project_blocks_conic
 
 __all__ = ["ActiveSetConeProjector"]
 
@@ -263,16 +263,12 @@ class ActiveSetConeProjector:
         if self.fallbacks and not fallback:
             out[:, left] = U[:, keep]
         elif self.fallbacks:
-            if time.perf_counter() > deadline:
+            solved = project_blocks_conic(
+                self.X, self.signs[:, left], self.e, self.dbar, self.q, C[:, left], eps, deadline
+            )
+            if solved is None:
                 return None
-            sub = RobustConeProjector(self.X, self.signs[:, left], self.e, self.dbar, self.q)
-            rest = None if math.isinf(deadline) else max(deadline - time.perf_counter(), 1e-3)
-            Us = sub.project(C[:, left], eps, rest)
-            if Us is None:
-                return None
-            out[:, left] = Us
-            self.multipliers[:, left] = sub.multipliers
-            self.exact = sub.exact
+            out[:, left], self.multipliers[:, left], self.exact = solved
         return out
 
     def _store_multipliers(self) -> None:

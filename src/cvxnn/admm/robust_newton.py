@@ -51,7 +51,7 @@ import time
 import numpy as np
 from scipy.optimize import nnls
 
-from .robust_projection import RobustConeProjector
+from .robust_projection import project_blocks_conic
 
 __all__ = ["NewtonConeProjector", "prox_jacobian"]
 
@@ -152,7 +152,8 @@ class NewtonConeProjector:
     iterations : int
         Newton steps of the last call.
     rounds, rows : int
-        As :class:`RobustConeProjector` (rounds: Newton steps; rows: free rows of the last step).
+        As :class:`~cvxnn.admm.robust_projection.RobustConeProjector` (rounds: Newton steps; rows:
+        free rows of the last step).
     peak_width : int
         The most working rows of one block in a Newton step of the last call (the NNLS width).
     fallbacks : int
@@ -290,16 +291,12 @@ class NewtonConeProjector:
             out[:, left] = U[:, keep]
             self.multipliers[:, left] = mu[:, keep]
         elif self.fallbacks:
-            if time.perf_counter() > deadline:
+            solved = project_blocks_conic(
+                self.X, self.signs[:, left], self.e, self.dbar, self.q, C[:, left], eps, deadline
+            )
+            if solved is None:
                 return None
-            sub = RobustConeProjector(self.X, self.signs[:, left], self.e, self.dbar, self.q)
-            rest = None if math.isinf(deadline) else max(deadline - time.perf_counter(), 1e-3)
-            Us = sub.project(C[:, left], eps, rest)
-            if Us is None:
-                return None
-            out[:, left] = Us
-            self.multipliers[:, left] = sub.multipliers
-            self.exact = sub.exact
+            out[:, left], self.multipliers[:, left], self.exact = solved
         return out
 
     def _newton_step(

@@ -32,7 +32,7 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["RobustConeProjector", "robust_margins"]
+__all__ = ["RobustConeProjector", "project_blocks_conic", "robust_margins"]
 
 
 def robust_margins(
@@ -239,3 +239,41 @@ class RobustConeProjector:
             cols = np.broadcast_to(np.arange(self.J)[None, :], worst.shape)
             cand[worst[add], cols[add]] = True
         return U
+
+
+def project_blocks_conic(
+    X: np.ndarray,
+    signs: np.ndarray,
+    e: np.ndarray,
+    dbar: int,
+    q: float,
+    C: np.ndarray,
+    eps: float,
+    deadline: float,
+) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The conic-QP fallback of the fast projectors: :meth:`RobustConeProjector.project` of the
+    columns ``C`` (``(d', m)``) onto the robust cones of the sign columns ``signs`` (``(n, m)``).
+
+    Parameters
+    ----------
+    X, e, dbar, q
+        As for :class:`RobustConeProjector`.
+    signs : ndarray, shape (n, m)
+    C : ndarray, shape (d', m)
+    eps : float
+    deadline : float
+        A :func:`time.perf_counter` time to finish by (``inf``: none).
+
+    Returns
+    -------
+    tuple (projections ``(d', m)``, row multipliers ``(n, m)``, exact) or None
+        None when the deadline has passed or the conic solver fails or runs out of time.
+    """
+    if time.perf_counter() > deadline:
+        return None
+    sub = RobustConeProjector(X, signs, e, dbar, q)
+    rest = None if math.isinf(deadline) else max(deadline - time.perf_counter(), 1e-3)
+    projections = sub.project(C, eps, rest)
+    if projections is None:
+        return None
+    return projections, sub.multipliers, sub.exact
