@@ -285,3 +285,15 @@ def test_polish_attempts_are_spaced_by_their_cost() -> None:
     for seconds, expected in ((0.005, 120), (0.5, 600), (2.0, 900)):
         solver._schedule_polish(run, 100, seconds)
         assert abs(solver._polish_next - expected) <= 2, (seconds, solver._polish_next)
+
+
+def test_the_refactorization_cost_counts_the_robust_iteration() -> None:
+    """Residual balancing waits for refactorizations that pay: the robust iteration (g-block,
+    projector) costs more than the nominal count, so a factorization costs fewer iterations."""
+    from cvxnn.admm.structure import Structure
+
+    projected = RobustAdmmSolver(_program("hinge", "2")).structure
+    slack = RobustAdmmSolver(_program("hinge", "2"), {"cone_method": "slack"}).structure
+    nominal = Structure.iteration_flops(projected)
+    assert projected.iteration_flops() > slack.iteration_flops() > nominal
+    assert projected.factor_cost_in_iterations < slack.factor_cost_in_iterations

@@ -371,7 +371,7 @@ def certify(
         rate = float(np.mean(per_start > beta * (1.0 + tol)))
         max_val = max(max_val, float(np.max(per_start)))
 
-    # the optimal dual point over the current patterns (hinge: the pricedient is ambiguous)
+    # the optimal dual point over the current patterns (hinge: the gradient is ambiguous)
     P = D.shape[1]
     live = np.ones(P, dtype=bool) if live is None else np.asarray(live, dtype=bool)
     if live.shape != (P,):
@@ -405,7 +405,7 @@ def certify(
             for _, lam in cands
         ]
         cands = [cands[k] for k in np.argsort(closed)[::-1][:2]]
-    best: tuple[float, float, float, str, float] = (-np.inf, 0.0, 0.0, "pricedient", float("nan"))
+    best: tuple[float, float, float, str, float] = (-np.inf, 0.0, 0.0, "gradient", float("nan"))
     for name, lam in cands:
         if arrangement is not None:
             c_bar = dual_norm_exact(Xa, lam, arrangement)

@@ -193,7 +193,6 @@ class ActiveSetConeProjector:
             small = np.maximum(small, np.broadcast_to(np.asarray(zero_radius, dtype=np.float64), (J,)))
         todo = np.arange(J)
         self.iterations = 0
-        U = C.copy()
         for it in range(limit + 1):
             blocks = todo
             G = self._columns(blocks, eps)

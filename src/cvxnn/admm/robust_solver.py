@@ -240,8 +240,6 @@ class RobustAdmmSolver(AdmmSolver):
         gap = obj - run.best_dual
         viol_rel = self.structure.cone_violation(XV)[1]
         if not (AdmmSolver._gap_within(self, gap, obj) and viol_rel <= settings.cone_tol):
-            np.matmul(self.structure.X, self.state.v, out=check.XV)
-            self.structure.objective_from(self.state.v, check.XV, self.beta)
             return False
         self.state.v = v
         np.copyto(check.XV, XV)
@@ -450,6 +448,7 @@ class RobustAdmmSolver(AdmmSolver):
         zero = np.zeros((st.d, st.J))
         obj0 = st.objective_from(zero, np.zeros((st.n, st.J)), self.beta)
         bound = self.zero_network_bound()
+        run.best_dual = max(run.best_dual, bound)  # a valid lower bound either way
         if not AdmmSolver._gap_within(self, obj0 - bound, obj0):
             return super()._iterate(run, t_setup)
         # the zero network is certified optimal: return it as the ADMM's state at iteration 0
@@ -459,7 +458,6 @@ class RobustAdmmSolver(AdmmSolver):
         self._remember_previous()
         run.t_loop0 = time.perf_counter()
         check = self._residuals()
-        run.best_dual = max(run.best_dual, bound)
         run.last_cert = 0
         check.gap = check.obj - run.best_dual
         self._record(run, check, 0, time.perf_counter())
@@ -481,13 +479,13 @@ class RobustAdmmSolver(AdmmSolver):
         # check certifies: a bound costs about one iteration, and a stop waits for a certificate
         due = k - run.last_cert >= settings.certificate_interval or self._residuals_met(check) or self._near
         certify = settings.gap_tol is not None and due
+        check.gap = check.obj - run.best_dual
         if certify:
             run.last_cert = k
             run.best_dual = max(run.best_dual, self.robust_bound(self.state.v, check.XV))
-        check.gap = check.obj - run.best_dual
-        self._certified = certify
-        if certify:
+            check.gap = check.obj - run.best_dual
             self._near = self._gap_within(check.gap, check.obj, POLISH_GAP_FACTOR)
+        self._certified = certify
         return certify
 
     def _gap_within(self, gap: float, obj: float, factor: float = 1.0) -> bool:

@@ -144,16 +144,21 @@ class Structure(DualCertificates):
         Factor: Woodbury :math:`n^2 d' + \tfrac43 n^3` (``K``, its Cholesky and inverse),
         Cholesky :math:`m^3` with ``m = d'P`` (``potrf`` + ``potri``; the Gram is cached), CG
         :math:`P d'^3`, counted at a third (BLAS-3 runs ~3x more flops per second than the
-        loop). Iteration: :math:`2nd'J + 2nd'P` for the products plus the solve's
-        :math:`n^2` / :math:`m^2` / ``10 n d' P``. Measured ratios were 70 at (2000, 50, 100)
-        (model 57) and ~100 at (50 000, 100, 100) (model 107).
+        loop); an iteration costs :meth:`iteration_flops`. Measured ratios were 70 at
+        (2000, 50, 100) (model 57) and ~100 at (50 000, 100, 100) (model 107).
         """
-        n, d, P, J = self.n, self.d, self.P, self.J
+        n, d, P = self.n, self.d, self.P
         m = d * P
         factor = {"woodbury": n * n * d + 4.0 * n**3 / 3.0, "cholesky": float(m) ** 3, "cg": P * d**3}
+        return factor[self.method] / 3.0 / self.iteration_flops()
+
+    def iteration_flops(self) -> float:
+        r"""Flops of one iteration: :math:`2nd'J + 2nd'P` for the products plus the u-step solve's
+        :math:`n^2` / :math:`m^2` / ``10 n d' P`` (Woodbury / Cholesky / CG, ``m = d'P``)."""
+        n, d, P, J = self.n, self.d, self.P, self.J
+        m = d * P
         solve = {"woodbury": n * n, "cholesky": m * m, "cg": 10 * n * d * P}
-        iteration = 2.0 * n * d * J + 2.0 * n * d * P + solve[self.method]
-        return factor[self.method] / 3.0 / iteration
+        return 2.0 * n * d * J + 2.0 * n * d * P + solve[self.method]
 
     def factor(self, rho: dict[str, float]) -> bool:
         """Factor for the penalties ``rho``; returns False when the cached factor already fits."""
