@@ -6,10 +6,11 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
+from scipy.optimize import nnls
 
 from cvxnn import sample_patterns
 from cvxnn.admm.robust_active_set import ActiveSetConeProjector
-from cvxnn.admm.robust_newton import NewtonConeProjector, prox_jacobian
+from cvxnn.admm.robust_newton import NewtonConeProjector, nnls_on_support, prox_jacobian
 from cvxnn.admm.robust_projection import RobustConeProjector, robust_margins
 from cvxnn.admm.robust_prox import norm_prox
 from cvxnn.admm.robust_solver import RobustAdmmSolver
@@ -154,6 +155,34 @@ def test_prox_jacobian_matches_finite_differences() -> None:
             tp[j] += h
             fd_t = (norm_prox(W, tp, q)[:, j] - U[:, j]) / h
             np.testing.assert_allclose(-Jac @ xi[:, j], fd_t, atol=1e-5)
+
+
+def test_nnls_on_support_accepts_only_the_nnls_solution() -> None:
+    """The batched solve on a guessed support equals Lawson-Hanson where it accepts, accepts every
+    block given the true support, and rejects every block whose support is wrong (a row dropped
+    from or added to it), whatever the masked-out rows hold."""
+    rng = np.random.default_rng(3)
+    m, w, d = 40, 12, 8
+    A, b = rng.normal(size=(m, w, d)), rng.normal(size=(m, d))
+    mask = np.ones((m, w), dtype=bool)
+    mask[:, 9:] = rng.random((m, 3)) < 0.5
+    A[~mask] = 100.0 * rng.normal(size=(int((~mask).sum()), d))  # never read
+    exact = np.zeros((m, w))
+    for j in range(m):
+        exact[j, mask[j]] = nnls(A[j, mask[j]].T, b[j])[0]
+    support = exact > 0
+    y, accepted = nnls_on_support(A, b, support, mask)
+    assert accepted.all()
+    np.testing.assert_allclose(y, exact, atol=1e-10)
+    wrong = support.copy()
+    first = np.argmax(mask & ~support, axis=1)  # a zero row of each block made positive ...
+    wrong[np.arange(m), first] = True
+    wrong[::2] = support[::2]
+    wrong[::2, np.argmax(support[::2], axis=1)] = False  # ... or a positive row dropped
+    flipped = (wrong != support).any(axis=1)
+    y, accepted = nnls_on_support(A, b, wrong, mask)
+    assert flipped.any() and not accepted[flipped].any()
+    np.testing.assert_allclose(y[accepted], exact[accepted], atol=1e-10)
 
 
 def test_newton_working_rows_stay_few_after_cut_steps() -> None:

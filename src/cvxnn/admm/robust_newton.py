@@ -53,7 +53,7 @@ from scipy.optimize import nnls
 
 from .robust_projection import project_blocks_conic
 
-__all__ = ["NewtonConeProjector", "prox_jacobian"]
+__all__ = ["NewtonConeProjector", "nnls_on_support", "prox_jacobian"]
 
 #: Range of the Levenberg-Marquardt damping of the Newton model (rows are scaled to unit norm).
 DAMP_MIN, DAMP_MAX = 1e-10, 1e4
@@ -113,6 +113,55 @@ def prox_jacobian(
     jd[:, tau <= 0] = 0.0
     gamma = np.where(count > 0, 1.0 / np.maximum(count, 1), 0.0)
     return U, jd, sgn, gamma, sgn * gamma[None, :]
+
+
+def nnls_on_support(
+    A: np.ndarray, b: np.ndarray, support: np.ndarray, mask: np.ndarray, tol: float = 1e-10
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Batched NNLS :math:`\min_{y \ge 0}\|A_j^Ty - b_j\|` on a guessed support, verified.
+
+    Solves the least squares on the guessed positive set ``S`` by its normal equations (one
+    batched solve) and accepts block ``j`` when that is the NNLS solution by its KKT conditions:
+    :math:`y_S > 0` and, on the other rows of ``mask``, the gradient
+    :math:`A_j(A_j^Ty - b_j) \ge -\text{tol}\max(1, \|b_j\|)`. Warm-started Newton steps
+    mostly keep their positive set (83 % of the blocks on the breast-cancer programs); the caller
+    sends the rest to Lawson-Hanson. (A second, primal-dual active-set round accepted 6 % more
+    and cost more time than it saved.)
+
+    Parameters
+    ----------
+    A : ndarray, shape (m, w, d')
+        Rows of each block's matrix (its columns :math:`A_j^T`).
+    b : ndarray, shape (m, d')
+    support, mask : ndarray of bool, shape (m, w)
+        The guessed positive rows (within ``mask``) and the rows of each block.
+    tol : float
+
+    Returns
+    -------
+    y : ndarray, shape (m, w)
+        The solution on accepted blocks (0 off the support).
+    accepted : ndarray of bool, shape (m,)
+    """
+    m, w, _ = A.shape
+    y = np.zeros((m, w))
+    support = support & mask
+    p = max(int(support.sum(axis=1).max(initial=0)), 1)
+    order = np.argsort(~support, axis=1, kind="stable")[:, :p]  # (m, p): the support first
+    on = np.take_along_axis(support, order, axis=1)
+    As = np.take_along_axis(A, order[:, :, None], axis=1) * on[:, :, None]  # (m, p, d')
+    G = As @ As.transpose(0, 2, 1)
+    G[:, np.arange(p), np.arange(p)] += ~on  # identity on the padding
+    try:
+        ys = np.linalg.solve(G, As @ b[:, :, None])[:, :, 0] * on
+    except np.linalg.LinAlgError:  # a singular support somewhere: Lawson-Hanson for every block
+        return y, np.zeros(m, dtype=bool)
+    grad = (A @ ((As.transpose(0, 2, 1) @ ys[:, :, None])[:, :, 0] - b)[:, :, None])[:, :, 0]
+    np.put_along_axis(y, order, ys, axis=1)
+    scale = tol * np.maximum(1.0, np.linalg.norm(b, axis=1))[:, None]
+    accepted = np.all(np.isfinite(ys), axis=1) & np.all(~on | (ys > 0), axis=1)
+    accepted &= np.all(~mask | support | (grad >= -scale), axis=1)
+    return y, accepted
 
 
 class NewtonConeProjector:
@@ -356,7 +405,10 @@ class NewtonConeProjector:
         muW = np.take_along_axis(mu, idx, axis=0).T  # (m, w)
         target = np.einsum("jwd,jw->jd", LM, muW) - U.T  # (m, d')
         step = np.zeros((width, m))
-        for j in range(m):  # one small NNLS per unsettled block (compiled Lawson-Hanson)
+        y_guess, solved = nnls_on_support(LM, target, muW > 0, mask)
+        solved &= damp <= 0
+        step[:, solved] = (y_guess[solved] - muW[solved]).T * mask[solved].T
+        for j in np.flatnonzero(~solved):  # one small NNLS per other block (compiled Lawson-Hanson)
             w_j = int(mask[j].sum())
             A, b = LM[j, :w_j].T, target[j]
             if damp[j] > 0:  # proximal term damp/2 ||y - mu||^2 (Levenberg-Marquardt)
