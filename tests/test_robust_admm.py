@@ -283,8 +283,8 @@ def test_polish_attempts_are_spaced_by_their_cost() -> None:
     run = RunRecord(t_start=0.0, n_fact=0, t_factor=0.0, first_factor_time=0.0)
     run.t_loop0 = time.perf_counter() - 1.0  # 100 iterations in 1 s: 10 ms each
     for seconds, expected in ((0.005, 120), (0.5, 600), (2.0, 900)):
-        solver._schedule_polish(run, 100, seconds)
-        assert abs(solver._polish_next - expected) <= 2, (seconds, solver._polish_next)
+        wait = solver._next_attempt(run, 100, seconds)
+        assert abs(wait - expected) <= 2, (seconds, wait)
 
 
 def test_the_refactorization_cost_counts_the_robust_iteration() -> None:

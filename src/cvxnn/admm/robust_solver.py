@@ -49,6 +49,7 @@ from .printer import Printer
 from .records import CheckRecord, RunRecord
 from .robust_active_set import ActiveSetConeProjector
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
+from .robust_kkt import hinge_kkt_newton, kkt_system_size
 from .robust_newton import NewtonConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
@@ -61,6 +62,11 @@ if TYPE_CHECKING:
     from ..programs import ConvexProgram
 
 __all__ = [
+    "KKT_ENTRY_SCALE",
+    "KKT_GAP_FACTOR",
+    "KKT_MEMORY_FRACTION",
+    "KKT_PRICING_ROUNDS",
+    "KKT_TIME_SHARE",
     "POLISH_GAP_FACTOR",
     "V_STEP_NEWTON",
     "RobustAdmmSolver",
@@ -76,6 +82,25 @@ V_STEP_NEWTON = 30
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
 #: |objective(v)|``; the certified stop is decided at the projected point.
 POLISH_GAP_FACTOR = 10.0
+
+#: Hinge programs under l_2 perturbations: at a certificate check with ``|gap| <=
+#: KKT_GAP_FACTOR * gap_tol * |objective|`` whose identified sets (active blocks, kink samples,
+#: active cone rows) are those of the previous check, Newton's method on the reduced KKT system
+#: (:func:`~cvxnn.admm.robust_kkt.hinge_kkt_newton`) is tried; attempts are spaced as the polish's
+#: (:meth:`RobustAdmmSolver._next_attempt`).
+KKT_GAP_FACTOR = 1000.0
+
+#: Blocks priced into the reduced KKT system per attempt (:meth:`RobustAdmmSolver._kkt_polish`),
+#: and the norm of an entering block's start relative to the median active block.
+KKT_PRICING_ROUNDS, KKT_ENTRY_SCALE = 2, 1e-2
+
+#: KKT attempts are spaced to take at most this share of the run's time (a success ends the run;
+#: the polish takes a tenth).
+KKT_TIME_SHARE = 0.25
+
+#: The reduced KKT system is solved densely; it is tried only when its matrix takes at most this
+#: fraction of ``memory_limit_gb``.
+KKT_MEMORY_FRACTION = 0.1
 
 
 class RobustAdmmSolver(AdmmSolver):
@@ -119,6 +144,9 @@ class RobustAdmmSolver(AdmmSolver):
         self._polisher: NewtonConeProjector | ActiveSetConeProjector | None = None
         self._certified = False
         self._polish_next, self._near = 0, False
+        self._kkt_next, self._kkt_sets = 0, None
+        self._pricer: NewtonConeProjector | ActiveSetConeProjector | None = None
+        self._theta: np.ndarray | None = None
         self._unprojected = False
         st = self.structure
         #: whether the v-step projects exactly onto the robust cones (no slack block)
@@ -192,18 +220,20 @@ class RobustAdmmSolver(AdmmSolver):
         """Run the ADMM at the current ``eps`` and ``beta`` (see :meth:`AdmmSolver.solve`)."""
         self.structure.eps = self.eps
         self._polish_next, self._near = 0, False
+        self._kkt_next, self._kkt_sets = 0, None
         return super().solve()
 
     def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
         """The stopping tests of one check: divergence, then the certified gap (``optimal``).
 
-        As :meth:`AdmmSolver._stop`, with the robust polish: at a check that refreshed the
-        certificate with ``|gap| <= POLISH_GAP_FACTOR * gap_tol * |objective|`` at ``v``, ``v`` is
-        projected exactly onto the robust cones (:meth:`_polish`); the run stops ``optimal`` when
-        the gap at the projection is within ``gap_tol`` and its relative cone violation within
-        ``cone_tol``, and then returns the projection. The next attempt waits as
-        :meth:`_schedule_polish` says; near the end every check refreshes the certificate
-        (:meth:`_certificate_step`).
+        As :meth:`AdmmSolver._stop`, with the robust finishes, both at checks that refreshed the
+        certificate. Hinge programs under l_2 perturbations first try Newton on the reduced KKT
+        system (:meth:`_kkt_due`, :meth:`_kkt_polish`). Then, with ``|gap| <= POLISH_GAP_FACTOR *
+        gap_tol * |objective|`` at ``v``, the polish projects ``v`` exactly onto the robust cones
+        (:meth:`_polish`). The run stops ``optimal`` when the gap at such a point is within
+        ``gap_tol`` and its relative cone violation within ``cone_tol`` (:meth:`_accept`), and then
+        returns that point. The next attempts wait as :meth:`_next_attempt` says; near the end
+        every check refreshes the certificate (:meth:`_certificate_step`).
         """
         settings = self.settings
         r_p, r_d, obj, gap = check.r_p, check.r_d, check.obj, check.gap
@@ -229,14 +259,37 @@ class RobustAdmmSolver(AdmmSolver):
                 )
                 return True
             return False
-        if not (self._certified and k >= self._polish_next and self._gap_within(gap, obj, POLISH_GAP_FACTOR)):
+        if not self._certified:
+            return False
+        if self._kkt_due(gap, obj, k):
+            t_kkt = time.perf_counter()
+            solved = self._kkt_polish(run)
+            self._kkt_next = self._next_attempt(run, k, time.perf_counter() - t_kkt, KKT_TIME_SHARE)
+            if solved is not None and self._accept(
+                run, check, k, solved, "a Newton step on the reduced KKT system"
+            ):
+                return True
+        if not (k >= self._polish_next and self._gap_within(gap, obj, POLISH_GAP_FACTOR)):
             return False
         t_polish = time.perf_counter()
         polished = self._polish(run)
-        self._schedule_polish(run, k, time.perf_counter() - t_polish)
-        if polished is None:
-            return False
-        v, XV, obj = polished
+        self._polish_next = self._next_attempt(run, k, time.perf_counter() - t_polish)
+        return polished is not None and self._accept(
+            run, check, k, polished, "the projection onto the robust cones"
+        )
+
+    def _accept(
+        self,
+        run: RunRecord,
+        check: CheckRecord,
+        k: int,
+        point: tuple[np.ndarray, np.ndarray, float],
+        how: str,
+    ) -> bool:
+        """Stop ``optimal`` at ``point = (v, X'v, objective)`` (in the robust cones) when its gap to
+        the best bound is within ``gap_tol`` and its relative cone violation within ``cone_tol``."""
+        settings = self.settings
+        v, XV, obj = point
         gap = obj - run.best_dual
         viol_rel = self.structure.cone_violation(XV)[1]
         if not (AdmmSolver._gap_within(self, gap, obj) and viol_rel <= settings.cone_tol):
@@ -246,24 +299,117 @@ class RobustAdmmSolver(AdmmSolver):
         check.obj, check.gap = obj, gap
         run.status = cp.OPTIMAL
         run.message = (
-            f"Converged in {k} iterations with a duality-gap certificate at the projection onto the "
-            f"robust cones: objective - dual bound = {gap:.3g} <= gap_tol * |objective| = "
+            f"Converged in {k} iterations with a duality-gap certificate at the point of {how}: "
+            f"objective - dual bound = {gap:.3g} <= gap_tol * |objective| = "
             f"{settings.gap_tol * abs(obj):.3g}, relative robust-cone violation {viol_rel:.3g} <= "
-            f"cone_tol = {settings.cone_tol:g} (primal residual {r_p:.3g}, dual residual {r_d:.3g})."
+            f"cone_tol = {settings.cone_tol:g} (primal residual {check.r_p:.3g}, dual residual "
+            f"{check.r_d:.3g})."
         )
         return True
 
-    def _schedule_polish(self, run: RunRecord, k: int, seconds: float) -> None:
-        """After a polish attempt at iteration ``k`` that took ``seconds``: the next may come after
-        as many iterations as keep the attempts within a tenth of the run's time (at least
-        ``check_interval``, at most 16 certificate intervals). With the fast projectors an attempt
-        costs about one iteration, so it follows at the next check; a conic fallback (seconds)
-        spaces them out. Fixed doubling waits had stopped runs up to 400 iterations after the
-        first point certifiable."""
+    def _next_attempt(self, run: RunRecord, k: int, seconds: float, share: float = 0.1) -> int:
+        """After a polish (or KKT) attempt at iteration ``k`` that took ``seconds``: the iteration
+        of the next, after as many iterations as keep the attempts within ``share`` of the run's
+        time (at least ``check_interval``, at most 16 certificate intervals). With the fast projectors
+        a polish costs about one iteration, so it follows at the next check; a conic fallback
+        (seconds) spaces them out. Fixed doubling waits had stopped runs up to 400 iterations
+        after the first point certifiable."""
         settings = self.settings
         per_iteration = (time.perf_counter() - run.t_loop0) / max(k, 1)
-        wait = math.ceil(10.0 * seconds / max(per_iteration, 1e-12))
-        self._polish_next = k + min(max(wait, settings.check_interval), 16 * settings.certificate_interval)
+        wait = math.ceil(seconds / share / max(per_iteration, 1e-12))
+        return k + min(max(wait, settings.check_interval), 16 * settings.certificate_interval)
+
+    def _kkt_due(self, gap: float, obj: float, k: int) -> bool:
+        """Whether to try the reduced KKT system now (:data:`KKT_GAP_FACTOR`): a hinge program
+        under l_2 perturbations (or eps = 0) with the projection v-step, the gap within the
+        factor, the identified sets unchanged since the last certificate, the system small enough
+        (:data:`KKT_MEMORY_FRACTION`) and the last attempt's wait over."""
+        st = self.structure
+        if not (
+            st.loss == "hinge"
+            and (st.q == 2.0 or st.eps == 0)
+            and self.projection
+            and self._theta is not None
+        ):
+            return False
+        if not self._gap_within(gap, obj, KKT_GAP_FACTOR):
+            self._kkt_sets = None
+            return False
+        sets = self._identified_sets()
+        stable = self._kkt_sets is not None and all(
+            np.array_equal(a, b) for a, b in zip(sets, self._kkt_sets, strict=True)
+        )
+        self._kkt_sets = sets
+        size = kkt_system_size(sets[0].size, st.d, int(sets[1].sum()), int(sets[2][:, sets[0]].sum()))
+        small = 8.0 * size**2 <= KKT_MEMORY_FRACTION * self.settings.memory_limit_gb * 2**30
+        return stable and small and k >= self._kkt_next
+
+    def _identified_sets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The active blocks of ``v``, the samples at the hinge's kink (the z-step's multiplier
+        strictly inside ``(0, 1)``) and the active cone rows (the v-step projection's positive
+        multipliers)."""
+        active = np.flatnonzero(np.linalg.norm(self.state.v, axis=0) > 0)
+        kink = (self._theta > 0.0) & (self._theta < 1.0)
+        return active, kink, self._projector_of().multipliers > 0
+
+    def _kkt_polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
+        r"""Newton on the reduced KKT system from the ADMM's point and multipliers
+        (:func:`~cvxnn.admm.robust_kkt.hinge_kkt_newton`), then, as for :meth:`_polish`, the exact
+        projection of its point onto the robust cones, ``X'p`` and the objective there.
+
+        The bound is refreshed from the solution's multipliers (:math:`\lambda = y\sigma`, its
+        :math:`\Gamma`, the cone multipliers of every block by exact projection, as in
+        :meth:`zero_network_bound`). A block outside the active set whose projection is longer
+        than ``beta`` prices in (its stationarity fails): it joins the active set, started along
+        its projection, and the system is solved again (at most :data:`KKT_PRICING_ROUNDS`
+        times). None when Newton fails or a projection does not finish exactly."""
+        st, x = self.structure, self.state
+        rho = x.rho
+        _, kink, rows = self._identified_sets()
+        lam, gam = loss_dual_candidate(
+            st.loss,
+            st.y,
+            st.Fu_from_XU(st.X @ x.v),
+            st.Gbar(x.v),
+            st.eps,
+            st.q,
+            -rho["z"] * x.mu[0],
+            -rho["z"] * x.mu[1:],
+        )
+        sigma = np.where(kink, st.y * lam, self._theta)
+        nu = rho["u"] * self._projector_of().multipliers
+        if self._pricer is None:
+            self._pricer = self._new_projector()
+        U = x.v
+        for _ in range(KKT_PRICING_ROUNDS + 1):
+            solution = hinge_kkt_newton(st, U, kink, sigma, rows, nu, self.beta, fallback_gam=gam)
+            if solution is None:
+                return None
+            lam = st.y * solution.sigma
+            prices = self._pricer.project(st.Ft(lam) + st.Gbar_t(solution.gam), st.eps)
+            # any multipliers >= 0 give a valid bound
+            run.best_dual = max(run.best_dual, self._dual_bound(lam, solution.gam, self._pricer.multipliers))
+            if prices is None:
+                break
+            norms = np.linalg.norm(solution.U, axis=0)
+            length = np.linalg.norm(prices, axis=0)
+            entering = (norms == 0) & (length > self.beta * (1.0 + self.settings.gap_tol))
+            if not entering.any():
+                break
+            # an entering block starts along its projection, with that projection's active rows
+            U, kink, sigma = solution.U.copy(), solution.kink, solution.sigma
+            rows, nu = solution.rows.copy(), solution.nu.copy()
+            start = KKT_ENTRY_SCALE * float(np.median(norms[norms > 0]))
+            U[:, entering] = start * prices[:, entering] / length[entering][None, :]
+            rows[:, entering] = self._pricer.multipliers[:, entering] > 0
+            nu[:, entering] = self._pricer.multipliers[:, entering]
+        if self._polisher is None:
+            self._polisher = self._new_projector()
+        p = self._polisher.project(solution.U, st.eps)
+        if p is None or not self._polisher.exact:
+            return None
+        XP = st.X @ p
+        return p, XP, st.objective_from(p, XP, self.beta)
 
     def _polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
         r"""The exact projection ``p`` of ``v`` onto the robust cones, ``X'p`` and the objective
@@ -354,7 +500,7 @@ class RobustAdmmSolver(AdmmSolver):
         Zh = alpha * self._ZU + (1.0 - alpha) * x.z
         T = Zh + x.mu
         rho_z = x.rho["z"]
-        a, g, _ = robust_loss_prox(st.loss, T[0], T[1:], st.y, st.eps, st.q, rho_z, rho_z)
+        a, g, self._theta = robust_loss_prox(st.loss, T[0], T[1:], st.y, st.eps, st.q, rho_z, rho_z)
         x.z = np.vstack([a[None, :], g])
         x.mu = T - x.z
 
