@@ -1,5 +1,5 @@
 r"""Second-order finish of the robust hinge programs: Newton on the reduced KKT system
-(``docs/robust_admm.md``, section 6).
+(``docs/robust_admm.md``, section 8).
 
 The ADMM converges linearly, and its loss multipliers lag its point: on breast cancer, hinge /
 l_2, P = 50, the objective is within 1e-5 of the optimum after about 600 iterations while the
