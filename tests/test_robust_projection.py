@@ -234,6 +234,28 @@ def test_active_set_projection_matches_clarabel_cold_and_warm(q: float, eps: flo
     assert np.abs(U2 - NewtonConeProjector(X, signs, e, d, q).project(C2, eps)).max() <= 1e-7
 
 
+@pytest.mark.parametrize("q", [1.0, np.inf])
+def test_active_set_cache_reuses_unchanged_sets_and_matches_fresh_projections(q: float) -> None:
+    """A sequence of nearby points (as the ADMM's v-steps), with an eps change in the middle: the
+    warm projector reuses the cached inverses of the blocks whose passive set is unchanged, and
+    every projection equals a fresh projector's (no cache) to round-off. A stale cache (columns
+    or inverse of a set that changed, or of the previous eps) would move the result."""
+    X, signs, e, C = _cones(seed=4, n=200, d=8, J=10)
+    d = X.shape[1] - 1
+    rng = np.random.default_rng(11)
+    C = C + 1.5 * rng.normal(size=C.shape)
+    warm = ActiveSetConeProjector(X, signs, e, d, q)
+    reused = []
+    for step, eps in enumerate([0.05, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1]):
+        C = C + (1e-2 if step == 3 else 1e-5) * rng.normal(size=C.shape)
+        U = warm.project(C, eps)
+        fresh = ActiveSetConeProjector(X, signs, e, d, q)
+        assert warm.exact and np.abs(U - fresh.project(C, eps)).max() <= 1e-9 * max(1.0, np.abs(U).max())
+        reused.append(warm.reused)
+    assert reused[0] == 0 and reused[4] == 0  # nothing cached yet; a new eps invalidates all
+    assert reused[2] > 0 and reused[6] > 0  # a set is inverted on its second use, then reused
+
+
 def test_active_set_projection_zero_radius_fallback_and_bad_q() -> None:
     X, signs, e, C = _cones(seed=3)
     d = X.shape[1] - 1

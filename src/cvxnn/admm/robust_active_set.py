@@ -31,7 +31,10 @@ ADMM's v-step (``zero_radius``) as soon as the residual is within it. The row mu
 m[\xi; 0]`, :math:`m = e^T\mu`, :math:`\xi = \sum_{k,\sigma}e_k\lambda_{k\sigma}\sigma/m` (a
 subgradient of the norm at the projection), as for :class:`~cvxnn.admm.robust_newton.NewtonConeProjector`.
 All blocks iterate together (one batched least-squares solve per step); the passive columns of
-a call warm-start the next.
+a call warm-start the next. Once the ADMM settles, most calls keep every block's passive set, so
+each block's columns and the inverse of their Gram matrix are kept between calls and recomputed
+only for the blocks whose set (or ``eps``) changed: the first least-squares solve of such a call
+is two batched matrix-vector products (with one step of iterative refinement).
 """
 
 from __future__ import annotations
@@ -48,8 +51,14 @@ __all__ = ["ActiveSetConeProjector"]
 
 #: Relative size below which a passive coefficient counts as zero (dropped).
 DROP_TOL = 1e-12
+#: The inverse of a block's passive Gram matrix is cached only when its 1-norm condition number is
+#: at most this (a batch of added columns may be nearly dependent; those blocks are solved anew).
+CACHE_COND = 1e10
 #: Columns added per block and step (the most violated rows).
 ADD_COLUMNS = 4
+# cache states of a block's passive set: columns to rebuild, built, used once, inverse cached,
+# ill-conditioned (solved anew at each use)
+_STALE, _NEW, _SEEN, _CACHED, _SOLVE = range(5)
 
 
 class ActiveSetConeProjector:
@@ -87,6 +96,9 @@ class ActiveSetConeProjector:
         Lawson-Hanson outer steps (column additions) of the last call.
     rounds, rows, fallbacks : int
         Outer steps, passive columns of the last call, blocks sent to the conic solver.
+    reused : int
+        Blocks whose first least-squares solve of the last call used a cached inverse (their
+        passive set was unchanged since an earlier call).
     multipliers : ndarray, shape (n, J)
         Row multipliers :math:`\mu \ge 0` (see the module docstring).
     """
@@ -123,10 +135,29 @@ class ActiveSetConeProjector:
         self.lam = np.zeros((self.J, self.slots))
         self.multipliers = np.zeros((self.n, self.J))
         self.exact, self.iterations, self.rounds, self.rows, self.fallbacks = True, 0, 0, 0, 0
+        self.reused = 0
+        # per block: its passive columns, their (regularized) Gram matrix and its inverse, for
+        # ``_cached_eps``, in the state ``_cache`` (one of the ``_STALE`` ... ``_SOLVE`` codes)
+        self._G = np.zeros((self.J, self.slots, self.d))
+        self._N = np.zeros((self.J, self.slots, self.slots))
+        self._Ninv = np.zeros((self.J, self.slots, self.slots))
+        self._cache = np.full(self.J, _STALE, dtype=np.int8)
+        self._cached_eps = math.nan
 
     # ------------------------------------------------------------------ pieces
     def _columns(self, blocks: np.ndarray, eps: float) -> np.ndarray:
-        r"""The passive columns :math:`g_{k\sigma}` of ``blocks`` (``(m, slots, d')``; free slots 0)."""
+        r"""The passive columns :math:`g_{k\sigma}` of ``blocks`` (``(m, slots, d')``; free slots 0),
+        from the cache where a block's set is unchanged; rebuilds the others."""
+        if eps != self._cached_eps:
+            self._cache[:] = _STALE
+            self._cached_eps = eps
+        stale = blocks[self._cache[blocks] == _STALE]
+        if stale.size:
+            self._G[stale] = self._build_columns(stale, eps)
+            self._cache[stale] = _NEW
+        return self._G[blocks]
+
+    def _build_columns(self, blocks: np.ndarray, eps: float) -> np.ndarray:
         rows = self.col_row[blocks]
         used = rows >= 0
         k = np.where(used, rows, 0)
@@ -136,13 +167,62 @@ class ActiveSetConeProjector:
         return G * used[:, :, None]
 
     @staticmethod
-    def _least_squares(G: np.ndarray, C: np.ndarray, active: np.ndarray) -> np.ndarray:
-        r""":math:`\arg\min_z\|c + G_A^Tz\|` per block on the active slots (0 elsewhere)."""
+    def _gram(G: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The active columns ``Ga`` and their Gram matrix, regularized (identity on free slots)."""
         Ga = G * active[:, :, None]
         N = Ga @ Ga.transpose(0, 2, 1)
         scale = np.maximum(np.einsum("jkk->j", N) / max(N.shape[1], 1), 1e-300)
         idx = np.arange(N.shape[1])
         N[:, idx, idx] += np.where(active, 1e-14 * scale[:, None], 1.0)
+        return Ga, N
+
+    def _cache_inverses(self, blocks: np.ndarray) -> None:
+        """Invert the regularized passive Gram matrices of ``blocks``; a block is ``_CACHED`` when
+        its 1-norm condition number is within :data:`CACHE_COND`, ``_SOLVE`` otherwise."""
+        _, N = self._gram(self._G[blocks], self.col_row[blocks] >= 0)
+        try:
+            Ninv = np.linalg.inv(N)
+        except np.linalg.LinAlgError:  # a singular block: this batch is solved anew each time
+            self._cache[blocks] = _SOLVE
+            return
+        cond = np.abs(N).sum(axis=1).max(axis=1) * np.abs(Ninv).sum(axis=1).max(axis=1)
+        self._N[blocks], self._Ninv[blocks] = N, Ninv
+        self._cache[blocks] = np.where(cond <= CACHE_COND, _CACHED, _SOLVE)
+
+    @staticmethod
+    def _refined_solve(Ninv: np.ndarray, N: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """``N^{-1} rhs`` per block from the inverse, with one step of iterative refinement."""
+        z = (Ninv @ rhs[:, :, None])[:, :, 0]
+        return z + (Ninv @ (rhs - (N @ z[:, :, None])[:, :, 0])[:, :, None])[:, :, 0]
+
+    def _first_least_squares(self, G: np.ndarray, blocks: np.ndarray, C: np.ndarray) -> np.ndarray:
+        r""":meth:`_least_squares` on every block's full passive set: by the cached inverses (one
+        step of iterative refinement against the cached Gram matrices) where the block is cached,
+        by a solve elsewhere. A set is inverted on its second use (sets that change every step
+        are never inverted)."""
+        state = self._cache[blocks]
+        second = blocks[state == _SEEN]
+        if second.size:
+            self._cache_inverses(second)
+        self._cache[blocks[state == _NEW]] = _SEEN
+        active = self.col_row[blocks] >= 0
+        fast = self._cache[blocks] == _CACHED
+        self.reused += int(fast.sum())
+        z = np.zeros(active.shape)
+        if fast.all() and blocks.size == self.J:  # all blocks (no gathered copies)
+            z = self._refined_solve(self._Ninv, self._N, -np.einsum("jkd,dj->jk", G, C)) * active
+        elif fast.any():
+            fb = blocks[fast]
+            rhs = -np.einsum("jkd,dj->jk", G[fast], C[:, fast])
+            z[fast] = self._refined_solve(self._Ninv[fb], self._N[fb], rhs) * active[fast]
+        if not fast.all():
+            z[~fast] = self._least_squares(G[~fast], C[:, ~fast], active[~fast])
+        return z
+
+    @staticmethod
+    def _least_squares(G: np.ndarray, C: np.ndarray, active: np.ndarray) -> np.ndarray:
+        r""":math:`\arg\min_z\|c + G_A^Tz\|` per block on the active slots (0 elsewhere)."""
+        Ga, N = ActiveSetConeProjector._gram(G, active)
         rhs = -np.einsum("jkd,dj->jk", Ga, C)
         try:
             z = np.linalg.solve(N, rhs[:, :, None])[:, :, 0]
@@ -192,7 +272,7 @@ class ActiveSetConeProjector:
         if zero_radius is not None:
             small = np.maximum(small, np.broadcast_to(np.asarray(zero_radius, dtype=np.float64), (J,)))
         todo = np.arange(J)
-        self.iterations = 0
+        self.iterations, self.reused = 0, 0
         for it in range(limit + 1):
             blocks = todo
             G = self._columns(blocks, eps)
@@ -201,7 +281,7 @@ class ActiveSetConeProjector:
             Cb = C[:, blocks]
             # Lawson-Hanson inner loop: least squares on the passive set, stepping back to keep
             # lambda >= 0 and dropping the columns that reach 0
-            z = self._least_squares(G, Cb, active)
+            z = self._first_least_squares(G, blocks, Cb)
             sub = np.arange(blocks.size)  # blocks whose least-squares solution is not yet >= 0
             for _ in range(self.slots + 1):
                 zs, ls, act = z[sub], lam[sub], active[sub]
@@ -223,6 +303,8 @@ class ActiveSetConeProjector:
                 z[sub] = self._least_squares(G[sub], Cb[:, sub], act)
             else:
                 lam[sub] = np.where(active[sub], np.maximum(z[sub], 0.0), 0.0)
+            dropped = ((self.col_row[blocks] >= 0) & ~active).any(axis=1)
+            self._cache[blocks[dropped]] = _STALE
             self.col_row[blocks] = np.where(active, self.col_row[blocks], -1)
             self.lam[blocks] = lam
             G *= active[:, :, None]
@@ -252,6 +334,7 @@ class ActiveSetConeProjector:
                 self.col_row[todo[ok], slot[ok]] = rows[ok]
                 self.col_sig[todo[ok], slot[ok]] = sig[:, ok].T
                 self.lam[todo[ok], slot[ok]] = 0.0
+                self._cache[todo[ok]] = _STALE
             self.iterations = it + 1
         self.rounds = self.iterations
         left = blocks[keep] if keep.any() else np.zeros(0, dtype=int)

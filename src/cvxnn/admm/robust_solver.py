@@ -20,11 +20,12 @@ Anderson acceleration, callback and result, with
   below the optimum and the reported gap bound is a valid one (nonnegative).
 
 The cones: with ``cone_method="projection"`` (the default) the v-step is the group
-soft-threshold of the exact projection onto the robust cones (no slack block; every ``v`` is
-feasible), warm-started from the last call: for l_inf and l_1 perturbations (polyhedral cones)
-by Lawson-Hanson with column generation
-(:class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`, one step per iteration once the
-ADMM settles), for l_2 by the dual Newton method of
+soft-threshold of the exact projection onto the robust cones (no slack block; ``v`` is feasible
+after every exact v-step), warm-started from the last call: for l_inf and l_1 perturbations
+(polyhedral cones) by Lawson-Hanson with column generation
+(:class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`, a few cut rows per v-step until
+its working rows cover the active ones, see :data:`V_STEP_CUTS`), for l_2 by the dual Newton
+method of
 :class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps).
 ``cone_method="slack"`` uses the slack splitting above (``docs/robust_admm.md``, §5 and §7).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
@@ -68,6 +69,8 @@ __all__ = [
     "KKT_PRICING_ROUNDS",
     "KKT_TIME_SHARE",
     "POLISH_GAP_FACTOR",
+    "V_STEP_CUTS",
+    "V_STEP_CUT_GROWTH",
     "V_STEP_NEWTON",
     "RobustAdmmSolver",
 ]
@@ -77,6 +80,14 @@ __all__ = [
 #: go to its conic fallback. (l_inf and l_1: :class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`
 #: with its default of ``4d'`` steps.)
 V_STEP_NEWTON = 30
+
+#: Column-generation rounds of an l_inf / l_1 v-step
+#: (:class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`): ``V_STEP_CUTS`` rounds, plus
+#: one for every ``V_STEP_CUT_GROWTH`` consecutive inexact v-steps. A v-step cut short is the
+#: exact prox over the cones of its working rows only (an outer approximation: the next steps add
+#: the rows it violates); once the cap reaches the projector's own limit the v-step is exact again
+#: (conic fallback included). Only exact v-steps may stop the run or rebalance the penalties.
+V_STEP_CUTS, V_STEP_CUT_GROWTH = 1, 30
 
 #: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
@@ -117,6 +128,9 @@ class RobustAdmmSolver(AdmmSolver):
     ----------
     eps : float
         The radius the next solve uses.
+    inexact_v_steps : int
+        v-steps of the last solve cut short by the column-generation cap (l_inf / l_1, see
+        :data:`V_STEP_CUTS`); 0 for l_2.
 
     Notes
     -----
@@ -148,6 +162,7 @@ class RobustAdmmSolver(AdmmSolver):
         self._pricer: NewtonConeProjector | ActiveSetConeProjector | None = None
         self._theta: np.ndarray | None = None
         self._unprojected = False
+        self._inexact_streak = self.inexact_v_steps = 0
         st = self.structure
         #: whether the v-step projects exactly onto the robust cones (no slack block)
         self.projection = self.settings.cone_method == "projection"
@@ -221,6 +236,7 @@ class RobustAdmmSolver(AdmmSolver):
         self.structure.eps = self.eps
         self._polish_next, self._near = 0, False
         self._kkt_next, self._kkt_sets = 0, None
+        self._inexact_streak = self.inexact_v_steps = 0
         return super().solve()
 
     def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
@@ -471,8 +487,16 @@ class RobustAdmmSolver(AdmmSolver):
         st, x, alpha = self.structure, self.state, self.settings.alpha
         Uh = alpha * x.u + (1.0 - alpha) * x.v
         projector = self._projector_of()
-        steps = V_STEP_NEWTON if isinstance(projector, NewtonConeProjector) else None
-        p = projector.project(Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=steps)
+        if isinstance(projector, NewtonConeProjector):
+            steps, fallback = V_STEP_NEWTON, True
+        else:  # the working-set rows grow by a few cuts per v-step
+            steps = V_STEP_CUTS + self._inexact_streak // V_STEP_CUT_GROWTH
+            fallback = steps >= projector.max_iter
+        p = projector.project(
+            Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=steps, fallback=fallback
+        )
+        self._inexact_streak = 0 if projector.exact else self._inexact_streak + 1
+        self.inexact_v_steps += not projector.exact
         if p is None:
             raise np.linalg.LinAlgError("the conic solver failed on the projection onto the robust cones")
         x.v = st.prox_reg(p, self.beta / x.rho["u"])
