@@ -186,8 +186,10 @@ class ActiveSetConeProjector:
             self._cache[blocks] = _SOLVE
             return
         cond = np.abs(N).sum(axis=1).max(axis=1) * np.abs(Ninv).sum(axis=1).max(axis=1)
+        ok = cond <= CACHE_COND
+        Ninv[~ok] = 0.0  # kept finite and small: the all-block product skips no block
         self._N[blocks], self._Ninv[blocks] = N, Ninv
-        self._cache[blocks] = np.where(cond <= CACHE_COND, _CACHED, _SOLVE)
+        self._cache[blocks] = np.where(ok, _CACHED, _SOLVE)
 
     @staticmethod
     def _refined_solve(Ninv: np.ndarray, N: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -209,7 +211,7 @@ class ActiveSetConeProjector:
         fast = self._cache[blocks] == _CACHED
         self.reused += int(fast.sum())
         z = np.zeros(active.shape)
-        if fast.all() and blocks.size == self.J:  # all blocks (no gathered copies)
+        if blocks.size == self.J and fast.any():  # all blocks: no gathered copies of the caches
             z = self._refined_solve(self._Ninv, self._N, -np.einsum("jkd,dj->jk", G, C)) * active
         elif fast.any():
             fb = blocks[fast]
@@ -357,6 +359,6 @@ class ActiveSetConeProjector:
         r""":math:`\mu_k = \sum_\sigma\lambda_{k\sigma}` per block (``(n, J)``)."""
         used = self.col_row >= 0
         blocks = np.broadcast_to(np.arange(self.J)[:, None], used.shape)
-        mu = np.zeros((self.n, self.J))
-        np.add.at(mu, (self.col_row[used], blocks[used]), self.lam[used])
-        self.multipliers = mu
+        flat = self.col_row[used] * self.J + blocks[used]
+        mu = np.bincount(flat, weights=self.lam[used], minlength=self.n * self.J)
+        self.multipliers = mu.reshape(self.n, self.J)
