@@ -605,9 +605,38 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         zeros = np.zeros((st.dbar, st.n))
         lam, gam = loss_dual_candidate(st.loss, st.y, np.zeros(st.n), zeros, st.eps, st.q)
+        return self.dual_bound(lam, gam, exact=False)
+
+    def dual_bound(self, lam: np.ndarray, gam: np.ndarray, *, exact: bool = True) -> float:
+        r"""The certified lower bound of the loss multipliers ``(lam, gam)``, with the cone
+        multipliers of the projections of :math:`c_j = F_j^T\lambda + \bar G_j^T\Gamma` onto the
+        robust cones (a fresh projector of the v-step's kind), at the current ``eps``.
+
+        Parameters
+        ----------
+        lam : ndarray, shape (n,)
+            Multipliers of the predictions, in the loss conjugate's domain (hinge: ``y sigma``
+            with ``sigma`` in [0, 1]).
+        gam : ndarray, shape (d, n)
+            Multipliers of the columns :math:`\bar g_k` (within the dual-norm balls the loss
+            conjugate allows).
+        exact : bool
+            Project every block exactly (conic fallback included); ``False`` stops each block at
+            the projector's step limit or once it is certified within ``beta`` (a valid, possibly
+            weaker bound: any cone multipliers give one).
+
+        Returns
+        -------
+        float
+            A lower bound on the program's optimum (weak duality, ``docs/robust_admm.md``, §6).
+        """
+        st = self.structure
         C = st.Ft(lam) + st.Gbar_t(gam)
         projector = self._new_projector()
-        projector.project(C, st.eps, zero_radius=self.beta, fallback=False)
+        if exact:
+            projector.project(C, st.eps)
+        else:
+            projector.project(C, st.eps, zero_radius=self.beta, fallback=False)
         return self._dual_bound(lam, gam, projector.multipliers)
 
     def _iterate(self, run: RunRecord, t_setup: float) -> AdmmResult:
