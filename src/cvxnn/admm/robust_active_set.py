@@ -293,8 +293,8 @@ class ActiveSetConeProjector:
                 if not bad.any():
                     break
                 sub, zs, ls, act, neg = sub[bad], zs[bad], ls[bad], act[bad], neg[bad]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(neg, ls / (ls - zs), np.inf)
+                gap = ls - zs  # >= 0 where neg; 0 only at a column already at 0 (ratio 0)
+                ratio = np.where(neg, ls / np.where(gap > 0, gap, 1.0), np.inf)
                 alpha = np.clip(ratio.min(axis=1), 0.0, 1.0)
                 ls = ls + alpha[:, None] * (zs - ls)
                 drop = neg & (ratio <= alpha[:, None])
