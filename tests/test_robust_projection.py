@@ -238,8 +238,9 @@ def test_active_set_projection_matches_clarabel_cold_and_warm(q: float, eps: flo
 def test_active_set_cache_reuses_unchanged_sets_and_matches_fresh_projections(q: float) -> None:
     """A sequence of nearby points (as the ADMM's v-steps), with an eps change in the middle: the
     warm projector reuses the cached inverses of the blocks whose passive set is unchanged, and
-    every projection equals a fresh projector's (no cache) to round-off. A stale cache (columns
-    or inverse of a set that changed, or of the previous eps) would move the result."""
+    every projection equals a fresh projector's (no cache) to round-off. Keeping the cache of a
+    set that gained columns, or of the previous eps, moves the result here (each checked by
+    removing that invalidation)."""
     X, signs, e, C = _cones(seed=4, n=200, d=8, J=10)
     d = X.shape[1] - 1
     rng = np.random.default_rng(11)
