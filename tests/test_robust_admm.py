@@ -316,7 +316,7 @@ def test_polyhedral_v_steps_cut_short_still_end_optimal_and_feasible(norm: str) 
     program = build()
     solver = RobustAdmmSolver(program)
     result = solver.solve()
-    assert solver.inexact_v_steps > 0
+    assert solver.v_step.inexact_steps > 0
     assert result.status == cp.OPTIMAL
     assert abs(result.objective - reference) <= 1e-4 * abs(reference)
     assert _relative_violation(program, result.values["V"], result.values["W"]) <= 1e-9

@@ -294,7 +294,7 @@ def test_robust_solver_projects_at_every_size_with_the_matching_projector(norm: 
     program = robust_relu_program(X, y, patterns, beta=1.0, eps=0.01, norm=norm, loss="hinge")
     solver = RobustAdmmSolver(program)
     assert solver.projection
-    assert type(solver._projector_of()) is kind
+    assert type(solver.v_step.projector) is kind
 
 
 @pytest.mark.parametrize("q", [1.0, np.inf])

@@ -24,9 +24,9 @@ soft-threshold of the exact projection onto the robust cones (no slack block; ``
 after every exact v-step), warm-started from the last call: for l_inf and l_1 perturbations
 (polyhedral cones) by Lawson-Hanson with column generation
 (:class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`, a few cut rows per v-step until
-its working rows cover the active ones, see :data:`V_STEP_CUTS`), for l_2 by the dual Newton
-method of
-:class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps).
+its working rows cover the active ones), for l_2 by the dual Newton method of
+:class:`~cvxnn.admm.robust_newton.NewtonConeProjector` (one or two Newton steps); see
+:mod:`cvxnn.admm.robust_vstep`.
 ``cone_method="slack"`` uses the slack splitting above (``docs/robust_admm.md``, §5 and §7).
 ``eps`` is read from ``program.eps`` by :func:`~cvxnn.admm.solve_admm` (or set with
 :meth:`RobustAdmmSolver.update`); it enters no factorization, so an eps path re-solves with the
@@ -48,12 +48,11 @@ from .._validation import check_eps
 from ..exceptions import InvalidInputError
 from .printer import Printer
 from .records import CheckRecord, RunRecord
-from .robust_active_set import ActiveSetConeProjector
 from .robust_certificates import best_cone_scale, block_distances, loss_dual_candidate, robust_dual_value
 from .robust_kkt import hinge_kkt_newton, kkt_system_size
-from .robust_newton import NewtonConeProjector
 from .robust_prox import project_robust_slack, robust_loss_prox
 from .robust_structure import RobustStructure
+from .robust_vstep import ConeVStep, RobustConeProjectorKind, new_cone_projector
 from .settings import AdmmResult, AdmmSettings, AdmmState
 from .solver import AdmmSolver, squared_norms
 from .start import initial_penalties
@@ -69,25 +68,8 @@ __all__ = [
     "KKT_PRICING_ROUNDS",
     "KKT_TIME_SHARE",
     "POLISH_GAP_FACTOR",
-    "V_STEP_CUTS",
-    "V_STEP_CUT_GROWTH",
-    "V_STEP_NEWTON",
     "RobustAdmmSolver",
 ]
-
-#: Newton steps per v-step projection for l_2 perturbations
-#: (:class:`~cvxnn.admm.robust_newton.NewtonConeProjector`); blocks that have not settled by then
-#: go to its conic fallback. (l_inf and l_1: :class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`
-#: with its default of ``4d'`` steps.)
-V_STEP_NEWTON = 30
-
-#: Column-generation rounds of an l_inf / l_1 v-step
-#: (:class:`~cvxnn.admm.robust_active_set.ActiveSetConeProjector`): ``V_STEP_CUTS`` rounds, plus
-#: one for every ``V_STEP_CUT_GROWTH`` consecutive inexact v-steps. A v-step cut short is the
-#: exact prox over the cones of its working rows only (an outer approximation: the next steps add
-#: the rows it violates); once the cap reaches the projector's own limit the v-step is exact again
-#: (conic fallback included). Only exact v-steps may stop the run or rebalance the penalties.
-V_STEP_CUTS, V_STEP_CUT_GROWTH = 1, 30
 
 #: At a certificate check, the ADMM's point ``v`` (outside the robust cones by the residual) is
 #: projected onto them when ``|objective(v) - dual bound| <= POLISH_GAP_FACTOR * gap_tol *
@@ -128,9 +110,9 @@ class RobustAdmmSolver(AdmmSolver):
     ----------
     eps : float
         The radius the next solve uses.
-    inexact_v_steps : int
-        v-steps of the last solve cut short by the column-generation cap (l_inf / l_1, see
-        :data:`V_STEP_CUTS`); 0 for l_2.
+    v_step : ConeVStep or None
+        The projection v-step (None with ``cone_method="slack"``); its ``inexact_steps`` counts
+        the last solve's v-steps cut short by the column-generation cap (l_inf / l_1).
 
     Notes
     -----
@@ -154,18 +136,17 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
-        self._projector: NewtonConeProjector | ActiveSetConeProjector | None = None
-        self._polisher: NewtonConeProjector | ActiveSetConeProjector | None = None
+        self._polisher: RobustConeProjectorKind | None = None
         self._certified = False
         self._polish_next, self._near = 0, False
         self._kkt_next, self._kkt_sets = 0, None
-        self._pricer: NewtonConeProjector | ActiveSetConeProjector | None = None
+        self._pricer: RobustConeProjectorKind | None = None
         self._theta: np.ndarray | None = None
         self._unprojected = False
-        self._inexact_streak = self.inexact_v_steps = 0
         st = self.structure
         #: whether the v-step projects exactly onto the robust cones (no slack block)
         self.projection = self.settings.cone_method == "projection"
+        self.v_step = ConeVStep(st) if self.projection else None
         st.slack = not self.projection
 
     # ------------------------------------------------------------------ configuration
@@ -236,7 +217,8 @@ class RobustAdmmSolver(AdmmSolver):
         self.structure.eps = self.eps
         self._polish_next, self._near = 0, False
         self._kkt_next, self._kkt_sets = 0, None
-        self._inexact_streak = self.inexact_v_steps = 0
+        if self.v_step is not None:
+            self.v_step.reset()
         return super().solve()
 
     def _stop(self, run: RunRecord, check: CheckRecord, k: int) -> bool:
@@ -267,7 +249,8 @@ class RobustAdmmSolver(AdmmSolver):
             run.message = f"ADMM diverged at iteration {k}: residuals {r_p:.3g} / {r_d:.3g} exceed 1e20."
             return True
         if settings.gap_tol is None:  # the residual rule alone (the user opted out of certificates)
-            if self._residuals_met(check):
+            exact = self.v_step is None or self.v_step.projector.exact  # v is returned unpolished
+            if self._residuals_met(check) and exact:
                 run.status = cp.OPTIMAL
                 run.message = (
                     f"Converged in {k} iterations: primal residual {r_p:.3g} <= {check.eps_p:.3g}, dual "
@@ -366,7 +349,7 @@ class RobustAdmmSolver(AdmmSolver):
         multipliers)."""
         active = np.flatnonzero(np.linalg.norm(self.state.v, axis=0) > 0)
         kink = (self._theta > 0.0) & (self._theta < 1.0)
-        return active, kink, self._projector_of().multipliers > 0
+        return active, kink, self._cone_multipliers() > 0
 
     def _kkt_polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
         r"""Newton on the reduced KKT system from the ADMM's point and multipliers
@@ -393,9 +376,9 @@ class RobustAdmmSolver(AdmmSolver):
             -rho["z"] * x.mu[1:],
         )
         sigma = np.where(kink, st.y * lam, self._theta)
-        nu = rho["u"] * self._projector_of().multipliers
+        nu = rho["u"] * self._cone_multipliers()
         if self._pricer is None:
-            self._pricer = self._new_projector()
+            self._pricer = new_cone_projector(self.structure)
         U = x.v
         for _ in range(KKT_PRICING_ROUNDS + 1):
             solution = hinge_kkt_newton(st, U, kink, sigma, rows, nu, self.beta, fallback_gam=gam)
@@ -420,7 +403,7 @@ class RobustAdmmSolver(AdmmSolver):
             rows[:, entering] = self._pricer.multipliers[:, entering] > 0
             nu[:, entering] = self._pricer.multipliers[:, entering]
         if self._polisher is None:
-            self._polisher = self._new_projector()
+            self._polisher = new_cone_projector(self.structure)
         p = self._polisher.project(solution.U, st.eps)
         if p is None or not self._polisher.exact:
             return None
@@ -436,7 +419,7 @@ class RobustAdmmSolver(AdmmSolver):
         if limit is not None:
             limit = max(0.1 * limit, limit - (time.perf_counter() - run.t_start))
         if self._polisher is None:  # its own multipliers (the v-step's are the certificate's)
-            self._polisher = self._new_projector()
+            self._polisher = new_cone_projector(self.structure)
         projector = self._polisher
         v = projector.project(self.state.v, st.eps, limit)
         if v is None or not projector.exact:
@@ -461,21 +444,11 @@ class RobustAdmmSolver(AdmmSolver):
         st = self.structure
         return np.vstack([st.ES2 * self._XU, self.state.u[: st.dbar]])
 
-    def _new_projector(self) -> NewtonConeProjector | ActiveSetConeProjector:
-        """A projector onto this program's robust cones (the V and W blocks share their signs):
-        Lawson-Hanson with column generation for the polyhedral cones (l_inf and l_1
-        perturbations), the dual Newton method for l_2 (``docs/robust_admm.md``, §5)."""
-        st = self.structure
-        signs = np.hstack([st.S_sign, st.S_sign])
-        if st.q in (1.0, math.inf):
-            return ActiveSetConeProjector(st.X, signs, st.e, st.dbar, st.q)
-        return NewtonConeProjector(st.X, signs, st.e, st.dbar, st.q)
-
-    def _projector_of(self) -> NewtonConeProjector | ActiveSetConeProjector:
-        """The v-step's projector (its multipliers are the certificate's cone multipliers)."""
-        if self._projector is None:
-            self._projector = self._new_projector()
-        return self._projector
+    def _cone_multipliers(self) -> np.ndarray:
+        """The last v-step's cone multipliers (``(n, 2P)``; the certificate's)."""
+        if self.v_step is None:
+            raise InvalidInputError("the slack splitting has no v-step projector")
+        return self.v_step.projector.multipliers
 
     def _v_step(self, k: int) -> None:
         r"""Slack splitting: the group soft-threshold. Projection: the group soft-threshold of the
@@ -486,19 +459,7 @@ class RobustAdmmSolver(AdmmSolver):
             return
         st, x, alpha = self.structure, self.state, self.settings.alpha
         Uh = alpha * x.u + (1.0 - alpha) * x.v
-        projector = self._projector_of()
-        if isinstance(projector, NewtonConeProjector):
-            steps, fallback = V_STEP_NEWTON, True
-        else:  # the working-set rows grow by a few cuts per v-step
-            steps = V_STEP_CUTS + self._inexact_streak // V_STEP_CUT_GROWTH
-            fallback = steps >= projector.max_iter
-        p = projector.project(
-            Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"], max_iter=steps, fallback=fallback
-        )
-        self._inexact_streak = 0 if projector.exact else self._inexact_streak + 1
-        self.inexact_v_steps += not projector.exact
-        if p is None:
-            raise np.linalg.LinAlgError("the conic solver failed on the projection onto the robust cones")
+        p = self.v_step.project(Uh + x.lam, st.eps, zero_radius=self.beta / x.rho["u"])
         x.v = st.prox_reg(p, self.beta / x.rho["u"])
         x.lam = x.lam + (Uh - x.v)
 
@@ -566,7 +527,7 @@ class RobustAdmmSolver(AdmmSolver):
             kink=x.z[0] == st.y,
         )
         if self.projection:  # the v-step projection's multipliers (any nu >= 0 is valid)
-            nu = rho["u"] * self._projector_of().multipliers
+            nu = rho["u"] * self._cone_multipliers()
         else:
             nu = np.maximum(-rho["s"] * x.nu[: st.n], 0.0)
         return self._dual_bound(lam, gam, nu)
@@ -632,7 +593,7 @@ class RobustAdmmSolver(AdmmSolver):
         """
         st = self.structure
         C = st.Ft(lam) + st.Gbar_t(gam)
-        projector = self._new_projector()
+        projector = new_cone_projector(self.structure)
         if exact:
             projector.project(C, st.eps)
         else:
