@@ -446,8 +446,8 @@ class RobustAdmmSolver(AdmmSolver):
 
     def _cone_multipliers(self) -> np.ndarray:
         """The last v-step's cone multipliers (``(n, 2P)``; the certificate's)."""
-        if self.v_step is None:
-            raise InvalidInputError("the slack splitting has no v-step projector")
+        if self.v_step is None:  # callers run only with the projection v-step
+            raise RuntimeError("the slack splitting has no v-step projector")
         return self.v_step.projector.multipliers
 
     def _v_step(self, k: int) -> None:
