@@ -97,8 +97,8 @@ class ActiveSetConeProjector:
     rounds, rows, fallbacks : int
         Outer steps, passive columns of the last call, blocks sent to the conic solver.
     reused : int
-        Blocks whose first least-squares solve of the last call used a cached inverse (their
-        passive set was unchanged since an earlier call).
+        Least-squares solves of the last call that used a cached inverse, summed over its outer
+        steps (each step's first solve, per block whose passive set was already inverted).
     multipliers : ndarray, shape (n, J)
         Row multipliers :math:`\mu \ge 0` (see the module docstring).
     """
