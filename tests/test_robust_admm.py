@@ -99,6 +99,21 @@ def test_eps_path_reuses_the_factorization_and_is_nondecreasing() -> None:
         assert objective == pytest.approx(program.problem.solve(solver="CLARABEL"), rel=1e-4)
 
 
+def test_default_penalties_scale_with_beta() -> None:
+    # a fresh program per beta: a solver's next solve starts from its last penalties instead
+    def first_penalties(beta: float) -> dict:
+        settings = {"max_iter": 1, "adaptive_rho": False, "gap_tol": None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return dict(solve_admm(_program("hinge", "inf", beta=beta), settings).rho)
+
+    at_one, at_tenth, tiny = first_penalties(1.0), first_penalties(0.1), first_penalties(1e-9)
+    assert at_one["z"] == pytest.approx(0.1)
+    assert at_tenth["u"] == pytest.approx(0.1 * at_one["u"])
+    assert at_tenth["z"] == pytest.approx(0.1 * at_one["z"])
+    assert tiny["u"] == pytest.approx(1e-3 * at_one["u"])  # beta is clipped to [1e-3, 1e3]
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_pgd_never_beats_the_certified_robust_loss(norm: str) -> None:
     """The bound certifies exactly feasible points; the ADMM's point violates the robust cones by

@@ -214,7 +214,7 @@ class RobustAdmmSolver(AdmmSolver):
 
     def solve(self) -> AdmmResult:
         """Run the ADMM at the current ``eps`` and ``beta`` (see :meth:`AdmmSolver.solve`)."""
-        self.structure.eps = self.eps
+        self.structure.eps, self.structure.beta = self.eps, self.beta
         self._polish_next, self._near = 0, False
         self._kkt_next, self._kkt_sets = 0, None
         if self.v_step is not None:
