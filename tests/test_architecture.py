@@ -174,3 +174,18 @@ def test_nothing_points_outside_the_repository() -> None:
         if name in path.read_text(encoding="utf-8")
     ]
     assert cited == []
+
+
+def test_no_control_characters_in_text() -> None:
+    # e.g. a backspace where a docstring meant "\beta" (a non-raw string turned it into "\x08eta")
+    files = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("benchmarks/*.md")]
+    for folder in ("src", "tests", "examples", "benchmarks"):
+        files += sorted((ROOT / folder).rglob("*.py"))
+    allowed = {"\n", "\t"}
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if any(ord(ch) < 32 and ch not in allowed for ch in line)
+    ]
+    assert found == []

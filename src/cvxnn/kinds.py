@@ -154,7 +154,7 @@ def regularizer(kind: ProgramKind, U: np.ndarray) -> float:
 
 def regularizer_dual_norm(kind: ProgramKind, C: np.ndarray) -> float:
     r"""The dual norm of the regularizer, largest over the blocks of ``C`` (the dual constraint
-    :math:`\le eta` of ``docs/math.md``, "Certificates"): :math:`\max_j\|c_j\|_2` over the
+    :math:`\le \beta` of ``docs/math.md``, "Certificates"): :math:`\max_j\|c_j\|_2` over the
     columns (group norm), :math:`\|c\|_\infty` for ``scp`` (:math:`\ell_1`)."""
     if kind == ProgramKind.SCP:
         return float(np.max(np.abs(C)))

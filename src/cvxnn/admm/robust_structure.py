@@ -193,12 +193,12 @@ class RobustStructure(Structure):
     @property
     def default_rho(self) -> Mapping[str, float]:
         r"""The data-derived penalties at the current :attr:`beta`: with :math:`b =
-        \operatorname{clip}(eta, 10^{-3}, 10^3)`, ``rho_u = rho_s = b * 2 c / mean
+        \operatorname{clip}(\beta, 10^{-3}, 10^3)`, ``rho_u = rho_s = b * 2 c / mean
         diag(X'^TE^2X')`` (the nominal slack splitting's rule, :func:`default_penalties`) and
         ``rho_z = 0.1 b``.
 
-        The factor :math:`eta` follows the multipliers: at a solution the consensus multiplier
-        of a nonzero block is :math:`eta u_j/\|u_j\|` (size :math:`eta`) and the loss
+        The factor :math:`\beta` follows the multipliers: at a solution the consensus multiplier
+        of a nonzero block is :math:`\beta u_j/\|u_j\|` (size :math:`\beta`) and the loss
         multipliers balance it. Measured (``benchmarks/NOTES.md``): at (2000, 50, 100) hinge /
         l_inf, beta = 0.1, the certified gap after 6000 iterations fell from 0.27 to 0.026; on the
         breast-cancer rows (beta = 0.01 ... 5) iterations to a 1e-4 gap fell on most rows (by up to
