@@ -45,8 +45,8 @@ from .structure import Structure, default_penalties
 
 #: The range of ``beta`` that scales the default penalties (:attr:`RobustStructure.default_rho`).
 BETA_SCALE_RANGE = (1e-3, 1e3)
-#: The loss split's default penalty per unit of ``beta``.
-LOSS_PENALTY = 0.1
+#: The loss split's default penalty per unit of ``beta``, by loss (measured, ``benchmarks/NOTES.md``).
+LOSS_PENALTY: Mapping[str, float] = types.MappingProxyType({"hinge": 0.3, "squared": 0.3, "logistic": 1.0})
 
 if TYPE_CHECKING:
     from ..programs import ConvexProgram
@@ -195,18 +195,19 @@ class RobustStructure(Structure):
         r"""The data-derived penalties at the current :attr:`beta`: with :math:`b =
         \operatorname{clip}(\beta, 10^{-3}, 10^3)`, ``rho_u = rho_s = b * 2 c / mean
         diag(X'^TE^2X')`` (the nominal slack splitting's rule, :func:`default_penalties`) and
-        ``rho_z = 0.1 b``.
+        ``rho_z = b * LOSS_PENALTY[loss]`` (0.3 for hinge and squared, 1 for logistic).
 
         The factor :math:`\beta` follows the multipliers: at a solution the consensus multiplier
         of a nonzero block is :math:`\beta u_j/\|u_j\|` (size :math:`\beta`) and the loss
-        multipliers balance it. Measured (``benchmarks/NOTES.md``): at (2000, 50, 100) hinge /
-        l_inf, beta = 0.1, the certified gap after 6000 iterations fell from 0.27 to 0.026; on the
-        breast-cancer rows (beta = 0.01 ... 5) iterations to a 1e-4 gap fell on most rows (by up to
-        75 %) and rose on three (two logistic, up to 26 %; squared / l_2 at eps = 0.05, 59 %).
+        multipliers balance it. Measured against the unscaled rule with ``rho_z = 1``
+        (``benchmarks/NOTES.md``): at (2000, 50, 100) hinge / l_inf, beta = 0.1, eps = 0.005, the
+        certified gap after 6000 iterations is 0.025 instead of 0.27; on breast cancer (beta = 0.01
+        ... 1) the iterations to a 1e-4 gap fell on most robust programs.
         """
         b = min(max(self.beta, BETA_SCALE_RANGE[0]), BETA_SCALE_RANGE[1])
         rho = self._data_rho
-        return types.MappingProxyType({"u": b * rho["u"], "s": b * rho["s"], "z": LOSS_PENALTY * b})
+        z = b * LOSS_PENALTY[self.loss]
+        return types.MappingProxyType({"u": b * rho["u"], "s": b * rho["s"], "z": z})
 
     def iteration_flops(self) -> float:
         r"""Flops of one robust iteration: the nominal count (:meth:`Structure.iteration_flops`)
