@@ -36,6 +36,7 @@ same factor and warm-starts from the previous iterates.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Mapping
@@ -136,11 +137,9 @@ class RobustAdmmSolver(AdmmSolver):
         self.last_result: AdmmResult | None = None
         self._start: AdmmState | np.ndarray | None = None
         self._radius: np.ndarray | None = None
-        self._polisher: RobustConeProjectorKind | None = None
         self._certified = False
         self._polish_next, self._near = 0, False
         self._kkt_next, self._kkt_sets = 0, None
-        self._pricer: RobustConeProjectorKind | None = None
         self._theta: np.ndarray | None = None
         self._unprojected = False
         st = self.structure
@@ -377,8 +376,6 @@ class RobustAdmmSolver(AdmmSolver):
         )
         sigma = np.where(kink, st.y * lam, self._theta)
         nu = rho["u"] * self._cone_multipliers()
-        if self._pricer is None:
-            self._pricer = new_cone_projector(self.structure)
         U = x.v
         for _ in range(KKT_PRICING_ROUNDS + 1):
             solution = hinge_kkt_newton(st, U, kink, sigma, rows, nu, self.beta, fallback_gam=gam)
@@ -402,13 +399,22 @@ class RobustAdmmSolver(AdmmSolver):
             U[:, entering] = start * prices[:, entering] / length[entering][None, :]
             rows[:, entering] = self._pricer.multipliers[:, entering] > 0
             nu[:, entering] = self._pricer.multipliers[:, entering]
-        if self._polisher is None:
-            self._polisher = new_cone_projector(self.structure)
         p = self._polisher.project(solution.U, st.eps)
         if p is None or not self._polisher.exact:
             return None
         XP = st.X @ p
         return p, XP, st.objective_from(p, XP, self.beta)
+
+    @functools.cached_property
+    def _polisher(self) -> RobustConeProjectorKind:
+        """The exact projector of the finishes (its own multipliers: the v-step's are the
+        certificate's)."""
+        return new_cone_projector(self.structure)
+
+    @functools.cached_property
+    def _pricer(self) -> RobustConeProjectorKind:
+        """The exact projector that prices the blocks outside the reduced KKT system."""
+        return new_cone_projector(self.structure)
 
     def _polish(self, run: RunRecord) -> tuple[np.ndarray, np.ndarray, float] | None:
         r"""The exact projection ``p`` of ``v`` onto the robust cones, ``X'p`` and the objective
@@ -418,8 +424,6 @@ class RobustAdmmSolver(AdmmSolver):
         st, limit = self.structure, self.settings.time_limit
         if limit is not None:
             limit = max(0.1 * limit, limit - (time.perf_counter() - run.t_start))
-        if self._polisher is None:  # its own multipliers (the v-step's are the certificate's)
-            self._polisher = new_cone_projector(self.structure)
         projector = self._polisher
         v = projector.project(self.state.v, st.eps, limit)
         if v is None or not projector.exact:
